@@ -1,0 +1,91 @@
+/*
+ * xv: the generic value tree that crosses the wire.
+ *
+ * XML-RPC and JSON-RPC requests are parsed into xv trees, and every API result
+ * is built as an xv tree before it is written out by a codec. The tree owns all
+ * of its memory: xv_free() releases a node and everything below it.
+ *
+ * Types follow XML-RPC: strings (also refs, uuids, enums), 64-bit ints, doubles,
+ * booleans, datetimes (kept as text "YYYYMMDDTHH:MM:SSZ"), arrays and structs
+ * (ordered name/value members). XV_NIL is JSON null (never emitted by xapi's
+ * XML-RPC; accepted from JSON clients).
+ */
+#ifndef XAPID_UTIL_XV_H
+#define XAPID_UTIL_XV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum xv_type {
+	XV_NIL,
+	XV_STRING,
+	XV_INT,
+	XV_FLOAT,
+	XV_BOOL,
+	XV_DATETIME,
+	XV_ARRAY,
+	XV_STRUCT,
+};
+
+typedef struct xv xv;
+
+struct xv {
+	enum xv_type type;
+	union {
+		char *s; /* XV_STRING, XV_DATETIME: NUL-terminated, owned */
+		int64_t i;
+		double f;
+		bool b;
+		struct {
+			xv **items;
+			size_t n, cap;
+		} a; /* XV_ARRAY */
+		struct {
+			char **names;
+			xv **vals;
+			size_t n, cap;
+		} st; /* XV_STRUCT */
+	} u;
+};
+
+/* Constructors. All abort on out-of-memory (like xmalloc). */
+xv *xv_nil(void);
+xv *xv_str(const char *s);           /* copies s; NULL is taken as "" */
+xv *xv_strn(const char *s, size_t n); /* copies n bytes */
+xv *xv_str_own(char *s);             /* takes ownership of a malloc'd string */
+xv *xv_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+xv *xv_int(int64_t i);
+xv *xv_float(double f);
+xv *xv_bool(bool b);
+xv *xv_datetime(const char *iso); /* "YYYYMMDDTHH:MM:SSZ", copied */
+xv *xv_datetime_t(int64_t epoch); /* formats an epoch time in UTC */
+xv *xv_array(void);
+xv *xv_struct(void);
+
+/* Appends item to an array (takes ownership). Returns arr. */
+xv *xv_push(xv *arr, xv *item);
+/* Appends a member to a struct (takes ownership of val; copies name). Returns st. */
+xv *xv_set(xv *st, const char *name, xv *val);
+
+/* Struct lookup: the member's value, or NULL. */
+xv *xv_get(const xv *st, const char *name);
+
+/* Deep copy. */
+xv *xv_dup(const xv *v);
+
+/* Deep equality (for tests). */
+bool xv_equal(const xv *a, const xv *b);
+
+/* Frees v and all children. NULL is allowed. */
+void xv_free(xv *v);
+
+/* Type name for error messages ("string", "int", ...). */
+const char *xv_type_name(enum xv_type t);
+
+/* Parses a datetime as accepted by xapi ("YYYYMMDDTHH:MM:SSZ",
+ * "YYYY-MM-DDTHH:MM:SS" with optional Z or +hh:mm / -hh:mm) into epoch seconds.
+ * Returns 0 on success, -1 if the text is not a datetime. */
+int xv_parse_datetime(const char *s, int64_t *epoch);
+
+#endif
