@@ -56,7 +56,7 @@ struct dm_field {
 	const char *db_name; /* DB column: "name__label" */
 	const struct dm_type *type;
 	enum dm_qual qual;
-	const char *def;     /* default as JSON text, NULL if none declared */
+	const char *def;     /* declared default (API description notation) or NULL */
 	const char *release; /* release that published the field */
 	bool deprecated;
 };
