@@ -235,6 +235,25 @@ def main():
             fields.index("name_label") if "name_label" in fields else -1))
     out.append("};")
 
+    # relations: (class, ref field) <-> (class, set field), kept in step by the store
+    dm_ml = read_src(src, "ocaml/idl/datamodel.ml")
+    cvars = dict(re.findall(r'let\s+(_\w+)\s*=\s*"(\w+)"', common))
+    rel_src = dm_ml[dm_ml.index("let all_relations"):]
+    rel_src = rel_src[:rel_src.index("]\n")]
+    rels = []
+    for a, af, b, bf in re.findall(r'\(\s*\((_\w+),\s*"(\w+)"\)\s*,\s*\((_\w+),\s*"(\w+)"\)\s*\)', rel_src):
+        ca, cb = cvars.get(a), cvars.get(b)
+        if ca not in classes or cb not in classes:
+            continue
+        fa = [f for f in kept[classes[ca]][0]["fields"] if f["name"] == af and f["lifecycle"]["state"] != "Removed_s"]
+        fb = [f for f in kept[classes[cb]][0]["fields"] if f["name"] == bf and f["lifecycle"]["state"] != "Removed_s"]
+        if not fa or not fb or not fa[0]["type"].endswith(" ref") or not fb[0]["type"].endswith(" ref set"):
+            continue
+        rels.append("\t{%s, DMF_%s_%s, %s, DMF_%s_%s}," % (cid(ca), re.sub(r"\W", "_", ca), af, cid(cb), re.sub(r"\W", "_", cb), bf))
+    out.append("\nconst struct dm_relation dm_relations[] = {")
+    out.extend(rels)
+    out.append("};\nconst size_t dm_nrelations = sizeof(dm_relations) / sizeof(dm_relations[0]);")
+
     # errors: code constant -> wire string from api_errors.ml; params + doc from datamodel_errors.ml
     consts = dict(re.findall(r'let\s+(\w+)\s*=\s*add_error\s+"([A-Z0-9_]+)"', api_errors_ml))
     if not consts:

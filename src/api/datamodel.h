@@ -93,9 +93,19 @@ struct dm_class {
 	int f_name_label; /* index of name_label, -1 if none */
 };
 
+/* A one-to-many relation: the set field of class b lists the rows of class a
+ * whose ref field points at it (VBD.VM <-> VM.VBDs). The store keeps the set
+ * side in step with the ref side. */
+struct dm_relation {
+	int a, a_field;
+	int b, b_field;
+};
+
 #include "api/dm_gen.h"
 
 extern const struct dm_class dm_classes[DMC__COUNT];
+extern const struct dm_relation dm_relations[];
+extern const size_t dm_nrelations;
 
 /* Class id by exact name ("VM"), or -1. */
 int dm_class_find(const char *name);

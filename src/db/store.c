@@ -366,6 +366,64 @@ db_txn_ent_changes(const struct db_txn_ent *e)
 	return false;
 }
 
+/* Adds (add=true) or removes ref in the set field fi of row (cls, target). */
+static void
+db_rel_update(struct db_txn *t, int cls, int fi, const char *target,
+	      const char *ref, bool add)
+{
+	if (!target || strcmp(target, DM_NULL_REF) == 0)
+		return;
+	struct db_row *r = db_txn_edit(t, cls, target);
+	if (!r)
+		return;
+	const struct dm_type *ty = dm_classes[cls].fields[fi].type;
+	struct dm_coll *c = r->f[fi].c;
+	union dm_val key = {.s = (char *)ref};
+	long at = dmc_set_find(ty->a, c, key);
+	if (add && at < 0) {
+		struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
+		for (size_t i = 0; c && i < c->n; i++)
+			nc->v[i] = c->v[i];
+		nc->v[nc->n - 1].s = xstrdup(ref);
+		free(c);
+		r->f[fi].c = nc;
+	} else if (!add && at >= 0) {
+		free(c->v[at].s);
+		c->v[at] = c->v[c->n - 1];
+		if (--c->n == 0) {
+			free(c);
+			r->f[fi].c = NULL;
+		}
+	}
+}
+
+/* Keeps the set side of every relation in step with the ref side. */
+static void
+db_txn_relations(struct db_txn *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t k = 0; k < dm_nrelations; k++) {
+			const struct dm_relation *rel = &dm_relations[k];
+			struct db_txn_ent *e = &t->ents[i];
+			if (rel->a != e->cls)
+				continue;
+			const char *o = e->old ? e->old->f[rel->a_field].s : NULL;
+			const char *nw = e->row ? e->row->f[rel->a_field].s : NULL;
+			const char *ref = e->row ? e->row->ref : e->old->ref;
+			if (o && nw && strcmp(o, nw) == 0)
+				continue;
+			char *refc = xstrdup(ref), *oc = o ? xstrdup(o) : NULL,
+			     *nc = nw ? xstrdup(nw) : NULL;
+			/* db_rel_update may grow t->ents: e is stale after */
+			db_rel_update(t, rel->b, rel->b_field, oc, refc, false);
+			db_rel_update(t, rel->b, rel->b_field, nc, refc, true);
+			free(refc);
+			free(oc);
+			free(nc);
+		}
+	}
+}
+
 int
 db_txn_commit(struct db_txn *t, char **err)
 {
@@ -375,6 +433,9 @@ db_txn_commit(struct db_txn *t, char **err)
 	uint64_t gen = db.generation + 1;
 	int rc = 0;
 
+	db_txn_relations(t);
+	ops = xrealloc(ops, (t->n + 1) * sizeof(*ops));
+	texts = xrealloc(texts, (t->n + 1) * sizeof(char *));
 	for (size_t i = 0; i < t->n; i++) {
 		struct db_txn_ent *e = &t->ents[i];
 		if (!db_txn_ent_changes(e))

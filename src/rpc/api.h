@@ -26,6 +26,9 @@ struct api_ctx {
 	char *origin;   /* "unix", or the peer address "127.0.0.1:50312" */
 	char *task;     /* the task this call runs as (Async), or NULL */
 	bool local;     /* arrived on the Unix socket */
+	/* set by the dispatcher for the running handler: */
+	int cls;                        /* class of the method */
+	const struct dm_message *msg;   /* the message being served */
 };
 
 /* A handler gets the parameters after the session (already type-checked

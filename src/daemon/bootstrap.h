@@ -1,0 +1,19 @@
+/*
+ * bootstrap: the objects a host must have, made on first start and checked on
+ * every start (pool, this host and its metrics/CPUs, the control domain, the
+ * built-in templates). Idempotent.
+ */
+#ifndef XAPID_DAEMON_BOOTSTRAP_H
+#define XAPID_DAEMON_BOOTSTRAP_H
+
+struct bootstrap_config {
+	const char *state_dir;
+	const char *host_name;  /* name-label/hostname of this host */
+	const char *address;    /* management address (HOST_IS_SLAVE target) */
+};
+
+/* Ensures the records exist; returns this host's ref (malloc'd) or NULL with
+ * *err. */
+char *bootstrap_run(const struct bootstrap_config *cfg, char **err);
+
+#endif

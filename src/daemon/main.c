@@ -1,0 +1,204 @@
+/* xapid: the per-host daemon: options, start-up order, signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/file.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/bootstrap.h"
+#include "db/persist.h"
+#include "db/store.h"
+#include "rpc/api_int.h"
+#include "rpc/http.h"
+#include "util/htab.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xapid [options]\n"
+		"  --state-dir DIR       database, sockets, logs (default /var/lib/xapid)\n"
+		"  --listen ADDR:PORT    plain HTTP listener (default 0.0.0.0:80)\n"
+		"  --tls-listen ADDR:PORT  HTTPS listener (default 0.0.0.0:443)\n"
+		"  --no-tls              no HTTPS listener\n"
+		"  --password-file FILE  root's password for login instead of PAM\n"
+		"  --host-name NAME      name of this host (default: hostname)\n"
+		"  --address ADDR        management address (default: from --listen)\n"
+		"  --bridge-prefix P     prefix of the Linux bridges made for networks\n"
+		"  --db-address ADDR     dqlite raft address (default: abstract socket)\n"
+		"  --foreground          stay in the foreground (the default)\n"
+		"  --debug               verbose log\n");
+}
+
+static int
+main_mkdir(const char *path)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *state = "/var/lib/xapid", *listen_addr = "0.0.0.0:80",
+		   *tls_listen = "0.0.0.0:443", *pwfile = NULL, *db_addr = NULL,
+		   *address = NULL;
+	char hostname[HOST_NAME_MAX + 1] = "localhost", *host_name = NULL;
+	static const struct option opts[] = {
+		{"state-dir", required_argument, NULL, 's'},
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-listen", required_argument, NULL, 't'},
+		{"no-tls", no_argument, NULL, 'T'},
+		{"password-file", required_argument, NULL, 'p'},
+		{"host-name", required_argument, NULL, 'n'},
+		{"address", required_argument, NULL, 'a'},
+		{"bridge-prefix", required_argument, NULL, 'b'},
+		{"db-address", required_argument, NULL, 'd'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"debug", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *err = NULL;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'l': listen_addr = optarg; break;
+		case 't': tls_listen = optarg; break;
+		case 'T': tls_listen = NULL; break;
+		case 'p': pwfile = optarg; break;
+		case 'n': host_name = optarg; break;
+		case 'a': address = optarg; break;
+		case 'b': break; /* used by the network manager */
+		case 'd': db_addr = optarg; break;
+		case 'f': break;
+		case 'D': log_set_level(LOG_DEBUG); break;
+		case 'h': main_usage(stdout); return 0;
+		default: main_usage(stderr); return 2;
+		}
+	}
+	/* before any thread exists, so that only sigwait() sees these */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	gethostname(hostname, sizeof(hostname) - 1);
+	if (!host_name)
+		host_name = hostname;
+
+	char *dir = realpath(state, NULL);
+	if (!dir) {
+		if (main_mkdir(state) < 0 || !(dir = realpath(state, NULL))) {
+			fprintf(stderr, "xapid: cannot use state dir %s: %s\n", state,
+				strerror(errno));
+			return 1;
+		}
+	}
+	char *logp = xasprintf("%s/xapid.log", dir);
+	char *auditp = xasprintf("%s/audit.log", dir);
+	char *dbdir = xasprintf("%s/db", dir);
+	char *sock = xasprintf("%s/xapi.sock", dir);
+	char *cert = xasprintf("%s/xapi-ssl.pem", dir);
+	char *key = xasprintf("%s/xapi-ssl.key", dir);
+	/* one xapid per state dir */
+	char *pidp = xasprintf("%s/xapid.pid", dir);
+	int pidfd = open(pidp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (pidfd < 0 || flock(pidfd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "xapid: %s is in use by another xapid\n", dir);
+		return 1;
+	}
+	if (ftruncate(pidfd, 0) == 0)
+		dprintf(pidfd, "%d\n", (int)getpid());
+	free(pidp);
+	log_open(logp);
+	if (api_audit_open(auditp) < 0)
+		log_warn("main", "cannot open audit log %s: %s", auditp, strerror(errno));
+	main_mkdir(dbdir);
+
+	char *dq_addr = db_addr ? xstrdup(db_addr)
+				: xasprintf("@xapid-%llx", (unsigned long long)htab_hash(dir));
+	struct persist_dqlite_config dq = {.dir = dbdir, .address = dq_addr};
+	struct persist *p = persist_dqlite_open(&dq, &err);
+	if (!p) {
+		log_err("main", "database: %s", err ? err : "cannot start");
+		return 1;
+	}
+	if (db_open(p, &err) < 0) {
+		log_err("main", "database load: %s", err ? err : "failed");
+		return 1;
+	}
+	log_info("main", "database loaded, generation %llu",
+		 (unsigned long long)db_generation());
+
+	char *mgmt = NULL;
+	if (address) {
+		mgmt = xstrdup(address);
+	} else if (listen_addr) {
+		mgmt = xstrndup(listen_addr, strcspn(listen_addr, ":"));
+		if (!*mgmt || strcmp(mgmt, "0.0.0.0") == 0) {
+			free(mgmt);
+			mgmt = xstrdup("127.0.0.1");
+		}
+	} else {
+		mgmt = xstrdup("127.0.0.1");
+	}
+	struct bootstrap_config bc = {dir, host_name, mgmt};
+	char *host_ref = bootstrap_run(&bc, &err);
+	if (!host_ref) {
+		log_err("main", "bootstrap: %s", err ? err : "failed");
+		return 1;
+	}
+	api_init();
+	session_set_password_file(pwfile);
+	session_set_this_host(host_ref);
+
+	if (tls_listen && http_ensure_cert(cert, key, host_name) < 0)
+		tls_listen = NULL;
+	struct http_config hc = {.listen = listen_addr,
+				 .tls_listen = tls_listen,
+				 .unix_path = sock,
+				 .cert_file = cert,
+				 .key_file = key};
+	if (http_start(&hc, &err) < 0) {
+		log_err("main", "%s", err);
+		return 1;
+	}
+	log_info("main", "xapid ready: host %s, unix %s, http %s, https %s",
+		 host_name, sock, listen_addr ? listen_addr : "-",
+		 tls_listen ? tls_listen : "-");
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	log_info("main", "signal %d: shutting down", sig);
+	http_stop();
+	db_close();
+	unlink(sock);
+	free(host_ref);
+	free(mgmt);
+	free(dq_addr);
+	free(logp);
+	free(auditp);
+	free(dbdir);
+	free(sock);
+	free(cert);
+	free(key);
+	free(dir);
+	return 0;
+}

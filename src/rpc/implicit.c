@@ -1,0 +1,366 @@
+/* implicit: the messages every class gets from the datamodel (getters,
+ * setters, records, map/set updates, create/destroy, filtered queries). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rpc/api_int.h"
+#include "rpc/where.h"
+#include "util/xalloc.h"
+
+static struct api_err *
+implicit_get_field(int cls, int fi, xv *const *args, xv **result)
+{
+	struct api_err *err = NULL;
+	db_rdlock();
+	struct db_row *r = api_row(cls, args[0], &err);
+	if (r)
+		*result = dmv_to_xv(dm_classes[cls].fields[fi].type, r->f[fi]);
+	db_unlock();
+	return err;
+}
+
+/* Applies fn to a private copy of the row and commits. */
+typedef struct api_err *(*implicit_edit_fn)(int cls, int fi, struct db_row *r,
+					    xv *const *args);
+
+static struct api_err *
+implicit_edit(int cls, int fi, xv *const *args, implicit_edit_fn fn)
+{
+	struct db_txn *t = db_txn_begin();
+	struct api_err *err = NULL;
+	const char *ref = args[0]->type == XV_STRING ? args[0]->u.s : "";
+	struct db_row *r = db_txn_edit(t, cls, ref);
+	if (!r) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, dm_classes[cls].name, ref,
+				 NULL);
+	}
+	err = fn(cls, fi, r, args);
+	if (err) {
+		db_txn_abort(t);
+		return err;
+	}
+	return api_commit(t);
+}
+
+static struct api_err *
+implicit_do_set(int cls, int fi, struct db_row *r, xv *const *args)
+{
+	const struct dm_field *f = &dm_classes[cls].fields[fi];
+	union dm_val v;
+	struct api_err *err = dmv_from_xv(f->type, args[1], f->name, &v);
+	if (err)
+		return err;
+	dmv_free(f->type, &r->f[fi]);
+	r->f[fi] = v;
+	return NULL;
+}
+
+static struct api_err *
+implicit_do_map_add(int cls, int fi, struct db_row *r, xv *const *args)
+{
+	const struct dm_field *f = &dm_classes[cls].fields[fi];
+	const struct dm_type *t = f->type;
+	union dm_val k, v;
+	struct api_err *err = dmv_from_xv(t->a, args[1], "key", &k);
+	if (err)
+		return err;
+	err = dmv_from_xv(t->b, args[2], "value", &v);
+	if (err) {
+		dmv_free(t->a, &k);
+		return err;
+	}
+	struct dm_coll *c = r->f[fi].c;
+	if (dmc_map_find(t->a, c, k) >= 0) {
+		char *ks = dmv_scalar_text(t->a, k);
+		err = api_error(XE_MAP_DUPLICATE_KEY, dm_classes[cls].name,
+				f->name, r->ref, ks, NULL);
+		free(ks);
+		dmv_free(t->a, &k);
+		dmv_free(t->b, &v);
+		return err;
+	}
+	struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
+	if (c)
+		memcpy(nc->v, c->v, 2 * c->n * sizeof(union dm_val));
+	nc->v[2 * nc->n - 2] = k;
+	nc->v[2 * nc->n - 1] = v;
+	free(c);
+	r->f[fi].c = nc;
+	return NULL;
+}
+
+static struct api_err *
+implicit_do_map_remove(int cls, int fi, struct db_row *r, xv *const *args)
+{
+	const struct dm_type *t = dm_classes[cls].fields[fi].type;
+	union dm_val k;
+	struct api_err *err = dmv_from_xv(t->a, args[1], "key", &k);
+	if (err)
+		return err;
+	struct dm_coll *c = r->f[fi].c;
+	long at = dmc_map_find(t->a, c, k);
+	dmv_free(t->a, &k);
+	if (at < 0)
+		return NULL;
+	dmv_free(t->a, &c->v[2 * at]);
+	dmv_free(t->b, &c->v[2 * at + 1]);
+	memmove(&c->v[2 * at], &c->v[2 * at + 2],
+		(2 * (c->n - (size_t)at) - 2) * sizeof(union dm_val));
+	if (--c->n == 0) {
+		free(c);
+		r->f[fi].c = NULL;
+	}
+	return NULL;
+}
+
+static struct api_err *
+implicit_do_set_add(int cls, int fi, struct db_row *r, xv *const *args)
+{
+	const struct dm_type *t = dm_classes[cls].fields[fi].type;
+	union dm_val e;
+	struct api_err *err = dmv_from_xv(t->a, args[1], "value", &e);
+	if (err)
+		return err;
+	struct dm_coll *c = r->f[fi].c;
+	if (dmc_set_find(t->a, c, e) >= 0) {
+		dmv_free(t->a, &e);
+		return NULL;
+	}
+	struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
+	if (c)
+		memcpy(nc->v, c->v, c->n * sizeof(union dm_val));
+	nc->v[nc->n - 1] = e;
+	free(c);
+	r->f[fi].c = nc;
+	return NULL;
+}
+
+static struct api_err *
+implicit_do_set_remove(int cls, int fi, struct db_row *r, xv *const *args)
+{
+	const struct dm_type *t = dm_classes[cls].fields[fi].type;
+	union dm_val e;
+	struct api_err *err = dmv_from_xv(t->a, args[1], "value", &e);
+	if (err)
+		return err;
+	struct dm_coll *c = r->f[fi].c;
+	long at = dmc_set_find(t->a, c, e);
+	dmv_free(t->a, &e);
+	if (at < 0)
+		return NULL;
+	dmv_free(t->a, &c->v[at]);
+	memmove(&c->v[at], &c->v[at + 1],
+		(c->n - (size_t)at - 1) * sizeof(union dm_val));
+	if (--c->n == 0) {
+		free(c);
+		r->f[fi].c = NULL;
+	}
+	return NULL;
+}
+
+static struct api_err *
+implicit_create(int cls, const xv *rec, xv **result)
+{
+	const struct dm_class *k = &dm_classes[cls];
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_create(t, cls, NULL, NULL);
+	struct api_err *err = NULL;
+
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct dm_field *f = &k->fields[i];
+		const xv *v = xv_get(rec, f->name);
+		union dm_val val;
+		if (!v || f->qual == DMQ_RO_RUNTIME || (int)i == k->f_uuid)
+			continue;
+		err = dmv_from_xv(f->type, v, f->name, &val);
+		if (err)
+			break;
+		if (f->type->kind == DMK_REF && strcmp(val.s, DM_NULL_REF) != 0) {
+			int tc = f->type->cls;
+			if (tc >= 0 && (dm_classes[tc].flags & DMCF_TABLE) &&
+			    !db_get(tc, val.s)) {
+				err = api_error(XE_HANDLE_INVALID,
+						dm_classes[tc].name, val.s, NULL);
+				dmv_free(f->type, &val);
+				break;
+			}
+		}
+		db_txn_set(t, r, (int)i, val);
+	}
+	if (err) {
+		db_txn_abort(t);
+		return err;
+	}
+	char *ref = xstrdup(r->ref);
+	err = api_commit(t);
+	if (err)
+		free(ref);
+	else
+		*result = xv_str_own(ref);
+	return err;
+}
+
+static struct api_err *
+implicit_destroy(int cls, const xv *self)
+{
+	struct db_txn *t = db_txn_begin();
+	const char *ref = self->type == XV_STRING ? self->u.s : "";
+	if (db_txn_destroy(t, cls, ref) < 0) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, dm_classes[cls].name, ref,
+				 NULL);
+	}
+	return api_commit(t);
+}
+
+static struct api_err *
+implicit_list(int cls, const char *where, bool records, xv **result)
+{
+	struct api_err *err = NULL;
+	struct where_expr *w = NULL;
+	if (where) {
+		w = where_parse(where, &err);
+		if (!w)
+			return err;
+	}
+	db_rdlock();
+	size_t n;
+	struct db_row **rows = db_list(cls, &n);
+	xv *out = records ? xv_struct() : xv_array();
+	for (size_t i = 0; i < n; i++) {
+		if (w && !where_match(w, rows[i]))
+			continue;
+		if (records)
+			xv_set(out, rows[i]->ref, api_record(rows[i]));
+		else
+			xv_push(out, xv_str(rows[i]->ref));
+	}
+	free(rows);
+	db_unlock();
+	where_free(w);
+	*result = out;
+	return NULL;
+}
+
+struct api_err *
+implicit_handler(struct api_ctx *ctx, xv *const *args, size_t nargs,
+		 xv **result)
+{
+	int cls = ctx->cls;
+	const char *mn = ctx->msg ? ctx->msg->name : "";
+	const struct dm_class *k = &dm_classes[cls];
+	struct api_err *err = NULL;
+	int fi;
+
+	(void)nargs;
+	if (strcmp(mn, "get_record") == 0) {
+		db_rdlock();
+		struct db_row *r = api_row(cls, args[0], &err);
+		if (r)
+			*result = api_record(r);
+		db_unlock();
+		return err;
+	}
+	if (strcmp(mn, "get_by_uuid") == 0) {
+		const char *u = args[0]->u.s;
+		db_rdlock();
+		struct db_row *r = db_get_by_uuid(cls, u);
+		if (r)
+			*result = xv_str(r->ref);
+		else
+			err = api_error(XE_UUID_INVALID, k->name, u, NULL);
+		db_unlock();
+		return err;
+	}
+	if (strcmp(mn, "get_all") == 0)
+		return implicit_list(cls, NULL, false, result);
+	if (strcmp(mn, "get_all_records") == 0)
+		return implicit_list(cls, NULL, true, result);
+	if (strcmp(mn, "get_all_records_where") == 0)
+		return implicit_list(cls, args[0]->u.s, true, result);
+	if (strcmp(mn, "get_by_name_label") == 0) {
+		xv *a = xv_array();
+		db_rdlock();
+		size_t n;
+		struct db_row **rows = db_list(cls, &n);
+		for (size_t i = 0; i < n && k->f_name_label >= 0; i++)
+			if (strcmp(rows[i]->f[k->f_name_label].s, args[0]->u.s) == 0)
+				xv_push(a, xv_str(rows[i]->ref));
+		free(rows);
+		db_unlock();
+		*result = a;
+		return NULL;
+	}
+	if (strcmp(mn, "create") == 0)
+		return implicit_create(cls, args[0], result);
+	if (strcmp(mn, "destroy") == 0)
+		return implicit_destroy(cls, args[0]);
+	if (strncmp(mn, "get_", 4) == 0 && (fi = dm_field_find(cls, mn + 4)) >= 0)
+		return implicit_get_field(cls, fi, args, result);
+	if (strncmp(mn, "set_", 4) == 0 && (fi = dm_field_find(cls, mn + 4)) >= 0)
+		return implicit_edit(cls, fi, args, implicit_do_set);
+	if (strncmp(mn, "add_to_", 7) == 0 && (fi = dm_field_find(cls, mn + 7)) >= 0)
+		return implicit_edit(cls, fi, args, implicit_do_map_add);
+	if (strncmp(mn, "remove_from_", 12) == 0 &&
+	    (fi = dm_field_find(cls, mn + 12)) >= 0)
+		return implicit_edit(cls, fi, args, implicit_do_map_remove);
+	if (strncmp(mn, "add_", 4) == 0 && (fi = dm_field_find(cls, mn + 4)) >= 0)
+		return implicit_edit(cls, fi, args, implicit_do_set_add);
+	if (strncmp(mn, "remove_", 7) == 0 && (fi = dm_field_find(cls, mn + 7)) >= 0)
+		return implicit_edit(cls, fi, args, implicit_do_set_remove);
+	return api_error(XE_NOT_IMPLEMENTED, mn, NULL);
+}
+
+/* message.create(name, priority, cls, obj_uuid, body) */
+static struct api_err *
+implicit_message_create(struct api_ctx *ctx, xv *const *args, size_t nargs,
+			xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	if (args[1]->type != XV_INT || args[1]->u.i < 1 || args[1]->u.i > 5) {
+		char *p = args[1]->type == XV_INT
+				  ? xasprintf("%lld", (long long)args[1]->u.i)
+				  : xstrdup("");
+		struct api_err *e = api_error(XE_INVALID_VALUE, "priority", p, NULL);
+		free(p);
+		return e;
+	}
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_create(t, DMC_message, NULL, NULL);
+	union dm_val v;
+	db_txn_set(t, r, DMF_message_name, (union dm_val){.s = xstrdup(args[0]->u.s)});
+	db_txn_set(t, r, DMF_message_priority, (union dm_val){.i = args[1]->u.i});
+	if (dmv_scalar_parse(dm_classes[DMC_message].fields[DMF_message_cls].type,
+			     args[2]->u.s, &v) < 0) {
+		db_txn_abort(t);
+		return api_error(XE_INVALID_VALUE, "cls", args[2]->u.s, NULL);
+	}
+	db_txn_set(t, r, DMF_message_cls, v);
+	db_txn_set(t, r, DMF_message_obj_uuid, (union dm_val){.s = xstrdup(args[3]->u.s)});
+	db_txn_set(t, r, DMF_message_body, (union dm_val){.s = xstrdup(args[4]->u.s)});
+	db_txn_set(t, r, DMF_message_timestamp, (union dm_val){.i = (int64_t)time(NULL)});
+	char *ref = xstrdup(r->ref);
+	struct api_err *err = api_commit(t);
+	if (err)
+		free(ref);
+	else
+		*result = xv_str_own(ref);
+	return err;
+}
+
+void
+implicit_register_explicit(void)
+{
+	static const char *const generic[] = {
+		"message.get_record", "message.get_by_uuid", "message.get_all",
+		"message.get_all_records", "message.get_all_records_where",
+		"message.destroy",
+	};
+	for (size_t i = 0; i < sizeof(generic) / sizeof(generic[0]); i++)
+		api_register(generic[i], implicit_handler,
+			     strstr(generic[i], "get") ? API_READONLY : 0);
+	api_register("message.create", implicit_message_create, 0);
+}
