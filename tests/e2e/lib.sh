@@ -1,0 +1,104 @@
+# Helpers for end-to-end tests: start/stop a private xapid, TAP output.
+# Source it; it cleans up its xapid (by PID) and temp dir on exit.
+#   XAPID, XE: the programs under test (default: the ASan builds)
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+XAPID=${XAPID:-$TOP/build/asan/xapid}
+XE=${XE:-$TOP/build/asan/xe}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+t_n=0
+t_failed=0
+T_DIR=$(mktemp -d /tmp/xapid-e2e.XXXXXX)
+XAPID_PID=
+
+# A free TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_xapid NAME: starts xapid with state in $T_DIR/NAME; sets PORT,
+# XAPI_SOCKET, PASSWORD, XAPID_PID.
+start_xapid() {
+	name=${1:-h1}
+	PORT=$(free_port)
+	PASSWORD=pw-$$-$RANDOM
+	STATE=$T_DIR/$name
+	mkdir -p "$STATE"
+	echo "$PASSWORD" > "$T_DIR/$name.pw"
+	"$XAPID" --state-dir "$STATE" --listen 127.0.0.1:$PORT --no-tls \
+		--password-file "$T_DIR/$name.pw" --host-name "$name" \
+		> "$T_DIR/$name.out" 2>&1 &
+	XAPID_PID=$!
+	export XAPI_SOCKET=$STATE/xapi.sock
+	i=0
+	while [ $i -lt 300 ]; do
+		if [ -S "$XAPI_SOCKET" ] && grep -q "xapid ready" "$T_DIR/$name.out" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 $XAPID_PID 2>/dev/null; then
+			echo "# xapid died:"; sed 's/^/# /' "$T_DIR/$name.out"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# xapid did not become ready"
+	return 1
+}
+
+# stop_xapid [SIGNAL]: stops the xapid started last and waits for it.
+stop_xapid() {
+	[ -n "$XAPID_PID" ] || return 0
+	kill -${1:-TERM} $XAPID_PID 2>/dev/null
+	i=0
+	while kill -0 $XAPID_PID 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL $XAPID_PID 2>/dev/null
+	wait $XAPID_PID 2>/dev/null
+	XAPID_PID=
+}
+
+t_cleanup() {
+	stop_xapid
+	if [ $t_failed -ne 0 ]; then
+		for f in "$T_DIR"/*.out; do [ -f "$f" ] && sed 's/^/# /' "$f" | tail -40; done
+	fi
+	rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
+
+ok() {
+	t_n=$((t_n + 1))
+	echo "ok $t_n - $1"
+}
+
+not_ok() {
+	t_n=$((t_n + 1))
+	t_failed=$((t_failed + 1))
+	echo "not ok $t_n - $1"
+	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: [$2]
+actual:   [$3]"; fi
+}
+
+# check_rc NAME EXPECTED_RC CMD...
+check_rc() {
+	name=$1; want=$2; shift 2
+	"$@" > "$T_DIR/last.out" 2> "$T_DIR/last.err"
+	rc=$?
+	if [ $rc -eq $want ]; then ok "$name"; else not_ok "$name" "exit $rc, wanted $want
+$(cat "$T_DIR/last.out" "$T_DIR/last.err")"; fi
+}
+
+done_testing() {
+	echo "1..$t_n"
+	[ $t_failed -eq 0 ]
+}
