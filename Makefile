@@ -104,7 +104,12 @@ test: deps
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
 
-bench: all
+BENCH_BINS := build/bench/rpcload build/bench/mhd_bare
+build/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $< $(LIBS)
+
+bench: all $(BENCH_BINS)
 	@sh bench/run-all.sh
 
 install: all
