@@ -30,8 +30,13 @@ enum xv_type {
 
 typedef struct xv xv;
 
+/* XV_INT written as <i4> by XML-RPC (xapi's Int32, e.g. event.from's
+ * valid_ref_counts); set by xv_i4() and by the XML-RPC parser on <i4>. */
+#define XV_F_I4 0x01
+
 struct xv {
 	enum xv_type type;
+	uint8_t flags; /* XV_F_* bits; 0 for ordinary values */
 	union {
 		char *s; /* XV_STRING, XV_DATETIME: NUL-terminated, owned */
 		int64_t i;
@@ -74,7 +79,7 @@ xv *xv_get(const xv *st, const char *name);
 /* Deep copy. */
 xv *xv_dup(const xv *v);
 
-/* Deep equality (for tests). */
+/* Deep equality (for tests). Flags are ignored; NaN equals NaN. */
 bool xv_equal(const xv *a, const xv *b);
 
 /* Frees v and all children. NULL is allowed. */
@@ -83,8 +88,34 @@ void xv_free(xv *v);
 /* Type name for error messages ("string", "int", ...). */
 const char *xv_type_name(enum xv_type t);
 
+/* An XV_INT flagged XV_F_I4: written as <value><i4>n</i4></value> in
+ * XML-RPC (and as a plain number in JSON). */
+xv *xv_i4(int32_t i);
+
+/* Appends a member to a struct, taking ownership of both the malloc'd name
+ * and val (no copy; for parsers). Returns st. */
+xv *xv_set_own(xv *st, char *name, xv *val);
+
+/* Number of items (array) or members (struct); 0 for any other type. */
+size_t xv_len(const xv *v);
+
+/* True if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, nothing
+ * above U+10FFFF). */
+bool xv_utf8_valid(const char *s, size_t n);
+
+/* True if s[0..n) is well-formed UTF-8 made only of characters allowed in
+ * XML 1.0 (TAB, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF): the
+ * check xapi applies to every call parameter (UTF8_XML.is_valid). */
+bool xv_text_valid(const char *s, size_t n);
+
+/* Returns a malloc'd, NUL-terminated copy of s[0..n) in which every byte
+ * that does not start a well-formed UTF-8 sequence is replaced by U+FFFD. */
+char *xv_utf8_repair(const char *s, size_t n);
+
 /* Parses a datetime as accepted by xapi ("YYYYMMDDTHH:MM:SSZ",
- * "YYYY-MM-DDTHH:MM:SS" with optional Z or +hh:mm / -hh:mm) into epoch seconds.
+ * "YYYYMMDDTHH:MM:SS", "YYYY-MM-DDTHH:MM:SS", each with an optional Z,
+ * +hh:mm / -hh:mm or +hhmm / -hhmm zone and optional fractional seconds,
+ * which are truncated) into epoch seconds.
  * Returns 0 on success, -1 if the text is not a datetime. */
 int xv_parse_datetime(const char *s, int64_t *epoch);
 
