@@ -158,9 +158,15 @@ api_check_params(const struct dm_message *msg, xv *const *args, size_t n)
 						 msg->params[i].name, NULL);
 			continue;
 		}
-		if (t->kind == DMK_STRING && args[i]->type != XV_STRING)
-			return api_error(XE_FIELD_TYPE_ERROR, msg->params[i].name,
-					 NULL);
+		if (t->kind == DMK_STRING || t->kind == DMK_REF) {
+			/* the common case, checked without a copy */
+			if (args[i]->type != XV_STRING ||
+			    (t->kind == DMK_REF &&
+			     strncmp(args[i]->u.s, "OpaqueRef:", 10) != 0))
+				return api_error(XE_FIELD_TYPE_ERROR,
+						 msg->params[i].name, NULL);
+			continue;
+		}
 		e = dmv_from_xv(t, args[i], msg->params[i].name, &v);
 		if (e)
 			return e;
@@ -320,9 +326,11 @@ api_call(struct api_ctx *ctx, const char *method, const xv *params,
 	if (!m || !m->fn || (async && (m->flags & API_NO_ASYNC)))
 		return api_error(XE_MESSAGE_METHOD_UNKNOWN, method, NULL);
 
+	/* the given parameters are borrowed; only added defaults are owned
+	 * (an Async job copies them all) */
 	all = xcalloc(ngiven + 8, sizeof(xv *));
 	for (size_t i = 0; i < ngiven; i++)
-		all[i] = xv_dup(given[i]);
+		all[i] = (xv *)given[i];
 	if (m->msg && ngiven != m->msg->nparams) {
 		/* fill trailing parameters that have defaults */
 		for (size_t i = ngiven; i < m->msg->nparams && ngiven < m->msg->nparams; i++) {
@@ -363,8 +371,11 @@ api_call(struct api_ctx *ctx, const char *method, const xv *params,
 		j->ctx.task = task_new(ctx, method);
 		j->m = m;
 		j->method = xstrdup(method);
-		j->args = all;
+		j->args = xcalloc(nall + 1, sizeof(xv *));
+		for (size_t i = 0; i < nall; i++)
+			j->args[i] = i < ngiven ? xv_dup(all[i]) : all[i];
 		j->n = nall;
+		free(all);
 		all = NULL;
 		*result = xv_str(j->ctx.task);
 		pthread_t th;
@@ -383,7 +394,7 @@ api_call(struct api_ctx *ctx, const char *method, const xv *params,
 	err = api_invoke(ctx, m, method, all, nall, result);
 out:
 	if (all) {
-		for (size_t i = 0; i < nall; i++)
+		for (size_t i = ngiven; i < nall; i++)
 			xv_free(all[i]);
 		free(all);
 	}

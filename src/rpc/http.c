@@ -57,6 +57,10 @@ http_origin(struct MHD_Connection *c, bool local)
 {
 	if (local)
 		return xstrdup("unix");
+	const union MHD_ConnectionInfo *sc =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sc && sc->socket_context)
+		return xstrdup(sc->socket_context);
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
@@ -378,6 +382,21 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* Per-connection context: the peer's address, formatted once. */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		 enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = NULL;
+		*socket_context = http_origin(c, false);
+	}
+}
+
 static int
 http_parse_addr(const char *spec, struct sockaddr_storage *ss, char **err)
 {
@@ -434,14 +453,16 @@ http_add(int fd, bool local, bool tls, char **err)
 		l->d = MHD_start_daemon(
 			flags | MHD_USE_TLS, 0, NULL, NULL, http_handler, l,
 			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-			http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+			http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+			http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)600, MHD_OPTION_HTTPS_MEM_CERT, http_cert_pem,
 			MHD_OPTION_HTTPS_MEM_KEY, http_key_pem, MHD_OPTION_END);
 	else
 		l->d = MHD_start_daemon(
 			flags, 0, NULL, NULL, http_handler, l,
 			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-			http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+			http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+			http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)600, MHD_OPTION_END);
 	if (!l->d) {
 		*err = xasprintf("cannot start HTTP listener: %s", strerror(errno));
