@@ -62,7 +62,13 @@ struct persist_dqlite_config {
 };
 
 /* Starts the embedded dqlite node and connects our client to it, creating the
- * schema on first start. Returns NULL and sets *err (malloc'd) on failure. */
+ * schema on first start. Returns NULL and sets *err (malloc'd) on failure.
+ * The returned backend may be called from any thread: an internal mutex
+ * serialises the calls (so a load callback must not call back into it).
+ * persist_close() stops the node. An address "@name" (abstract unix socket)
+ * only suits a one-host pool: such a node accepts only connections from its
+ * own process. A node_id other than 1 on a fresh directory bootstraps
+ * nothing: the open then fails unless the node is added to a cluster. */
 struct persist *persist_dqlite_open(const struct persist_dqlite_config *cfg,
 				    char **err);
 
@@ -78,6 +84,12 @@ persist_commit(struct persist *p, const struct persist_op *ops, size_t n,
 	       uint64_t gen, char **err)
 {
 	return p->ops->commit(p, ops, n, gen, err);
+}
+static inline int
+persist_replace_all(struct persist *p, const struct persist_op *ops, size_t n,
+		    uint64_t gen, char **err)
+{
+	return p->ops->replace_all(p, ops, n, gen, err);
 }
 static inline void
 persist_close(struct persist *p)
