@@ -1,0 +1,120 @@
+/*
+ * backend: how a VM is run on this host, behind an ops table (DESIGN §5).
+ *
+ * The lifecycle code (vm/lifecycle.c) turns DB records into a struct vm_spec
+ * and calls the backend; the backend never touches the DB. Backends:
+ *   "qemu" (vm/qemu/): one qemu-system-x86_64 per VM, QMP on a Unix socket
+ *          under DIR/vms/<uuid>/, survives a xapid restart (re-attached by
+ *          attach()).
+ *   "sim": no guest at all, for control-plane scale tests only (labelled as
+ *          such in host.other_config and logs).
+ * All calls are blocking, bounded by timeouts, and thread-safe for different
+ * VMs; calls for one VM are serialised by the caller.
+ */
+#ifndef XAPID_VM_BACKEND_H
+#define XAPID_VM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm_disk {
+	char id[16];        /* stable device id: "vbd<userdevice>" */
+	char *path;         /* image file, or NULL for an empty CD drive */
+	char *format;       /* "qcow2", "raw" */
+	bool readonly;
+	bool cdrom;
+	bool bootable;
+	int userdevice;     /* 0..254: also the virtio serial the guest sees */
+};
+
+struct vm_nic {
+	char id[16];        /* "vif<device>" */
+	char mac[18];       /* "aa:bb:cc:dd:ee:ff" */
+	char *bridge;       /* Linux bridge the tap joins */
+	int mtu;
+};
+
+struct vm_pci {
+	char addr[16];      /* "0000:44:00.0" */
+};
+
+struct vm_spec {
+	char uuid[37];
+	char *name;
+	int64_t memory;        /* bytes */
+	int vcpus_max, vcpus;
+	char *kernel, *initrd, *cmdline; /* direct kernel boot (PV_kernel...) */
+	char *boot_order;      /* "cd" etc. for firmware boot */
+	struct vm_disk *disks;
+	size_t ndisks;
+	struct vm_nic *nics;
+	size_t nnics;
+	struct vm_pci *pcis;
+	size_t npcis;
+	bool start_paused;
+	bool vnc;
+	int hotplug_slots;     /* pcie-root-ports made at boot for hot-plug */
+};
+
+enum vm_run_state {
+	VMR_HALTED,   /* no process */
+	VMR_RUNNING,
+	VMR_PAUSED,
+	VMR_SUSPENDED, /* memory image saved; no process */
+	VMR_CRASHED,  /* process died unexpectedly */
+};
+
+struct vm_stats {
+	int64_t memory_actual;
+	double cpu_seconds;
+	struct {
+		char id[16];
+		uint64_t rd_bytes, wr_bytes, rd_ops, wr_ops;
+		uint64_t rd_total_ns, wr_total_ns;
+	} disks[256];
+	size_t ndisks;
+};
+
+/* Called by a backend when a VM changes state on its own (guest power-off
+ * or reboot, QEMU died). reason is for the log ("guest-shutdown", "killed by
+ * signal 9", ...). Runs on a backend thread: must not block for long. */
+typedef void (*vm_event_cb)(const char *uuid, enum vm_run_state state,
+			    bool reboot, const char *reason);
+
+struct vm_backend_ops {
+	const char *name;
+	/* Prepares the backend: state dir, accelerator probe, event callback. */
+	int (*init)(const char *state_dir, vm_event_cb cb, char **err);
+	/* Re-attaches to a VM left running by a previous xapid; its state. */
+	enum vm_run_state (*attach)(const char *uuid);
+	int (*start)(const struct vm_spec *spec, char **err);
+	/* Clean shutdown: ask the guest (ACPI); fails after timeout_s. */
+	int (*shutdown)(const char *uuid, double timeout_s, char **err);
+	int (*destroy)(const char *uuid, char **err); /* hard: kill */
+	int (*reboot)(const char *uuid, bool hard, char **err);
+	int (*pause)(const char *uuid, char **err);
+	int (*unpause)(const char *uuid, char **err);
+	/* Saves the memory image to path and stops the VM. */
+	int (*suspend)(const char *uuid, const char *path, char **err);
+	/* Starts from a saved image (spec as for start). */
+	int (*resume)(const struct vm_spec *spec, const char *path, char **err);
+	int (*disk_plug)(const char *uuid, const struct vm_disk *d, char **err);
+	int (*disk_unplug)(const char *uuid, const char *id, char **err);
+	int (*nic_plug)(const char *uuid, const struct vm_nic *n, char **err);
+	int (*nic_unplug)(const char *uuid, const char *id, char **err);
+	int (*stats)(const char *uuid, struct vm_stats *out, char **err);
+	/* Runs a guest-agent command (JSON text) and returns its JSON reply. */
+	int (*agent)(const char *uuid, const char *json, char **reply,
+		     double timeout_s, char **err);
+	/* Accelerator in use: "kvm", "tcg", "sim". */
+	const char *(*accel)(void);
+};
+
+extern const struct vm_backend_ops vm_backend_qemu;
+extern const struct vm_backend_ops vm_backend_sim;
+
+/* Frees what a spec owns (not the struct itself). */
+void vm_spec_clear(struct vm_spec *s);
+
+#endif
