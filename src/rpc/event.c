@@ -207,7 +207,7 @@ event_from(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	db_rdlock();
 	for (int c = 0; c < DMC__COUNT; c++)
 		if (dm_classes[c].flags & DMCF_TABLE)
-			xv_set(counts, dm_classes[c].lower, xv_int((int64_t)db_count(c)));
+			xv_set(counts, dm_classes[c].lower, xv_i4((int32_t)db_count(c)));
 	db_unlock();
 	xv *res = xv_struct();
 	xv_set(res, "events", events);
