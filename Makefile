@@ -21,7 +21,7 @@ CFLAGS_ALL   := -std=gnu11 -g -pthread $(WARN)
 LIBS         := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam -lpthread -lm
 
 UTIL_SRCS  := $(wildcard src/util/*.c)
-CORE_SRCS  := $(wildcard src/api/*.c src/db/*.c src/rpc/*.c src/daemon/*.c)
+CORE_SRCS  := $(wildcard src/api/*.c src/db/*.c src/rpc/*.c src/daemon/*.c src/vm/*.c src/vm/qemu/*.c src/storage/*.c src/net/*.c)
 CORE_SRCS  := $(filter-out src/daemon/main.c,$(CORE_SRCS))
 XE_SRCS    := $(wildcard src/cli/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
