@@ -169,6 +169,15 @@ dqnode_start(const struct dqnode_config *cfg, char **err)
 	    n->node, cfg->latency_ms ? cfg->latency_ms : 20);
 	if (rv != 0)
 		goto dqfail;
+	step = "set_snapshot_params";
+	if (cfg->snapshot_threshold || cfg->snapshot_trailing) {
+		rv = dqlite_node_set_snapshot_params(
+		    n->node,
+		    cfg->snapshot_threshold ? cfg->snapshot_threshold : 1024,
+		    cfg->snapshot_trailing ? cfg->snapshot_trailing : 8192);
+		if (rv != 0)
+			goto dqfail;
+	}
 	step = "start";
 	rv = dqlite_node_start(n->node);
 	if (rv != 0)

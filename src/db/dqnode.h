@@ -21,9 +21,17 @@
 
 struct dqnode_config {
 	const char *dir;     /* data directory; created if missing */
-	const char *address; /* "host:port" or "@abstract-name" */
+	const char *address; /* "host:port" (IPv4) or "@abstract-name" */
 	uint64_t id;         /* 0: DIR/node-id, or 1 on a fresh directory */
 	unsigned latency_ms; /* one-way network latency hint; 0 = 20 */
+	/* Raft snapshots: one every snapshot_threshold log entries, keeping
+	 * snapshot_trailing entries before it; 0 = dqlite's defaults (1024
+	 * and 8192; dqlite requires trailing >= threshold and
+	 * trailing >= 4). A restart replays the entries since the last snapshot;
+	 * each commit is an entry of its WAL frames (4 KiB pages: a one-row
+	 * commit is ~17 KB on disk). */
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
 };
 
 struct dqnode;

@@ -362,7 +362,7 @@ struct persist *
 persist_dqlite_open(const struct persist_dqlite_config *cfg, char **err)
 {
 	struct dqnode_config nc = {cfg->dir, cfg->address, cfg->node_id,
-				   cfg->latency_ms};
+				   cfg->latency_ms, 0, 0};
 	struct pdq *p;
 
 	p = xcalloc(1, sizeof(*p));

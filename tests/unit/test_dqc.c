@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -70,7 +71,7 @@ free_port(void)
 static struct dqnode *
 start_node(const char *dir, const char *addr, uint64_t id)
 {
-	struct dqnode_config cfg = {dir, addr, id, 10};
+	struct dqnode_config cfg = {dir, addr, id, 10, 0, 0};
 	char *err = NULL;
 	struct dqnode *n = dqnode_start(&cfg, &err);
 
@@ -113,7 +114,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	dqc_close(f->c);
-	dqnode_stop(f->node);
+	dqnode_stop(f->node); /* both NULL-safe */
 	rm_rf(f->dir);
 	free(f);
 	return 0;
@@ -158,7 +159,7 @@ test_node_identity(void **state)
 	char *addr = NULL, *err = NULL;
 	struct dqc_server *s = NULL;
 	size_t n = 0;
-	struct dqnode_config bad = {f->dir, "@xapid-test-other", 7, 0};
+	struct dqnode_config bad = {f->dir, "@xapid-test-other", 7, 0, 0, 0};
 
 	assert_int_equal(dqnode_id(f->node), 1);
 	assert_int_equal(dqnode_read_id(f->dir, &id), 0);
@@ -403,6 +404,7 @@ test_atomic_batch(void **state)
 	exec_ok(f->c, "BEGIN", NULL, 0);
 	exec_ok(f->c, "INSERT INTO t VALUES (6, 'six')", NULL, 0);
 	dqc_close(f->c);
+	f->c = NULL;
 	f->c = connect_db(f->addr);
 	assert_int_equal(count(f->c, "SELECT count(*) FROM t"), 1);
 	/* Bad SQL is an answer, not a broken link. */
@@ -429,6 +431,7 @@ test_restart_durability(void **state)
 	dqc_close(f->c);
 	f->c = NULL;
 	dqnode_stop(f->node);
+	f->node = NULL;
 	f->node = start_node(f->dir, f->addr, 0);
 	assert_int_equal(dqnode_id(f->node), 1);
 	f->c = connect_db(f->addr);
@@ -437,6 +440,49 @@ test_restart_durability(void **state)
 	/* And it still takes writes. */
 	exec_ok(f->c, "INSERT INTO t VALUES (100, 'after')", NULL, 0);
 	assert_int_equal(count(f->c, "SELECT count(*) FROM t"), 101);
+}
+
+/* Raft snapshots are taken and a restart restores from one. */
+static void
+test_snapshot_restart(void **state)
+{
+	struct fx *f = *state;
+	struct dqnode_config cfg = {f->dir, f->addr, 0, 10, 32, 32};
+	char *err = NULL;
+	DIR *d;
+	struct dirent *e;
+	int snapshots = 0;
+
+	dqc_close(f->c);
+	f->c = NULL;
+	dqnode_stop(f->node);
+	f->node = dqnode_start(&cfg, &err);
+	if (!f->node)
+		fail_msg("dqnode_start: %s", err);
+	f->c = connect_db(f->addr);
+	exec_ok(f->c, "CREATE TABLE t (k INTEGER PRIMARY KEY, d TEXT)", NULL,
+		0);
+	for (int i = 0; i < 200; i++) {
+		struct dqc_value p[2] = {dqc_int(i), dqc_text("snap")};
+		exec_ok(f->c, "INSERT INTO t VALUES (?, ?)", p, 2);
+	}
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		snapshots += strncmp(e->d_name, "snapshot-", 9) == 0;
+	closedir(d);
+	assert_true(snapshots > 0);
+	dqc_close(f->c);
+	f->c = NULL;
+	dqnode_stop(f->node);
+	f->node = dqnode_start(&cfg, &err);
+	if (!f->node)
+		fail_msg("dqnode_start: %s", err);
+	f->c = connect_db(f->addr);
+	assert_int_equal(count(f->c, "SELECT count(*) FROM t "
+				     "WHERE d = 'snap'"), 200);
+	exec_ok(f->c, "INSERT INTO t VALUES (200, 'after')", NULL, 0);
+	assert_int_equal(count(f->c, "SELECT count(*) FROM t"), 201);
 }
 
 static void
@@ -599,6 +645,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_durability, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_restart, setup,
 						teardown),
 		cmocka_unit_test(test_connect_failures),
 		cmocka_unit_test(test_timeout_silent_server),

@@ -92,6 +92,7 @@ static void
 reopen(struct fx *f)
 {
 	persist_close(f->p);
+	f->p = NULL;
 	f->p = open_at(f->dir, f->addr);
 }
 
@@ -541,6 +542,7 @@ test_scale_50k(void **state)
 		commit_ok(f->p, ops + i, BATCH, 1000 + (uint64_t)i);
 	dt = now_s() - t0;
 	persist_close(f->p);
+	f->p = NULL;
 	t0 = now_s();
 	f->p = open_at(f->dir, f->addr);
 	dt_restart = now_s() - t0;
