@@ -161,8 +161,11 @@ int dqc_open(struct dqc *c, const char *name, char **err);
  * parameters (<= DQC_MAX_PARAMS). dqlite binds the parameters to the FIRST
  * statement only: give parameters only to single statements. Statements run
  * in order and the first failure stops the rest; statements already run
- * stay applied unless an explicit transaction is rolled back. On success
- * sets *last_insert_id and *rows_affected (either may be NULL). */
+ * stay applied unless an explicit transaction is rolled back: after a
+ * failure inside BEGIN ... COMMIT the transaction is still open on the
+ * connection and later statements join it, so send ROLLBACK. A statement
+ * that returns rows fails here (use dqc_query()). On success sets
+ * *last_insert_id and *rows_affected (either may be NULL). */
 int dqc_exec(struct dqc *c, const char *sql, const struct dqc_value *params,
 	     size_t nparams, int64_t *last_insert_id, uint64_t *rows_affected,
 	     char **err);

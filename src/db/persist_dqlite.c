@@ -178,6 +178,15 @@ pdq_write_group(struct pdq *p, const struct persist_op *ops, size_t n,
 	return rv;
 }
 
+/* Whether a failed transaction may be sent again on a new connection: the
+ * connection broke, or the node we talked to is no longer the leader. */
+static bool
+pdq_retryable(int code)
+{
+	return code == DQC_ETRANSPORT || code == DQC_SQLITE_IOERR_NOT_LEADER ||
+	       code == DQC_SQLITE_IOERR_LEADERSHIP_LOST;
+}
+
 /* Runs one transaction: "BEGIN; [DELETE FROM obj;] generation", the ops in
  * order, COMMIT (with the last ops). On failure the transaction is rolled
  * back (or the connection dropped) and *code is the dqc_errcode() of the
@@ -202,24 +211,19 @@ pdq_txn(struct pdq *p, const struct persist_op *ops, size_t n,
 	if (rv == 0)
 		return 0;
 	*code = dqc_errcode(p->conn);
-	if (!dqc_broken(p->conn) &&
-	    dqc_exec(p->conn, "ROLLBACK", NULL, 0, NULL, NULL, NULL) < 0 &&
-	    dqc_errcode(p->conn) != DQC_SQLITE_ERROR) {
+	if (pdq_retryable(*code)) {
+		/* Broken link, or no longer the leader: closing the
+		 * connection makes the server drop the open transaction. */
+		pdq_disconnect(p);
+	} else if (dqc_exec(p->conn, "ROLLBACK", NULL, 0, NULL, NULL, NULL) <
+			   0 &&
+		   dqc_errcode(p->conn) != DQC_SQLITE_ERROR) {
 		/* SQLITE_ERROR: no transaction was left open. Anything else:
-		 * closing the connection makes the server drop it. */
+		 * drop the connection, as above. */
 		log_warn("db", "dqlite ROLLBACK failed; dropping connection");
 		pdq_disconnect(p);
 	}
 	return -1;
-}
-
-/* Whether a failed transaction may be sent again on a new connection: the
- * connection broke, or the node we talked to is no longer the leader. */
-static bool
-pdq_retryable(int code)
-{
-	return code == DQC_ETRANSPORT || code == DQC_SQLITE_IOERR_NOT_LEADER ||
-	       code == DQC_SQLITE_IOERR_LEADERSHIP_LOST;
 }
 
 static int

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "db/dqc.h"
+#include "db/dqnode.h"
 #include "db/persist.h"
 #include "util/xalloc.h"
 
@@ -421,23 +422,31 @@ test_threads(void **state)
 	rows_free(&r);
 }
 
-static void
-test_tcp_address(void **state)
+/* A free TCP port on 127.0.0.1 (bound and released). */
+static int
+free_port(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void
+test_tcp_address(void **state)
+{
 	char dir[64], addr[32];
 	struct persist *p;
 	struct persist_op op = PUT("VM", "OpaqueRef:tcp", "over tcp");
 	struct rows r;
 
 	(void)state;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
 	snprintf(dir, sizeof(dir), "/tmp/xapid-test-persist-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	p = open_at(dir, addr);
@@ -449,6 +458,62 @@ test_tcp_address(void **state)
 	rows_free(&r);
 	persist_close(p);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Leadership moves to another node of a two-node cluster: commits and
+ * loads follow it (the first attempt meets "not leader" and is retried on
+ * a connection to the new leader). */
+static void
+test_leader_moves(void **state)
+{
+	char dir1[64], dir2[64], a1[32], a2[32], *err = NULL;
+	struct dqnode_config nc = {dir2, a2, 2, 10, 0, 0};
+	struct persist *p;
+	struct dqnode *n2;
+	struct dqc *c;
+	const char *addr;
+	struct persist_op op1 = PUT("VM", "OpaqueRef:before", "1");
+	struct persist_op op2 = PUT("VM", "OpaqueRef:after", "2");
+	struct rows r;
+	uint64_t id = 0;
+	char *lead = NULL;
+
+	(void)state;
+	snprintf(dir1, sizeof(dir1), "/tmp/xapid-test-persist-XXXXXX");
+	snprintf(dir2, sizeof(dir2), "/tmp/xapid-test-persist-XXXXXX");
+	assert_non_null(mkdtemp(dir1));
+	assert_non_null(mkdtemp(dir2));
+	snprintf(a1, sizeof(a1), "127.0.0.1:%d", free_port());
+	snprintf(a2, sizeof(a2), "127.0.0.1:%d", free_port());
+	p = open_at(dir1, a1);
+	commit_ok(p, &op1, 1, 1);
+	n2 = dqnode_start(&nc, &err);
+	if (!n2)
+		fail_msg("dqnode_start: %s", err);
+	addr = a1;
+	c = dqc_connect_leader(&addr, 1, 5000, 5000, &err);
+	assert_non_null(c);
+	if (dqc_add(c, 2, a2, &err) < 0 ||
+	    dqc_assign(c, 2, DQC_VOTER, &err) < 0 ||
+	    dqc_transfer(c, 2, &err) < 0)
+		fail_msg("membership: %s", err);
+	dqc_close(c);
+	addr = a2;
+	c = dqc_connect_leader(&addr, 1, 5000, 5000, &err);
+	assert_non_null(c);
+	assert_int_equal(dqc_leader(c, &id, &lead, &err), 0);
+	assert_int_equal(id, 2);
+	free(lead);
+	dqc_close(c);
+	commit_ok(p, &op2, 1, 2);
+	assert_int_equal(load(p, &r), 2);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(find(&r, "OpaqueRef:after"), "2");
+	rows_free(&r);
+	persist_close(p);
+	dqnode_stop(n2);
+	nftw(dir1, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Counts rows and bytes of a load without keeping them. */
@@ -587,6 +652,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test(test_tcp_address),
+		cmocka_unit_test(test_leader_moves),
 		cmocka_unit_test_setup_teardown(test_scale_50k, setup,
 						teardown),
 	};
