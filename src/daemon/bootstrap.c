@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db/store.h"
+#include "storage/sr.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -175,11 +176,15 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 
 		size_t npools;
 		struct db_row **pools = db_list(DMC_pool, &npools);
+		char *pool_ref = npools ? xstrdup(pools[0]->ref) : NULL;
 		if (!npools) {
 			struct db_row *p = db_txn_create(t, DMC_pool, NULL, NULL);
 			db_txn_set(t, p, DMF_pool_master, bs_str(host_ref));
+			pool_ref = xstrdup(p->ref);
 		}
 		free(pools);
+		sr_bootstrap(t, host_ref, cfg->state_dir, pool_ref);
+		free(pool_ref);
 	} else {
 		host_ref = xstrdup(host->ref);
 	}

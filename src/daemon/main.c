@@ -18,6 +18,7 @@
 #include "db/store.h"
 #include "rpc/api_int.h"
 #include "rpc/http.h"
+#include "storage/sr.h"
 #include "util/htab.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -168,6 +169,7 @@ main(int argc, char **argv)
 	api_init();
 	session_set_password_file(pwfile);
 	session_set_this_host(host_ref);
+	sr_register(host_ref);
 
 	if (tls_listen && http_ensure_cert(cert, key, host_name) < 0)
 		tls_listen = NULL;

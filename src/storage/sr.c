@@ -1,0 +1,377 @@
+/* sr: SR and VDI API handlers over the SR drivers. */
+#include "storage/sr.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/store.h"
+#include "rpc/api.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static char *sr_host;
+
+static const char *
+sr_map_get(const struct dm_coll *c, const char *key)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		if (strcmp(c->v[2 * i].s, key) == 0)
+			return c->v[2 * i + 1].s;
+	return NULL;
+}
+
+/* The PBD of SR sr on this host, or NULL. Call with the read lock. */
+static struct db_row *
+sr_local_pbd(const struct db_row *sr)
+{
+	const struct dm_coll *p = sr->f[DMF_SR_PBDs].c;
+	for (size_t i = 0; p && i < p->n; i++) {
+		struct db_row *pbd = db_get(DMC_PBD, p->v[i].s);
+		if (pbd && sr_host && strcmp(pbd->f[DMF_PBD_host].s, sr_host) == 0)
+			return pbd;
+	}
+	return NULL;
+}
+
+/* Fills ctx for an SR on this host; strings borrowed from the rows. */
+static struct api_err *
+sr_context(const struct db_row *sr, struct sr_ctx *ctx,
+	   const struct sr_driver **drv)
+{
+	*drv = sr_driver_find(sr->f[DMF_SR_type].s);
+	if (!*drv)
+		return api_error(XE_SR_UNKNOWN_DRIVER, sr->f[DMF_SR_type].s, NULL);
+	struct db_row *pbd = sr_local_pbd(sr);
+	if (!pbd || !pbd->f[DMF_PBD_currently_attached].b)
+		return api_error(XE_SR_NOT_ATTACHED, sr->ref, NULL);
+	ctx->uuid = sr->f[DMF_SR_uuid].s;
+	ctx->path = sr_map_get(pbd->f[DMF_PBD_device_config].c, "location");
+	if (!ctx->path)
+		return api_error(XE_SR_NOT_ATTACHED, sr->ref, NULL);
+	return NULL;
+}
+
+char *
+sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err)
+{
+	struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
+	if (!vdi) {
+		*err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
+		return NULL;
+	}
+	struct db_row *sr = db_get(DMC_SR, vdi->f[DMF_VDI_SR].s);
+	if (!sr) {
+		*err = api_error(XE_HANDLE_INVALID, "SR", vdi->f[DMF_VDI_SR].s, NULL);
+		return NULL;
+	}
+	struct sr_ctx ctx;
+	const struct sr_driver *drv;
+	if ((*err = sr_context(sr, &ctx, &drv)))
+		return NULL;
+	return drv->vdi_path(&ctx, vdi->f[DMF_VDI_location].s, format);
+}
+
+/* Copies of what a driver call needs, so the lock can be dropped. */
+struct sr_call {
+	const struct sr_driver *drv;
+	char *uuid, *path, *sr_ref;
+	struct sr_ctx ctx;
+};
+
+static struct api_err *
+sr_call_prepare(const char *sr_ref, struct sr_call *c)
+{
+	struct api_err *err = NULL;
+	memset(c, 0, sizeof(*c));
+	db_rdlock();
+	struct db_row *sr = db_get(DMC_SR, sr_ref);
+	if (!sr) {
+		err = api_error(XE_HANDLE_INVALID, "SR", sr_ref, NULL);
+	} else if (!(err = sr_context(sr, &c->ctx, &c->drv))) {
+		c->uuid = xstrdup(c->ctx.uuid);
+		c->path = xstrdup(c->ctx.path);
+		c->sr_ref = xstrdup(sr_ref);
+		c->ctx.uuid = c->uuid;
+		c->ctx.path = c->path;
+	}
+	db_unlock();
+	return err;
+}
+
+static void
+sr_call_clear(struct sr_call *c)
+{
+	free(c->uuid);
+	free(c->path);
+	free(c->sr_ref);
+}
+
+/* Refreshes the SR's space figures in a transaction. */
+static void
+sr_update_space(struct db_txn *t, struct sr_call *c)
+{
+	int64_t size = 0, used = 0;
+	struct api_err *e = c->drv->stat(&c->ctx, &size, &used);
+	struct db_row *sr = db_txn_edit(t, DMC_SR, c->sr_ref);
+	if (e || !sr) {
+		api_err_free(e);
+		return;
+	}
+	int64_t virt = 0;
+	const struct dm_coll *v = sr->f[DMF_SR_VDIs].c;
+	for (size_t i = 0; v && i < v->n; i++) {
+		struct db_row *vdi = db_txn_edit(t, DMC_VDI, v->v[i].s);
+		if (vdi)
+			virt += vdi->f[DMF_VDI_virtual_size].i;
+	}
+	db_txn_set(t, sr, DMF_SR_physical_size, (union dm_val){.i = size});
+	db_txn_set(t, sr, DMF_SR_physical_utilisation, (union dm_val){.i = used});
+	db_txn_set(t, sr, DMF_SR_virtual_allocation, (union dm_val){.i = virt});
+}
+
+static struct api_err *
+sr_vdi_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const xv *rec = args[0];
+	const xv *srv = xv_get(rec, "SR"), *sz = xv_get(rec, "virtual_size");
+	struct sr_call c;
+	struct api_err *err;
+	union dm_val size;
+
+	(void)ctx;
+	(void)nargs;
+	if (!srv || srv->type != XV_STRING)
+		return api_error(XE_FIELD_TYPE_ERROR, "SR", NULL);
+	if (!sz || (err = dmv_from_xv(dm_classes[DMC_VDI].fields[DMF_VDI_virtual_size].type,
+				      sz, "virtual_size", &size)))
+		return sz ? err : api_error(XE_FIELD_TYPE_ERROR, "virtual_size", NULL);
+	if (size.i <= 0) {
+		char v[32];
+		snprintf(v, sizeof(v), "%" PRId64, size.i);
+		return api_error(XE_INVALID_VALUE, "virtual_size", v, NULL);
+	}
+	if ((err = sr_call_prepare(srv->u.s, &c)))
+		return err;
+	char *uuid = db_new_uuid(), *location = NULL;
+	err = c.drv->vdi_create(&c.ctx, uuid, size.i, &location);
+	if (err)
+		goto out;
+
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_create(t, DMC_VDI, NULL, uuid);
+	const struct dm_class *k = &dm_classes[DMC_VDI];
+	for (size_t i = 0; i < k->nfields && !err; i++) {
+		const xv *v = xv_get(rec, k->fields[i].name);
+		union dm_val val;
+		if (!v || k->fields[i].qual == DMQ_RO_RUNTIME || (int)i == k->f_uuid)
+			continue;
+		if (!(err = dmv_from_xv(k->fields[i].type, v, k->fields[i].name, &val)))
+			db_txn_set(t, r, (int)i, val);
+	}
+	if (err) {
+		db_txn_abort(t);
+		api_err_free(c.drv->vdi_destroy(&c.ctx, location));
+		goto out;
+	}
+	db_txn_set(t, r, DMF_VDI_location, (union dm_val){.s = xstrdup(location)});
+	db_txn_set(t, r, DMF_VDI_managed, (union dm_val){.b = true});
+	db_txn_set(t, r, DMF_VDI_physical_utilisation,
+		   (union dm_val){.i = c.drv->vdi_used(&c.ctx, location)});
+	char *ref = xstrdup(r->ref);
+	sr_update_space(t, &c);
+	err = api_commit(t);
+	if (err) {
+		api_err_free(c.drv->vdi_destroy(&c.ctx, location));
+		free(ref);
+	} else {
+		*result = xv_str_own(ref);
+	}
+out:
+	free(uuid);
+	free(location);
+	sr_call_clear(&c);
+	return err;
+}
+
+static struct api_err *
+sr_vdi_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *ref = args[0]->u.s;
+	struct sr_call c;
+	struct api_err *err = NULL;
+	char *location = NULL, *sr_ref = NULL;
+
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	db_rdlock();
+	struct db_row *vdi = db_get(DMC_VDI, ref);
+	if (!vdi) {
+		err = api_error(XE_HANDLE_INVALID, "VDI", ref, NULL);
+	} else {
+		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
+			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+			if (vbd && vbd->f[DMF_VBD_currently_attached].b)
+				err = api_error(XE_VDI_IN_USE, ref, "destroy", NULL);
+		}
+		location = xstrdup(vdi->f[DMF_VDI_location].s);
+		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
+	}
+	db_unlock();
+	if (err)
+		goto out;
+	if ((err = sr_call_prepare(sr_ref, &c)))
+		goto out;
+	err = c.drv->vdi_destroy(&c.ctx, location);
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
+		const struct dm_coll *vbds = v ? v->f[DMF_VDI_VBDs].c : NULL;
+		for (size_t i = 0; vbds && i < vbds->n; i++)
+			db_txn_destroy(t, DMC_VBD, vbds->v[i].s);
+		db_txn_destroy(t, DMC_VDI, ref);
+		sr_update_space(t, &c);
+		err = api_commit(t);
+	}
+	sr_call_clear(&c);
+out:
+	free(location);
+	free(sr_ref);
+	return err;
+}
+
+static struct api_err *
+sr_vdi_resize(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *ref = args[0]->u.s;
+	int64_t size = args[1]->u.i;
+	struct sr_call c;
+	struct api_err *err = NULL;
+	char *location = NULL, *sr_ref = NULL;
+	int64_t cur = 0;
+
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	db_rdlock();
+	struct db_row *vdi = db_get(DMC_VDI, ref);
+	if (vdi) {
+		location = xstrdup(vdi->f[DMF_VDI_location].s);
+		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
+		cur = vdi->f[DMF_VDI_virtual_size].i;
+	}
+	db_unlock();
+	if (!vdi)
+		return api_error(XE_HANDLE_INVALID, "VDI", ref, NULL);
+	if (size < cur) {
+		char b[32];
+		snprintf(b, sizeof(b), "%" PRId64, cur);
+		err = api_error(XE_VDI_TOO_SMALL, ref, b, NULL);
+		goto out;
+	}
+	if ((err = sr_call_prepare(sr_ref, &c)))
+		goto out;
+	if (!(err = c.drv->vdi_resize(&c.ctx, location, size))) {
+		struct db_txn *t = db_txn_begin();
+		struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
+		if (v)
+			db_txn_set(t, v, DMF_VDI_virtual_size, (union dm_val){.i = size});
+		sr_update_space(t, &c);
+		err = api_commit(t);
+	}
+	sr_call_clear(&c);
+out:
+	free(location);
+	free(sr_ref);
+	return err;
+}
+
+static struct api_err *
+sr_scan(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct sr_call c;
+	struct api_err *err;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	if ((err = sr_call_prepare(args[0]->u.s, &c)))
+		return err;
+	struct db_txn *t = db_txn_begin();
+	sr_update_space(t, &c);
+	struct db_row *sr = db_txn_edit(t, DMC_SR, c.sr_ref);
+	const struct dm_coll *v = sr ? sr->f[DMF_SR_VDIs].c : NULL;
+	for (size_t i = 0; v && i < v->n; i++) {
+		struct db_row *vdi = db_txn_edit(t, DMC_VDI, v->v[i].s);
+		if (vdi)
+			db_txn_set(t, vdi, DMF_VDI_physical_utilisation,
+				   (union dm_val){.i = c.drv->vdi_used(&c.ctx, vdi->f[DMF_VDI_location].s)});
+	}
+	err = api_commit(t);
+	sr_call_clear(&c);
+	return err;
+}
+
+static struct api_err *
+sr_supported_types(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)args;
+	(void)nargs;
+	*result = xv_array();
+	xv_push(*result, xv_str("ext"));
+	xv_push(*result, xv_str("file"));
+	return NULL;
+}
+
+void
+sr_register(const char *host_ref)
+{
+	free(sr_host);
+	sr_host = xstrdup(host_ref);
+	api_register("VDI.create", sr_vdi_create, 0);
+	api_register("VDI.destroy", sr_vdi_destroy, 0);
+	api_register("VDI.resize", sr_vdi_resize, 0);
+	api_register("SR.scan", sr_scan, 0);
+	api_register("SR.get_supported_types", sr_supported_types, API_READONLY);
+}
+
+void
+sr_bootstrap(struct db_txn *t, const char *host_ref, const char *state_dir,
+	     const char *pool_ref)
+{
+	size_t n;
+	struct db_row **srs = db_list(DMC_SR, &n);
+	free(srs);
+	if (n)
+		return;
+	struct db_row *sr = db_txn_create(t, DMC_SR, NULL, NULL);
+	char *path = xasprintf("%s/sr-local", state_dir);
+	struct sr_ctx ctx = {sr->f[DMF_SR_uuid].s, path};
+	struct api_err *e = sr_driver_find("ext")->create(&ctx);
+	if (e) {
+		log_err("sr", "cannot make the local SR at %s: %s", path,
+			e->n > 2 ? e->params[2] : e->code);
+		api_err_free(e);
+	}
+	db_txn_set(t, sr, DMF_SR_name_label, (union dm_val){.s = xstrdup("Local storage")});
+	db_txn_set(t, sr, DMF_SR_type, (union dm_val){.s = xstrdup("ext")});
+	db_txn_set(t, sr, DMF_SR_content_type, (union dm_val){.s = xstrdup("user")});
+	struct db_row *pbd = db_txn_create(t, DMC_PBD, NULL, NULL);
+	db_txn_set(t, pbd, DMF_PBD_host, (union dm_val){.s = xstrdup(host_ref)});
+	db_txn_set(t, pbd, DMF_PBD_SR, (union dm_val){.s = xstrdup(sr->ref)});
+	struct dm_coll *dc = dmc_new(1);
+	dc->v[0].s = xstrdup("location");
+	dc->v[1].s = path;
+	db_txn_set(t, pbd, DMF_PBD_device_config, (union dm_val){.c = dc});
+	db_txn_set(t, pbd, DMF_PBD_currently_attached, (union dm_val){.b = true});
+	struct db_row *p = db_txn_edit(t, DMC_pool, pool_ref);
+	if (p) {
+		db_txn_set(t, p, DMF_pool_default_SR, (union dm_val){.s = xstrdup(sr->ref)});
+		db_txn_set(t, p, DMF_pool_suspend_image_SR, (union dm_val){.s = xstrdup(sr->ref)});
+		db_txn_set(t, p, DMF_pool_crash_dump_SR, (union dm_val){.s = xstrdup(sr->ref)});
+	}
+}

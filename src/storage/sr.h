@@ -1,0 +1,60 @@
+/*
+ * sr: storage repositories and their drivers (DESIGN §6).
+ *
+ * Each SR type is a driver behind struct sr_driver; an SR is reached on this
+ * host through its PBD's device_config. The API handlers here (SR.create,
+ * VDI.create/destroy/resize, ...) keep the DB and the bytes on disk in step:
+ * the bytes are made first, the DB row committed after; a failure removes
+ * what was made.
+ */
+#ifndef XAPID_STORAGE_SR_H
+#define XAPID_STORAGE_SR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/errors.h"
+
+/* What a driver knows of one attached SR. */
+struct sr_ctx {
+	const char *uuid;
+	const char *path; /* local directory the SR lives in */
+};
+
+struct sr_driver {
+	const char *type;         /* "ext", "file", ... */
+	const char *content_type; /* "user", "iso" */
+	bool shared;
+	/* Makes the SR's storage exist (sr-create). */
+	struct api_err *(*create)(const struct sr_ctx *sr);
+	/* Makes a VDI of size bytes; sets *location (malloc'd, driver's id). */
+	struct api_err *(*vdi_create)(const struct sr_ctx *sr, const char *vdi_uuid,
+				      int64_t size, char **location);
+	struct api_err *(*vdi_destroy)(const struct sr_ctx *sr, const char *location);
+	struct api_err *(*vdi_resize)(const struct sr_ctx *sr, const char *location,
+				      int64_t size);
+	/* Allocated bytes of a VDI (-1 if unknown). */
+	int64_t (*vdi_used)(const struct sr_ctx *sr, const char *location);
+	/* Total and used bytes of the SR. */
+	struct api_err *(*stat)(const struct sr_ctx *sr, int64_t *size, int64_t *used);
+	/* The image file and format QEMU opens. */
+	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
+};
+
+/* The driver of an SR type, or NULL. */
+const struct sr_driver *sr_driver_find(const char *type);
+
+/* Registers the SR/VDI API handlers. Call after api_init(). */
+void sr_register(const char *host_ref);
+
+/* For the VM code: the file and format of a VDI as this host sees it, or
+ * NULL with *err. Call with the DB read lock held. */
+char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err);
+
+/* Makes the host's local SR on first start (DIR/sr-local) and sets it as the
+ * pool's default SR. Call inside the bootstrap transaction. */
+struct db_txn;
+void sr_bootstrap(struct db_txn *t, const char *host_ref, const char *state_dir,
+		  const char *pool_ref);
+
+#endif

@@ -1,0 +1,177 @@
+/* sr_file: the local "ext"/"file" SR: a directory of qcow2 images made and
+ * changed with qemu-img. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "storage/sr.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/spawn.h"
+#include "util/xalloc.h"
+
+/* SR_BACKEND_FAILURE with the tool's own message. */
+static struct api_err *
+srf_fail(const char *what, struct buf *msg)
+{
+	char *m = msg && msg->len ? msg->data : (char *)"failed";
+	size_t n = strlen(m);
+	while (n && (m[n - 1] == '\n' || m[n - 1] == '\r'))
+		m[--n] = '\0';
+	char *text = xasprintf("%s: %s", what, m);
+	struct api_err *e = api_error(XE_SR_BACKEND_FAILURE, "1", "", text, NULL);
+	free(text);
+	return e;
+}
+
+static struct api_err *
+srf_qemu_img(const char *what, char *const argv[])
+{
+	struct buf err = BUF_INIT;
+	int rc = spawn_run(argv, NULL, &err, 300);
+	struct api_err *e = NULL;
+	if (rc != 0) {
+		if (rc < 0)
+			buf_addf(&err, "cannot run qemu-img: %s", strerror(errno));
+		log_warn("sr", "%s failed (%d): %s", what, rc, err.data ? err.data : "");
+		e = srf_fail(what, &err);
+	}
+	buf_free(&err);
+	return e;
+}
+
+static struct api_err *
+srf_create(const struct sr_ctx *sr)
+{
+	if (mkdir(sr->path, 0700) < 0 && errno != EEXIST) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "%s: %s", sr->path, strerror(errno));
+		struct api_err *e = srf_fail("sr_create", &m);
+		buf_free(&m);
+		return e;
+	}
+	return NULL;
+}
+
+static char *
+srf_file(const struct sr_ctx *sr, const char *location)
+{
+	return xasprintf("%s/%s.qcow2", sr->path, location);
+}
+
+static struct api_err *
+srf_vdi_create(const struct sr_ctx *sr, const char *vdi_uuid, int64_t size,
+	       char **location)
+{
+	char *file = xasprintf("%s/%s.qcow2", sr->path, vdi_uuid);
+	char sz[32];
+	snprintf(sz, sizeof(sz), "%lld", (long long)size);
+	char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-o",
+			"preallocation=off", file, sz, NULL};
+	struct api_err *e = srf_qemu_img("vdi_create", argv);
+	free(file);
+	if (!e)
+		*location = xstrdup(vdi_uuid);
+	return e;
+}
+
+static struct api_err *
+srf_vdi_destroy(const struct sr_ctx *sr, const char *location)
+{
+	char *file = srf_file(sr, location);
+	struct api_err *e = NULL;
+	if (unlink(file) < 0 && errno != ENOENT) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "%s: %s", file, strerror(errno));
+		e = srf_fail("vdi_delete", &m);
+		buf_free(&m);
+	}
+	free(file);
+	return e;
+}
+
+static struct api_err *
+srf_vdi_resize(const struct sr_ctx *sr, const char *location, int64_t size)
+{
+	char *file = srf_file(sr, location);
+	char sz[32];
+	snprintf(sz, sizeof(sz), "%lld", (long long)size);
+	char *argv[] = {"qemu-img", "resize", "-q", "-f", "qcow2", file, sz, NULL};
+	struct api_err *e = srf_qemu_img("vdi_resize", argv);
+	free(file);
+	return e;
+}
+
+static int64_t
+srf_vdi_used(const struct sr_ctx *sr, const char *location)
+{
+	char *file = srf_file(sr, location);
+	struct stat st;
+	int64_t r = stat(file, &st) == 0 ? (int64_t)st.st_blocks * 512 : -1;
+	free(file);
+	return r;
+}
+
+static struct api_err *
+srf_stat(const struct sr_ctx *sr, int64_t *size, int64_t *used)
+{
+	struct statvfs vf;
+	if (statvfs(sr->path, &vf) < 0) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "%s: %s", sr->path, strerror(errno));
+		struct api_err *e = srf_fail("sr_stat", &m);
+		buf_free(&m);
+		return e;
+	}
+	*size = (int64_t)vf.f_blocks * (int64_t)vf.f_frsize;
+	*used = *size - (int64_t)vf.f_bavail * (int64_t)vf.f_frsize;
+	return NULL;
+}
+
+static char *
+srf_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
+{
+	*format = "qcow2";
+	return srf_file(sr, location);
+}
+
+static const struct sr_driver sr_file_driver = {
+	.type = "ext",
+	.content_type = "user",
+	.shared = false,
+	.create = srf_create,
+	.vdi_create = srf_vdi_create,
+	.vdi_destroy = srf_vdi_destroy,
+	.vdi_resize = srf_vdi_resize,
+	.vdi_used = srf_vdi_used,
+	.stat = srf_stat,
+	.vdi_path = srf_vdi_path,
+};
+
+static const struct sr_driver sr_file_driver2 = {
+	.type = "file",
+	.content_type = "user",
+	.shared = false,
+	.create = srf_create,
+	.vdi_create = srf_vdi_create,
+	.vdi_destroy = srf_vdi_destroy,
+	.vdi_resize = srf_vdi_resize,
+	.vdi_used = srf_vdi_used,
+	.stat = srf_stat,
+	.vdi_path = srf_vdi_path,
+};
+
+const struct sr_driver *
+sr_driver_find(const char *type)
+{
+	static const struct sr_driver *const drivers[] = {&sr_file_driver,
+							  &sr_file_driver2};
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		if (strcmp(drivers[i]->type, type) == 0)
+			return drivers[i];
+	return NULL;
+}
