@@ -75,6 +75,10 @@ char *api_ref_by_uuid(int cls, const char *uuid);
 /* Runs fn as a transaction-commit failure: INTERNAL_ERROR with the reason. */
 struct api_err *api_commit(struct db_txn *t);
 
+/* The generic constructor: a row of cls from a create() record (RW and
+ * constructor fields; refs must exist). Sets *result to the new ref. */
+struct api_err *api_create_row(int cls, const xv *rec, xv **result);
+
 /* Audit log: opened by the daemon; one line per state-changing call. */
 int api_audit_open(const char *path);
 

@@ -160,8 +160,8 @@ implicit_do_set_remove(int cls, int fi, struct db_row *r, xv *const *args)
 	return NULL;
 }
 
-static struct api_err *
-implicit_create(int cls, const xv *rec, xv **result)
+struct api_err *
+api_create_row(int cls, const xv *rec, xv **result)
 {
 	const struct dm_class *k = &dm_classes[cls];
 	struct db_txn *t = db_txn_begin();
@@ -294,7 +294,7 @@ implicit_handler(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		return NULL;
 	}
 	if (strcmp(mn, "create") == 0)
-		return implicit_create(cls, args[0], result);
+		return api_create_row(cls, args[0], result);
 	if (strcmp(mn, "destroy") == 0)
 		return implicit_destroy(cls, args[0]);
 	if (strncmp(mn, "get_", 4) == 0 && (fi = dm_field_find(cls, mn + 4)) >= 0)

@@ -1,0 +1,469 @@
+/* lifecycle: VM power operations, create/destroy/clone, backend events and
+ * the resync after a xapid restart. */
+#include "vm/lifecycle.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ctype.h>
+
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/vm_int.h"
+
+/* Turns a backend failure message into INTERNAL_ERROR. */
+static struct api_err *
+lc_backend_err(const char *what, char *msg)
+{
+	struct api_err *e = api_internal("%s: %s", what, msg ? msg : "failed");
+	free(msg);
+	return e;
+}
+
+static struct api_err *
+lc_start_common(const char *vm, bool paused, const char *opname)
+{
+	char *opid = NULL, *msg = NULL;
+	struct api_err *err = vm_op_begin(vm, opname, "halted", false, &opid);
+	if (err)
+		return err;
+	int64_t need = vm_memory_needed(vm), avail = vm_host_free_memory();
+	if (need > avail) {
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "%" PRId64, need);
+		snprintf(b, sizeof(b), "%" PRId64, avail);
+		err = api_error(XE_HOST_NOT_ENOUGH_FREE_MEMORY, a, b, NULL);
+		goto fail;
+	}
+	struct vm_spec spec;
+	if ((err = vm_spec_build(vm, &spec)))
+		goto fail;
+	spec.start_paused = paused;
+	int rc = vm_cfg.backend->start(&spec, &msg);
+	vm_spec_clear(&spec);
+	if (rc < 0) {
+		err = lc_backend_err("VM start failed", msg);
+		goto fail;
+	}
+	vm_op_end(vm, opid, paused ? "Paused" : "Running");
+	free(opid);
+	return NULL;
+fail:
+	vm_op_end(vm, opid, NULL);
+	free(opid);
+	return err;
+}
+
+static struct api_err *
+lc_start(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	return lc_start_common(args[0]->u.s, args[1]->u.b, "start");
+}
+
+static struct api_err *
+lc_start_on(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	if (strcmp(args[1]->u.s, vm_cfg.host_ref) != 0)
+		return api_error(XE_HANDLE_INVALID, "host", args[1]->u.s, NULL);
+	return lc_start_common(args[0]->u.s, args[2]->u.b, "start_on");
+}
+
+/* A simple operation: guard, one backend call, new power state. */
+typedef int (*lc_call)(const char *uuid, char **err);
+
+static char *
+lc_uuid(const char *vm)
+{
+	char *u = NULL;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r)
+		u = xstrdup(r->f[DMF_VM_uuid].s);
+	db_unlock();
+	return u;
+}
+
+static struct api_err *
+lc_simple(const char *vm, const char *op, const char *allowed, lc_call fn,
+	  const char *after)
+{
+	char *opid = NULL, *msg = NULL;
+	struct api_err *err = vm_op_begin(vm, op, allowed, false, &opid);
+	if (err)
+		return err;
+	char *uuid = lc_uuid(vm);
+	if (fn(uuid, &msg) < 0) {
+		err = lc_backend_err(op, msg);
+		vm_op_end(vm, opid, NULL);
+	} else {
+		vm_op_end(vm, opid, after);
+	}
+	free(uuid);
+	free(opid);
+	return err;
+}
+
+static int
+lc_be_clean_shutdown(const char *uuid, char **err)
+{
+	return vm_cfg.backend->shutdown(uuid, 60, err);
+}
+
+static int
+lc_be_hard_reboot(const char *uuid, char **err)
+{
+	return vm_cfg.backend->reboot(uuid, true, err);
+}
+
+static int
+lc_be_clean_reboot(const char *uuid, char **err)
+{
+	return vm_cfg.backend->reboot(uuid, false, err);
+}
+
+#define LC_HANDLER(name, op, allowed, fn, after)                               \
+	static struct api_err *name(struct api_ctx *ctx, xv *const *args,      \
+				    size_t nargs, xv **result)                 \
+	{                                                                      \
+		(void)ctx;                                                     \
+		(void)nargs;                                                   \
+		(void)result;                                                  \
+		return lc_simple(args[0]->u.s, op, allowed, fn, after);        \
+	}
+
+static int
+lc_be_destroy(const char *uuid, char **err)
+{
+	return vm_cfg.backend->destroy(uuid, err);
+}
+
+static int
+lc_be_pause(const char *uuid, char **err)
+{
+	return vm_cfg.backend->pause(uuid, err);
+}
+
+static int
+lc_be_unpause(const char *uuid, char **err)
+{
+	return vm_cfg.backend->unpause(uuid, err);
+}
+
+LC_HANDLER(lc_clean_shutdown, "clean_shutdown", "running", lc_be_clean_shutdown, "Halted")
+LC_HANDLER(lc_hard_shutdown, "hard_shutdown", "paused,running,suspended", lc_be_destroy, "Halted")
+LC_HANDLER(lc_clean_reboot, "clean_reboot", "running", lc_be_clean_reboot, "Running")
+LC_HANDLER(lc_hard_reboot, "hard_reboot", "paused,running", lc_be_hard_reboot, "Running")
+LC_HANDLER(lc_pause, "pause", "running", lc_be_pause, "Paused")
+LC_HANDLER(lc_unpause, "unpause", "paused", lc_be_unpause, "Running")
+
+/* VM.shutdown: clean, falling back to hard. */
+static struct api_err *
+lc_shutdown(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct api_err *err = lc_clean_shutdown(ctx, args, nargs, result);
+	if (err && strcmp(err->code, "VM_BAD_POWER_STATE") != 0 &&
+	    strcmp(err->code, "HANDLE_INVALID") != 0) {
+		api_err_free(err);
+		err = lc_hard_shutdown(ctx, args, nargs, result);
+	} else if (err && strcmp(err->code, "VM_BAD_POWER_STATE") == 0) {
+		api_err_free(err);
+		err = lc_hard_shutdown(ctx, args, nargs, result);
+	}
+	return err;
+}
+
+/* VM.create: the record, plus its metrics as xapi makes them. */
+static struct api_err *
+lc_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct api_err *err = api_create_row(DMC_VM, args[0], result);
+	(void)ctx;
+	(void)nargs;
+	if (err)
+		return err;
+	struct db_txn *t = db_txn_begin();
+	struct db_row *vm = db_txn_edit(t, DMC_VM, (*result)->u.s);
+	struct db_row *m = db_txn_create(t, DMC_VM_metrics, NULL, NULL);
+	db_txn_set(t, m, DMF_VM_metrics_install_time, (union dm_val){.i = (int64_t)time(NULL)});
+	db_txn_set(t, vm, DMF_VM_metrics, (union dm_val){.s = xstrdup(m->ref)});
+	db_txn_set(t, vm, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops(vm->f[DMF_VM_power_state].s,
+						      vm->f[DMF_VM_is_a_template].b)});
+	return api_commit(t);
+}
+
+/* VM.destroy: the record, its VBDs, VIFs and metrics; never the disks. */
+static struct api_err *
+lc_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s;
+	char *opid = NULL;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	struct api_err *err = vm_op_begin(vm, "destroy", "halted,suspended", true, &opid);
+	if (err)
+		return err;
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, vm);
+	const struct dm_coll *c;
+	if ((c = r->f[DMF_VM_VBDs].c))
+		for (size_t i = 0; i < c->n; i++)
+			db_txn_destroy(t, DMC_VBD, c->v[i].s);
+	if ((c = r->f[DMF_VM_VIFs].c))
+		for (size_t i = 0; i < c->n; i++)
+			db_txn_destroy(t, DMC_VIF, c->v[i].s);
+	if ((c = r->f[DMF_VM_consoles].c))
+		for (size_t i = 0; i < c->n; i++)
+			db_txn_destroy(t, DMC_console, c->v[i].s);
+	db_txn_destroy(t, DMC_VM_metrics, r->f[DMF_VM_metrics].s);
+	db_txn_destroy(t, DMC_VM_guest_metrics, r->f[DMF_VM_guest_metrics].s);
+	db_txn_destroy(t, DMC_VM, vm);
+	err = api_commit(t);
+	if (err)
+		vm_op_end(vm, opid, NULL);
+	free(opid);
+	return err;
+}
+
+/* VM.clone: a copy of the record, its VIFs (new MACs) and CD VBDs. Disk
+ * copies come with the storage layer; a VM with disks is refused for now. */
+static struct api_err *
+lc_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s, *name = args[1]->u.s;
+	struct api_err *err = NULL;
+	(void)ctx;
+	(void)nargs;
+	struct db_txn *t = db_txn_begin();
+	const struct db_row *src = db_get(DMC_VM, vm);
+	if (!src) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	}
+	if (strcmp(src->f[DMF_VM_power_state].s, "Halted") != 0) {
+		db_txn_abort(t);
+		char *actual = xstrdup(src->f[DMF_VM_power_state].s);
+		for (char *p = actual; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		err = api_error(XE_VM_BAD_POWER_STATE, vm, "halted", actual, NULL);
+		free(actual);
+		return err;
+	}
+	struct db_row *n = db_txn_create(t, DMC_VM, NULL, NULL);
+	char *nref = xstrdup(n->ref), *nuuid = xstrdup(n->f[DMF_VM_uuid].s);
+	const struct dm_class *k = &dm_classes[DMC_VM];
+	for (size_t i = 0; i < k->nfields; i++) {
+		if ((int)i == k->f_uuid || i == DMF_VM_VBDs || i == DMF_VM_VIFs ||
+		    i == DMF_VM_consoles || i == DMF_VM_metrics ||
+		    i == DMF_VM_guest_metrics || i == DMF_VM_snapshots ||
+		    i == DMF_VM_children || i == DMF_VM_current_operations ||
+		    i == DMF_VM_is_default_template)
+			continue;
+		db_txn_set(t, n, (int)i, dmv_copy(k->fields[i].type, src->f[i]));
+	}
+	db_txn_set(t, n, DMF_VM_name_label, (union dm_val){.s = xstrdup(name)});
+	db_txn_set(t, n, DMF_VM_parent, (union dm_val){.s = xstrdup(vm)});
+	struct db_row *m = db_txn_create(t, DMC_VM_metrics, NULL, NULL);
+	db_txn_set(t, n, DMF_VM_metrics, (union dm_val){.s = xstrdup(m->ref)});
+	const struct dm_coll *c = src->f[DMF_VM_VBDs].c;
+	for (size_t i = 0; c && i < c->n && !err; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		if (!b)
+			continue;
+		if (!b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0) {
+			err = api_error(XE_NOT_IMPLEMENTED, "VM.clone of a VM with disks", NULL);
+			break;
+		}
+		struct db_row *nb = db_txn_create(t, DMC_VBD, NULL, NULL);
+		for (size_t f = 0; f < dm_classes[DMC_VBD].nfields; f++)
+			if ((int)f != dm_classes[DMC_VBD].f_uuid)
+				db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
+		db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(nref)});
+		db_txn_set(t, nb, DMF_VBD_currently_attached, (union dm_val){.b = false});
+	}
+	c = src->f[DMF_VM_VIFs].c;
+	for (size_t i = 0; c && i < c->n && !err; i++) {
+		const struct db_row *v = db_get(DMC_VIF, c->v[i].s);
+		if (!v)
+			continue;
+		struct db_row *nv = db_txn_create(t, DMC_VIF, NULL, NULL);
+		for (size_t f = 0; f < dm_classes[DMC_VIF].nfields; f++)
+			if ((int)f != dm_classes[DMC_VIF].f_uuid)
+				db_txn_set(t, nv, (int)f, dmv_copy(dm_classes[DMC_VIF].fields[f].type, v->f[f]));
+		db_txn_set(t, nv, DMF_VIF_VM, (union dm_val){.s = xstrdup(nref)});
+		db_txn_set(t, nv, DMF_VIF_MAC, (union dm_val){.s = vif_random_mac()});
+		db_txn_set(t, nv, DMF_VIF_currently_attached, (union dm_val){.b = false});
+	}
+	if (err) {
+		db_txn_abort(t);
+	} else if (!(err = api_commit(t))) {
+		*result = xv_str(nref);
+		log_info("vm", "cloned %s into %s", vm, nuuid);
+	}
+	free(nref);
+	free(nuuid);
+	return err;
+}
+
+/* VM.power_state_reset: the DB says halted whatever it thought. */
+static struct api_err *
+lc_power_state_reset(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, args[0]->u.s);
+	if (!r) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	}
+	vm_set_power(t, r, "Halted");
+	db_txn_set(t, r, DMF_VM_current_operations, (union dm_val){.c = NULL});
+	db_txn_set(t, r, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops("Halted", r->f[DMF_VM_is_a_template].b)});
+	return api_commit(t);
+}
+
+/* ---- events from the backend ---- */
+
+struct lc_event {
+	char uuid[37];
+	enum vm_run_state state;
+	bool reboot;
+	char reason[128];
+};
+
+static void *
+lc_event_main(void *p)
+{
+	struct lc_event *ev = p;
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_get_by_uuid(DMC_VM, ev->uuid);
+	r = r ? db_txn_edit(t, DMC_VM, r->ref) : NULL;
+	if (!r || (r->f[DMF_VM_current_operations].c &&
+		   r->f[DMF_VM_current_operations].c->n)) {
+		/* unknown, or an operation of ours is moving it: it will record
+		 * the outcome itself */
+		db_txn_abort(t);
+		free(ev);
+		return NULL;
+	}
+	const char *now = ev->state == VMR_PAUSED ? "Paused"
+			  : ev->state == VMR_RUNNING ? "Running"
+			  : ev->state == VMR_SUSPENDED ? "Suspended"
+						       : "Halted";
+	log_info("vm", "VM %s is now %s (%s%s)", ev->uuid, now, ev->reason,
+		 ev->reboot ? ", reboot" : "");
+	if (strcmp(r->f[DMF_VM_power_state].s, now) != 0) {
+		vm_set_power(t, r, now);
+		db_txn_set(t, r, DMF_VM_allowed_operations,
+			   (union dm_val){.c = vm_allowed_ops(now, false)});
+		api_err_free(api_commit(t));
+	} else {
+		db_txn_abort(t);
+	}
+	free(ev);
+	return NULL;
+}
+
+static void
+lc_event(const char *uuid, enum vm_run_state state, bool reboot, const char *reason)
+{
+	struct lc_event *ev = xcalloc(1, sizeof(*ev));
+	snprintf(ev->uuid, sizeof(ev->uuid), "%s", uuid);
+	ev->state = state;
+	ev->reboot = reboot;
+	snprintf(ev->reason, sizeof(ev->reason), "%s", reason ? reason : "");
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, lc_event_main, ev) != 0)
+		lc_event_main(ev);
+	pthread_attr_destroy(&attr);
+}
+
+/* After a restart: VMs the DB thinks run here are re-attached or halted. */
+static void
+lc_resync(void)
+{
+	size_t n;
+	db_rdlock();
+	struct db_row **vms = db_list(DMC_VM, &n);
+	char **refs = xcalloc(n + 1, sizeof(char *)), **uuids = xcalloc(n + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct db_row *r = vms[i];
+		if (r->f[DMF_VM_is_control_domain].b || r->f[DMF_VM_is_a_template].b)
+			continue;
+		refs[k] = xstrdup(r->ref);
+		uuids[k++] = xstrdup(r->f[DMF_VM_uuid].s);
+	}
+	free(vms);
+	db_unlock();
+	for (size_t i = 0; i < k; i++) {
+		enum vm_run_state st = vm_cfg.backend->attach(uuids[i]);
+		const char *now = st == VMR_RUNNING ? "Running"
+				  : st == VMR_PAUSED ? "Paused"
+						     : NULL;
+		struct db_txn *t = db_txn_begin();
+		struct db_row *r = db_txn_edit(t, DMC_VM, refs[i]);
+		const char *was = r ? r->f[DMF_VM_power_state].s : "";
+		if (r && !now && (strcmp(was, "Running") == 0 || strcmp(was, "Paused") == 0))
+			now = "Halted";
+		if (r && now) {
+			if (strcmp(was, now) != 0)
+				log_info("vm", "resync: VM %s was %s, is %s", uuids[i], was, now);
+			else
+				log_info("vm", "resync: VM %s still %s", uuids[i], now);
+			vm_set_power(t, r, now);
+		}
+		if (r) {
+			db_txn_set(t, r, DMF_VM_current_operations, (union dm_val){.c = NULL});
+			db_txn_set(t, r, DMF_VM_allowed_operations,
+				   (union dm_val){.c = vm_allowed_ops(r->f[DMF_VM_power_state].s, false)});
+		}
+		api_err_free(api_commit(t));
+		free(refs[i]);
+		free(uuids[i]);
+	}
+	free(refs);
+	free(uuids);
+}
+
+int
+vm_lifecycle_init(const struct vm_config *cfg, char **err)
+{
+	vm_cfg = *cfg;
+	if (vm_cfg.backend->init(cfg->state_dir, lc_event, err) < 0)
+		return -1;
+	log_info("vm", "backend %s, accelerator %s", vm_cfg.backend->name,
+		 vm_cfg.backend->accel());
+	api_register("VM.create", lc_create, 0);
+	api_register("VM.destroy", lc_destroy, 0);
+	api_register("VM.clone", lc_clone, 0);
+	api_register("VM.start", lc_start, 0);
+	api_register("VM.start_on", lc_start_on, 0);
+	api_register("VM.clean_shutdown", lc_clean_shutdown, 0);
+	api_register("VM.hard_shutdown", lc_hard_shutdown, 0);
+	api_register("VM.shutdown", lc_shutdown, 0);
+	api_register("VM.clean_reboot", lc_clean_reboot, 0);
+	api_register("VM.hard_reboot", lc_hard_reboot, 0);
+	api_register("VM.pause", lc_pause, 0);
+	api_register("VM.unpause", lc_unpause, 0);
+	api_register("VM.power_state_reset", lc_power_state_reset, 0);
+	vm_devices_register();
+	lc_resync();
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * vm_int: what the VM modules share (not for others).
+ */
+#ifndef XAPID_VM_INT_H
+#define XAPID_VM_INT_H
+
+#include "rpc/api.h"
+#include "vm/lifecycle.h"
+
+extern struct vm_config vm_cfg;
+
+/* Starts operation op on a VM in one transaction: the row must exist, not be
+ * a template (unless templates_ok), be in one of the power states in allowed
+ * (a comma-separated list of lowercase states, as VM_BAD_POWER_STATE shows
+ * them), and have no other operation running. Sets *opid (malloc'd). */
+struct api_err *vm_op_begin(const char *vm, const char *op, const char *allowed,
+			    bool templates_ok, char **opid);
+/* Ends an operation; if power_state is non-NULL the VM moves to it (and
+ * resident_on, metrics, devices follow). */
+void vm_op_end(const char *vm, const char *opid, const char *power_state);
+
+/* Builds the backend spec of a VM from the DB. */
+struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec);
+
+/* Marks the VM and its devices as in power_state in a transaction. */
+void vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state);
+
+/* Host memory the VM needs / the host has free for new VMs (bytes). */
+int64_t vm_memory_needed(const char *vm);
+int64_t vm_host_free_memory(void);
+
+/* The bridge of a network, creating the Linux bridge if missing. */
+struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);
+
+/* A random locally administered MAC (malloc'd). */
+char *vif_random_mac(void);
+
+/* Handlers of VBD/VIF plug/unplug (vm_devices.c). */
+void vm_devices_register(void);
+
+#endif

@@ -1,0 +1,393 @@
+/* vm_ops: operation guards, power-state bookkeeping and the backend spec. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <ctype.h>
+#include <unistd.h>
+
+#include "storage/sr.h"
+#include "util/log.h"
+#include "util/spawn.h"
+#include "util/xalloc.h"
+#include "vm/vm_int.h"
+
+struct vm_config vm_cfg;
+
+static const char *const vm_ops_halted[] = {
+	"start", "start_on", "clone", "copy", "snapshot", "export", "destroy",
+	"provision", "make_into_template", "changing_static_range",
+	"changing_dynamic_range", "changing_VCPUs", "changing_memory_limits",
+	"metadata_export", NULL};
+static const char *const vm_ops_running[] = {
+	"clean_shutdown", "hard_shutdown", "shutdown", "clean_reboot",
+	"hard_reboot", "pause", "suspend", "snapshot", "checkpoint",
+	"changing_dynamic_range", "changing_VCPUs_live", "pool_migrate",
+	"migrate_send", "metadata_export", NULL};
+static const char *const vm_ops_paused[] = {
+	"unpause", "hard_shutdown", "shutdown", "hard_reboot", "snapshot",
+	"checkpoint", "metadata_export", NULL};
+static const char *const vm_ops_suspended[] = {
+	"resume", "resume_on", "hard_shutdown", "shutdown", "snapshot", "export",
+	"destroy", "clone", "copy", "metadata_export", NULL};
+static const char *const vm_ops_template[] = {
+	"clone", "copy", "export", "destroy", "provision", "metadata_export",
+	NULL};
+
+struct dm_coll *
+vm_allowed_ops(const char *power_state, bool is_template)
+{
+	const char *const *ops = is_template ? vm_ops_template
+				 : strcmp(power_state, "Running") == 0 ? vm_ops_running
+				 : strcmp(power_state, "Paused") == 0 ? vm_ops_paused
+				 : strcmp(power_state, "Suspended") == 0 ? vm_ops_suspended
+									 : vm_ops_halted;
+	size_t n = 0;
+	while (ops[n])
+		n++;
+	struct dm_coll *c = dmc_new(n);
+	for (size_t i = 0; i < n; i++)
+		c->v[i].s = xstrdup(ops[i]);
+	return c;
+}
+
+static char *
+vm_lower(const char *s)
+{
+	char *l = xstrdup(s);
+	for (char *p = l; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return l;
+}
+
+static bool
+vm_state_in(const char *state, const char *allowed)
+{
+	char *l = vm_lower(state);
+	size_t n = strlen(l);
+	bool ok = false;
+	for (const char *p = allowed; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncmp(p, l, n) == 0)
+			ok = true;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	free(l);
+	return ok;
+}
+
+struct api_err *
+vm_op_begin(const char *vm, const char *op, const char *allowed,
+	    bool templates_ok, char **opid)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, vm);
+	struct api_err *err = NULL;
+
+	if (!r) {
+		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	} else if (!templates_ok && r->f[DMF_VM_is_a_template].b) {
+		err = api_error(XE_VM_IS_TEMPLATE, vm, NULL);
+	} else if (r->f[DMF_VM_is_control_domain].b) {
+		err = api_error(XE_OPERATION_NOT_ALLOWED,
+				"This operation is not allowed on the control domain",
+				NULL);
+	} else if (r->f[DMF_VM_current_operations].c &&
+		   r->f[DMF_VM_current_operations].c->n) {
+		const struct dm_coll *c = r->f[DMF_VM_current_operations].c;
+		err = api_error(XE_OTHER_OPERATION_IN_PROGRESS, "VM", vm,
+				c->v[1].s, c->v[0].s, NULL);
+	} else if (!vm_state_in(r->f[DMF_VM_power_state].s, allowed)) {
+		char *actual = vm_lower(r->f[DMF_VM_power_state].s);
+		err = api_error(XE_VM_BAD_POWER_STATE, vm, allowed, actual, NULL);
+		free(actual);
+	}
+	if (err) {
+		db_txn_abort(t);
+		return err;
+	}
+	*opid = db_new_ref();
+	struct dm_coll *c = dmc_new(1);
+	c->v[0].s = xstrdup(*opid);
+	c->v[1].s = xstrdup(op);
+	db_txn_set(t, r, DMF_VM_current_operations, (union dm_val){.c = c});
+	db_txn_set(t, r, DMF_VM_allowed_operations, (union dm_val){.c = NULL});
+	err = api_commit(t);
+	if (err) {
+		free(*opid);
+		*opid = NULL;
+	}
+	return err;
+}
+
+static union dm_val
+vm_str(const char *s)
+{
+	return (union dm_val){.s = xstrdup(s)};
+}
+
+void
+vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
+{
+	bool running = strcmp(power_state, "Running") == 0 ||
+		       strcmp(power_state, "Paused") == 0;
+	bool was_running = strcmp(vm->f[DMF_VM_power_state].s, "Halted") != 0 &&
+			   strcmp(vm->f[DMF_VM_power_state].s, "Suspended") != 0;
+	db_txn_set(t, vm, DMF_VM_power_state, vm_str(power_state));
+	db_txn_set(t, vm, DMF_VM_resident_on,
+		   vm_str(running ? vm_cfg.host_ref : DM_NULL_REF));
+	db_txn_set(t, vm, DMF_VM_scheduled_to_be_resident_on, vm_str(DM_NULL_REF));
+	if (!running)
+		db_txn_set(t, vm, DMF_VM_domid, (union dm_val){.i = -1});
+	struct db_row *m = db_txn_edit(t, DMC_VM_metrics, vm->f[DMF_VM_metrics].s);
+	if (m && running && !was_running) {
+		db_txn_set(t, m, DMF_VM_metrics_start_time,
+			   (union dm_val){.i = (int64_t)time(NULL)});
+		db_txn_set(t, m, DMF_VM_metrics_memory_actual,
+			   (union dm_val){.i = vm->f[DMF_VM_memory_static_max].i});
+		db_txn_set(t, m, DMF_VM_metrics_VCPUs_number,
+			   (union dm_val){.i = vm->f[DMF_VM_VCPUs_at_startup].i});
+	}
+	if (m)
+		db_txn_set(t, m, DMF_VM_metrics_last_updated,
+			   (union dm_val){.i = (int64_t)time(NULL)});
+	/* devices follow the VM */
+	const struct dm_coll *vbds = vm->f[DMF_VM_VBDs].c;
+	for (size_t i = 0; vbds && i < vbds->n; i++) {
+		struct db_row *b = db_txn_edit(t, DMC_VBD, vbds->v[i].s);
+		if (b && (running != b->f[DMF_VBD_currently_attached].b) &&
+		    (!running || was_running == false))
+			db_txn_set(t, b, DMF_VBD_currently_attached, (union dm_val){.b = running});
+	}
+	const struct dm_coll *vifs = vm->f[DMF_VM_VIFs].c;
+	for (size_t i = 0; vifs && i < vifs->n; i++) {
+		struct db_row *v = db_txn_edit(t, DMC_VIF, vifs->v[i].s);
+		if (v && (running != v->f[DMF_VIF_currently_attached].b) &&
+		    (!running || was_running == false))
+			db_txn_set(t, v, DMF_VIF_currently_attached, (union dm_val){.b = running});
+	}
+}
+
+void
+vm_op_end(const char *vm, const char *opid, const char *power_state)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, vm);
+	if (!r) {
+		db_txn_abort(t);
+		return;
+	}
+	if (power_state)
+		vm_set_power(t, r, power_state);
+	/* drop our operation */
+	struct dm_coll *c = r->f[DMF_VM_current_operations].c;
+	if (c && opid) {
+		for (size_t i = 0; i < c->n; i++) {
+			if (strcmp(c->v[2 * i].s, opid) != 0)
+				continue;
+			free(c->v[2 * i].s);
+			free(c->v[2 * i + 1].s);
+			memmove(&c->v[2 * i], &c->v[2 * i + 2],
+				2 * (c->n - i - 1) * sizeof(union dm_val));
+			c->n--;
+			break;
+		}
+		if (c->n == 0) {
+			free(c);
+			r->f[DMF_VM_current_operations].c = NULL;
+		}
+	}
+	db_txn_set(t, r, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops(r->f[DMF_VM_power_state].s,
+						      r->f[DMF_VM_is_a_template].b)});
+	struct api_err *e = api_commit(t);
+	if (e) {
+		log_err("vm", "cannot record the end of an operation on %s: %s",
+			vm, e->n ? e->params[0] : e->code);
+		api_err_free(e);
+	}
+}
+
+static const char *
+vm_map_get(const struct dm_coll *c, const char *key)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		if (strcmp(c->v[2 * i].s, key) == 0)
+			return c->v[2 * i + 1].s;
+	return NULL;
+}
+
+/* "0/0000:44:00.0,1/0000:45:00.0" → pci list. */
+static struct api_err *
+vm_parse_pci(const char *spec, struct vm_spec *s)
+{
+	char *copy = xstrdup(spec), *save = NULL;
+	struct api_err *err = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok && !err;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(tok, '/');
+		const char *addr = slash ? slash + 1 : tok;
+		unsigned d, b, sl, f;
+		char tail;
+		if (strlen(addr) >= 16 ||
+		    sscanf(addr, "%4x:%2x:%2x.%1x%c", &d, &b, &sl, &f, &tail) != 4) {
+			err = api_error(XE_INVALID_VALUE, "other_config:pci", spec, NULL);
+			break;
+		}
+		s->pcis = xrealloc(s->pcis, (s->npcis + 1) * sizeof(*s->pcis));
+		snprintf(s->pcis[s->npcis].addr, sizeof(s->pcis[0].addr),
+			 "%04x:%02x:%02x.%x", d, b, sl, f);
+		s->npcis++;
+	}
+	free(copy);
+	return err;
+}
+
+struct api_err *
+vm_spec_build(const char *vm, struct vm_spec *s)
+{
+	struct api_err *err = NULL;
+	memset(s, 0, sizeof(*s));
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (!r) {
+		db_unlock();
+		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	}
+	snprintf(s->uuid, sizeof(s->uuid), "%s", r->f[DMF_VM_uuid].s);
+	s->name = xstrdup(r->f[DMF_VM_name_label].s);
+	s->memory = r->f[DMF_VM_memory_static_max].i;
+	s->vcpus_max = (int)(r->f[DMF_VM_VCPUs_max].i > 0 ? r->f[DMF_VM_VCPUs_max].i : 1);
+	s->vcpus = (int)(r->f[DMF_VM_VCPUs_at_startup].i > 0
+				 ? r->f[DMF_VM_VCPUs_at_startup].i
+				 : s->vcpus_max);
+	if (*r->f[DMF_VM_PV_kernel].s) {
+		s->kernel = xstrdup(r->f[DMF_VM_PV_kernel].s);
+		s->initrd = *r->f[DMF_VM_PV_ramdisk].s ? xstrdup(r->f[DMF_VM_PV_ramdisk].s) : NULL;
+		s->cmdline = xstrdup(r->f[DMF_VM_PV_args].s);
+	}
+	const char *order = vm_map_get(r->f[DMF_VM_HVM_boot_params].c, "order");
+	s->boot_order = xstrdup(order ? order : "cd");
+	s->vnc = vm_map_get(r->f[DMF_VM_platform].c, "vnc") &&
+		 strcmp(vm_map_get(r->f[DMF_VM_platform].c, "vnc"), "true") == 0;
+	s->hotplug_slots = 8;
+
+	const struct dm_coll *vbds = r->f[DMF_VM_VBDs].c;
+	s->disks = xcalloc((vbds ? vbds->n : 0) + 1, sizeof(*s->disks));
+	for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
+		struct db_row *b = db_get(DMC_VBD, vbds->v[i].s);
+		if (!b)
+			continue;
+		struct vm_disk *d = &s->disks[s->ndisks];
+		d->userdevice = atoi(b->f[DMF_VBD_userdevice].s);
+		snprintf(d->id, sizeof(d->id), "vbd%d", d->userdevice);
+		d->cdrom = strcmp(b->f[DMF_VBD_type].s, "CD") == 0;
+		d->readonly = d->cdrom || strcmp(b->f[DMF_VBD_mode].s, "RO") == 0;
+		d->bootable = b->f[DMF_VBD_bootable].b;
+		if (!b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_VDI].s, DM_NULL_REF) != 0) {
+			const char *fmt = "raw";
+			d->path = sr_vdi_path(b->f[DMF_VBD_VDI].s, &fmt, &err);
+			if (!d->path) {
+				api_err_free(err);
+				err = api_error(XE_VM_REQUIRES_VDI, vm, b->f[DMF_VBD_VDI].s, NULL);
+				break;
+			}
+			d->format = xstrdup(fmt);
+		} else if (!d->cdrom) {
+			continue; /* an empty disk VBD has nothing to attach */
+		}
+		s->ndisks++;
+	}
+	const struct dm_coll *vifs = r->f[DMF_VM_VIFs].c;
+	s->nics = xcalloc((vifs ? vifs->n : 0) + 1, sizeof(*s->nics));
+	for (size_t i = 0; vifs && i < vifs->n && !err; i++) {
+		struct db_row *v = db_get(DMC_VIF, vifs->v[i].s);
+		if (!v)
+			continue;
+		struct vm_nic *n = &s->nics[s->nnics++];
+		snprintf(n->id, sizeof(n->id), "vif%s", v->f[DMF_VIF_device].s);
+		snprintf(n->mac, sizeof(n->mac), "%s", v->f[DMF_VIF_MAC].s);
+		n->mtu = (int)v->f[DMF_VIF_MTU].i;
+		n->bridge = xstrdup(v->f[DMF_VIF_network].s); /* a ref for now */
+	}
+	const char *pci = vm_map_get(r->f[DMF_VM_other_config].c, "pci");
+	if (!err && pci && *pci)
+		err = vm_parse_pci(pci, s);
+	db_unlock();
+	/* networks to bridges, outside the lock (may create bridges) */
+	for (size_t i = 0; i < s->nnics && !err; i++) {
+		char *br = NULL;
+		err = vm_bridge_ensure(s->nics[i].bridge, &br);
+		free(s->nics[i].bridge);
+		s->nics[i].bridge = br;
+	}
+	if (err)
+		vm_spec_clear(s);
+	return err;
+}
+
+int64_t
+vm_memory_needed(const char *vm)
+{
+	int64_t m = 0;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r)
+		m = r->f[DMF_VM_memory_static_max].i;
+	db_unlock();
+	return m + (16 << 20); /* QEMU's own overhead, roughly */
+}
+
+int64_t
+vm_host_free_memory(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	int64_t avail = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "MemAvailable:", 13) == 0)
+			avail = strtoll(line + 13, NULL, 10) * 1024;
+	if (f)
+		fclose(f);
+	return avail;
+}
+
+struct api_err *
+vm_bridge_ensure(const char *network_ref, char **bridge)
+{
+	char *br = NULL;
+	db_rdlock();
+	struct db_row *n = db_get(DMC_network, network_ref);
+	if (n)
+		br = xstrdup(n->f[DMF_network_bridge].s);
+	db_unlock();
+	if (!n)
+		return api_error(XE_HANDLE_INVALID, "network", network_ref, NULL);
+	if (!*br) {
+		free(br);
+		return api_error(XE_BRIDGE_NOT_AVAILABLE, "", NULL);
+	}
+	char *path = xasprintf("/sys/class/net/%s/bridge", br);
+	bool exists = access(path, F_OK) == 0;
+	free(path);
+	if (!exists) {
+		struct buf e = BUF_INIT;
+		char *a1[] = {"ip", "link", "add", "name", br, "type", "bridge", NULL};
+		char *a2[] = {"ip", "link", "set", br, "up", NULL};
+		if (spawn_run(a1, NULL, &e, 30) != 0 || spawn_run(a2, NULL, &e, 30) != 0) {
+			log_warn("vm", "cannot create bridge %s: %s", br, e.data ? e.data : "");
+			buf_free(&e);
+			struct api_err *err = api_error(XE_BRIDGE_NOT_AVAILABLE, br, NULL);
+			free(br);
+			return err;
+		}
+		buf_free(&e);
+		log_info("vm", "created bridge %s", br);
+	}
+	*bridge = br;
+	return NULL;
+}
