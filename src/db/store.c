@@ -526,9 +526,27 @@ db_replace_all(struct db_row **rows, size_t n, uint64_t generation, char **err)
 		goto out;
 	}
 	pthread_rwlock_wrlock(&db.rw);
+	/* rows that never reach the durable store (sessions, tasks) outlive
+	 * the replacement: the caller's session stays valid */
+	struct db_table keep[DMC__COUNT];
+	memset(keep, 0, sizeof(keep));
+	for (int c = 0; c < DMC__COUNT; c++) {
+		if (dm_classes[c].flags & DMCF_PERSISTENT)
+			continue;
+		keep[c] = db.tables[c];
+		memset(&db.tables[c], 0, sizeof(db.tables[c]));
+	}
 	db_drop_tables();
 	db_log_clear();
+	for (int c = 0; c < DMC__COUNT; c++)
+		if (!(dm_classes[c].flags & DMCF_PERSISTENT))
+			db.tables[c] = keep[c];
 	for (size_t i = 0; i < n; i++) {
+		if (!(dm_classes[rows[i]->cls].flags & DMCF_PERSISTENT)) {
+			db_row_free(rows[i]);
+			rows[i] = NULL;
+			continue;
+		}
 		db_index(rows[i]);
 		rows[i] = NULL;
 	}
