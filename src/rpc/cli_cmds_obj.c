@@ -162,10 +162,18 @@ cli_cmd_message_destroy(struct cli_ctx *ctx)
 		p = comma + 1;
 	}
 	free(list);
-	if (rc == 0)
-		rc = cli_call(ctx, "message.destroy_many", NULL, msgs, NULL);
-	else
-		xv_free(msgs);
+	if (rc == 0 &&
+	    cli_callv(ctx, "message.destroy_many", NULL, &msgs, 1) < 0 &&
+	    strcmp(ctx->eapi->code, "MESSAGE_METHOD_UNKNOWN") == 0) {
+		/* Not served yet: one at a time. */
+		cli_fail_clear(ctx);
+		for (size_t i = 0; rc == 0 && i < msgs->u.a.n; i++)
+			rc = cli_callv(ctx, "message.destroy", NULL,
+				       &msgs->u.a.items[i], 1);
+	} else if (ctx->ekind != CLI_E_NONE) {
+		rc = -1;
+	}
+	xv_free(msgs);
 	return rc;
 }
 

@@ -196,6 +196,31 @@ cli_install_finish(struct cli_ctx *ctx, const char *vm, const char *tmpl,
 			xv_str_own(host), NULL);
 }
 
+/* VM.clone of the template; while cloning is not served, a VM.create
+ * from the template's record under the new name. */
+static int
+cli_install_clone(struct cli_ctx *ctx, const char *tmpl, const char *name,
+		  xv **vm)
+{
+	xv *rec = NULL;
+	size_t i;
+
+	if (cli_call(ctx, "VM.clone", vm, xv_str(tmpl), xv_str(name), NULL) ==
+	    0)
+		return 0;
+	if (strcmp(ctx->eapi->code, "MESSAGE_METHOD_UNKNOWN") != 0)
+		return -1;
+	cli_fail_clear(ctx);
+	if (cli_call(ctx, "VM.get_record", &rec, xv_str(tmpl), NULL) < 0)
+		return -1;
+	for (i = 0; i < rec->u.st.n; i++)
+		if (strcmp(rec->u.st.names[i], "name_label") == 0) {
+			xv_free(rec->u.st.vals[i]);
+			rec->u.st.vals[i] = xv_str(name);
+		}
+	return cli_call(ctx, "VM.create", vm, rec, NULL);
+}
+
 /* Destroys a half-installed VM, keeping the error that caused it. */
 static void
 cli_install_undo(struct cli_ctx *ctx, const char *vm)
@@ -228,8 +253,7 @@ cli_cmd_vm_install(struct cli_ctx *ctx)
 		rc = cli_call(ctx, "VM.copy", &vm, xv_str(tmpl), xv_str(name),
 			      xv_str(sr), NULL);
 	else if (rc == 0)
-		rc = cli_call(ctx, "VM.clone", &vm, xv_str(tmpl), xv_str(name),
-			      NULL);
+		rc = cli_install_clone(ctx, tmpl, name, &vm);
 	if (rc == 0 && cli_install_finish(ctx, vm->u.s, tmpl, sr) < 0) {
 		cli_install_undo(ctx, vm->u.s);
 		rc = -1;

@@ -35,7 +35,7 @@ cli_fail(struct cli_ctx *ctx, const char *fmt, ...)
 	struct buf b = BUF_INIT;
 
 	va_start(ap, fmt);
-	buf_reserve(&b, 0);
+	buf_adds(&b, "");
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	cli_fail_clear(ctx);

@@ -160,7 +160,7 @@ cli_field_text(const struct cli_class *c, const struct cli_fdef *f,
 	const struct db_row *r;
 	int cls;
 
-	buf_reserve(b, 0);
+	buf_adds(b, "");
 	if (f->custom) {
 		f->custom(f, row, b);
 		return;
@@ -189,7 +189,7 @@ cli_value_str(const struct dm_type *t, union dm_val v, const char *const *emap,
 {
 	struct buf b = BUF_INIT;
 
-	buf_reserve(&b, 0);
+	buf_adds(&b, "");
 	cli_value_text(t, v, emap, flags, &b);
 	return buf_steal(&b);
 }

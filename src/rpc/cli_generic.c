@@ -236,7 +236,7 @@ cli_gen_param_get(struct cli_ctx *ctx)
 	free(ref);
 	if (!row)
 		return -1;
-	buf_reserve(&b, 0);
+	buf_adds(&b, "");
 	if (key && cli_field_is_map(f)) {
 		char **ks, **vs;
 		size_t n = cli_field_map(c, f, row, &ks, &vs), i;

@@ -87,7 +87,7 @@ cli_help_cmd(struct cli_ctx *ctx, const char *name)
 		return;
 	}
 	cli_rec_add(&rec, "command name        ", c->name);
-	buf_reserve(&b, 0);
+	buf_adds(&b, "");
 	cli_help_join(&b, c->reqd, &first);
 	cli_rec_add(&rec, "reqd params     ", b.data);
 	buf_reset(&b);

@@ -109,7 +109,7 @@ cli_out_table(struct cli_out *out, const struct cli_table_rec *recs, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (recs[i].n == 0)
 				return;
-		buf_reserve(&b, 0);
+		buf_adds(&b, "");
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				buf_addc(&b, ',');
@@ -133,7 +133,7 @@ cli_out_list(struct cli_out *out, const char *const *items, size_t n)
 	struct buf b = BUF_INIT;
 
 	if (out->minimal) {
-		buf_reserve(&b, 0);
+		buf_adds(&b, "");
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				buf_addc(&b, ',');
@@ -178,7 +178,7 @@ cli_out_flush(struct cli_out *out)
 
 	if (!out->minimal)
 		return;
-	buf_reserve(&b, 0);
+	buf_adds(&b, "");
 	for (size_t i = out->nchunks; i > 0; i--) {
 		if (i != out->nchunks)
 			buf_addc(&b, ',');

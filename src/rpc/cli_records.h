@@ -63,6 +63,8 @@ struct cli_fdef {
 	const char *const *emap; /* enum spellings: API, CLI, ..., NULL */
 	const char *none; /* text when the related row is missing (CLI_NID) */
 	const char *msg;  /* setter message other than set_<field> */
+	const char *add;  /* set add/remove messages other than */
+	const char *remove; /* add_<field> / remove_<field> */
 	cli_custom_fn custom;
 };
 

@@ -151,7 +151,8 @@ cli_text_to_xv(struct cli_ctx *ctx, const struct dm_type *t,
 	return arr;
 }
 
-/* "<Class>.<prefix><api field>" or "<Class>.<msg>". */
+/* "<Class>.<prefix><api field>", or "<Class>.<msg>" for a NULL prefix;
+ * the set add/remove messages may be renamed by the field. */
 static char *
 cli_method(const struct cli_class *c, const struct cli_fdef *f,
 	   const char *prefix)
@@ -160,6 +161,10 @@ cli_method(const struct cli_class *c, const struct cli_fdef *f,
 
 	if (!prefix)
 		return xasprintf("%s.%s", dc->name, f->msg);
+	if (f->add && strcmp(prefix, "add_") == 0)
+		return xasprintf("%s.%s", dc->name, f->add);
+	if (f->remove && strcmp(prefix, "remove_") == 0)
+		return xasprintf("%s.%s", dc->name, f->remove);
 	return xasprintf("%s.%s%s", dc->name, prefix, dc->fields[f->fi].name);
 }
 
