@@ -107,6 +107,14 @@ const char *cli_param(struct cli_ctx *ctx, const char *key);
  * returns -1. */
 int cli_param_bool(struct cli_ctx *ctx, const char *key, bool def, bool *out);
 
+/*
+ * Adds commands implemented elsewhere (vm-start, sr-create, ...): cmds must
+ * stay valid for the life of the process. Call at start-up, before the
+ * first xe connection is served; a name already in the table is ignored
+ * (explicit commands win over generated ones, earlier over later).
+ */
+void cli_cmd_register(const struct cli_cmd *cmds, size_t n);
+
 /* The command table: explicit commands, then the generated class commands.
  * Lookup by exact name; NULL if unknown. */
 const struct cli_cmd *cli_cmd_find(const char *name);

@@ -87,6 +87,12 @@ static const struct cli_cmd **cli_table;
 static size_t cli_ntable;
 static pthread_once_t cli_table_once = PTHREAD_ONCE_INIT;
 
+/* Commands registered by other modules, folded in when the table is
+ * built. */
+static const struct cli_cmd **cli_extra;
+static size_t cli_nextra;
+static pthread_mutex_t cli_extra_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* A growable NULL-terminated list of strings (names owned elsewhere or
  * leaked with the table, which lives as long as the process). */
 struct cli_strl {
@@ -102,9 +108,13 @@ cli_strl_add(struct cli_strl *l, const char *s)
 	l->v[l->n] = NULL;
 }
 
+/* Appends c unless a command of that name is already in. */
 static void
 cli_table_add(const struct cli_cmd *c)
 {
+	for (size_t i = 0; i < cli_ntable; i++)
+		if (strcmp(cli_table[i]->name, c->name) == 0)
+			return;
 	cli_table = xrealloc(cli_table, (cli_ntable + 1) * sizeof(*cli_table));
 	cli_table[cli_ntable++] = c;
 }
@@ -214,6 +224,16 @@ cli_gen_class(const struct cli_class *c)
 	free(clear.v);
 }
 
+void
+cli_cmd_register(const struct cli_cmd *cmds, size_t n)
+{
+	pthread_mutex_lock(&cli_extra_lock);
+	cli_extra = xrealloc(cli_extra, (cli_nextra + n) * sizeof(*cli_extra));
+	for (size_t i = 0; i < n; i++)
+		cli_extra[cli_nextra++] = &cmds[i];
+	pthread_mutex_unlock(&cli_extra_lock);
+}
+
 static void
 cli_table_init(void)
 {
@@ -222,6 +242,10 @@ cli_table_init(void)
 
 	for (size_t i = 0; i < CLI_NEXPLICIT; i++)
 		cli_table_add(&cli_explicit[i]);
+	pthread_mutex_lock(&cli_extra_lock);
+	for (size_t i = 0; i < cli_nextra; i++)
+		cli_table_add(cli_extra[i]);
+	pthread_mutex_unlock(&cli_extra_lock);
 	classes = cli_classes(&n);
 	for (size_t i = 0; i < n; i++)
 		cli_gen_class(classes[i]);
@@ -241,7 +265,6 @@ cli_cmd_find(const char *name)
 	size_t n;
 	const struct cli_cmd *const *all = cli_cmd_all(&n);
 
-	/* Explicit commands win over generated ones of the same name. */
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];

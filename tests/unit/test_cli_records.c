@@ -30,7 +30,7 @@ s(const char *v)
 
 /* A map or set of strings: n values (2n for a map). */
 static union dm_val
-coll(size_t n, bool map, ...)
+coll(size_t n, int map, ...)
 {
 	struct dm_coll *c = dmc_new(n);
 	va_list ap;
@@ -62,8 +62,8 @@ setup(void **state)
 	db_txn_set(t, r, DMF_VM_power_state, s("Halted"));
 	db_txn_set(t, r, DMF_VM_resident_on, s("OpaqueRef:host"));
 	db_txn_set(t, r, DMF_VM_metrics, s("OpaqueRef:met"));
-	db_txn_set(t, r, DMF_VM_other_config, coll(2, true, "b", "2", "a", "1"));
-	db_txn_set(t, r, DMF_VM_tags, coll(2, false, "t1", "t2"));
+	db_txn_set(t, r, DMF_VM_other_config, coll(2, 1, "b", "2", "a", "1"));
+	db_txn_set(t, r, DMF_VM_tags, coll(2, 0, "t1", "t2"));
 	db_txn_set(t, r, DMF_VM_actions_after_crash,
 		   s("coredump_and_restart"));
 	r = db_txn_create(t, DMC_VM, "OpaqueRef:tpl", U_TPL);

@@ -216,12 +216,41 @@ test_cli_report_help_common(void **state)
 				   "-------------------\n\n");
 	assert_non_null(list);
 	assert_non_null(strstr(list, "    network-list, sr-list, vm-install, "
-				     "vm-list, vm-uninstall, vm-vif-list\n"));
+				     "vm-list, vm-uninstall, vm-vif-list\n"
+				     "    zz-test\n"));
+}
+
+static int
+test_cmd_fn(struct cli_ctx *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+/* Registered before the table is built: a new command, and one whose name
+ * is taken (ignored: test_cli_report_help sees the original). */
+static const struct cli_cmd test_cmds[] = {
+	{"zz-test", NULL, NULL, "A test command.", test_cmd_fn,
+	 CLI_CMD_STANDARD, NULL},
+	{"vm-destroy", NULL, NULL, "Not the real one.", test_cmd_fn, 0, NULL},
+};
+
+static void
+test_cli_report_registered(void **state)
+{
+	const struct cli_cmd *c = cli_cmd_find("zz-test");
+
+	(void)state;
+	assert_non_null(c);
+	assert_ptr_equal(c->fn, test_cmd_fn);
+	assert_string_not_equal(cli_cmd_find("vm-destroy")->help,
+				"Not the real one.");
 }
 
 int
 main(void)
 {
+	cli_cmd_register(test_cmds, 2);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cli_report_api, setup,
 						teardown),
@@ -237,6 +266,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cli_report_help_common,
 						setup, teardown),
+		cmocka_unit_test(test_cli_report_registered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
