@@ -162,38 +162,43 @@ cli_std_stem(const char *key)
 	return r;
 }
 
-int
-cli_select_vms(struct cli_ctx *ctx, bool include_control,
-	       bool include_templates, const char *const *ignore,
-	       char ***refs, size_t *n)
+/*
+ * The common part of the selectors: rows of c whose pseudo= parameter (if
+ * given) equals one of the fields pf (-1 terminated), then the pre
+ * filters (key, value, ..., NULL), then every parameter but pseudo=, the
+ * standard ones and those in ignore.
+ */
+static int
+cli_select(struct cli_ctx *ctx, const struct cli_class *c, const char *pseudo,
+	   const int *pf, const char *const *pre, const char *const *ignore,
+	   char ***refs, size_t *n)
 {
-	const struct cli_class *c = cli_class_find("vm");
 	const struct cli_args *a = ctx->args;
-	const char *vm = cli_args_get(a, "vm");
+	const char *want = cli_args_get(a, pseudo);
 	struct db_row **rows;
 	size_t nr, keep = 0;
 	char *err = NULL;
 	int rc = 0;
 
 	db_rdlock();
-	rows = db_list(DMC_VM, &nr);
-	if (vm) {
-		for (size_t i = 0; i < nr; i++)
-			if (strcmp(rows[i]->f[DMF_VM_uuid].s, vm) == 0 ||
-			    strcmp(rows[i]->f[DMF_VM_name_label].s, vm) == 0)
+	rows = db_list(c->cls, &nr);
+	if (want) {
+		for (size_t i = 0; i < nr; i++) {
+			bool hit = false;
+
+			for (size_t j = 0; pf[j] >= 0 && !hit; j++)
+				hit = strcmp(rows[i]->f[pf[j]].s, want) == 0;
+			if (hit)
 				rows[keep++] = rows[i];
+		}
 		nr = keep;
 	}
-	if (!include_templates)
-		rc = cli_filter_rows(c, rows, &nr, "is-a-template", "false",
-				     &err);
-	if (rc == 0 && !include_control)
-		rc = cli_filter_rows(c, rows, &nr, "is-control-domain",
-				     "false", &err);
+	for (size_t i = 0; rc == 0 && pre && pre[i]; i += 2)
+		rc = cli_filter_rows(c, rows, &nr, pre[i], pre[i + 1], &err);
 	for (size_t i = 0; rc == 0 && i < a->n; i++) {
 		const char *k = a->kv[i].k;
 
-		if (strcmp(k, "vm") == 0 || cli_std_stem(k) ||
+		if (strcmp(k, pseudo) == 0 || cli_std_stem(k) ||
 		    cli_ignored(k, ignore))
 			continue;
 		rc = cli_filter_rows(c, rows, &nr, k, a->kv[i].v, &err);
@@ -214,13 +219,56 @@ cli_select_vms(struct cli_ctx *ctx, bool include_control,
 }
 
 int
-cli_do_vm_select(struct cli_ctx *ctx, bool multiple, const char *const *ignore,
-		 char ***refs, size_t *n)
+cli_select_vms(struct cli_ctx *ctx, bool include_control,
+	       bool include_templates, const char *const *ignore,
+	       char ***refs, size_t *n)
+{
+	static const int pf[] = {DMF_VM_uuid, DMF_VM_name_label, -1};
+	const char *pre[5];
+	size_t np = 0;
+
+	if (!include_templates) {
+		pre[np++] = "is-a-template";
+		pre[np++] = "false";
+	}
+	if (!include_control) {
+		pre[np++] = "is-control-domain";
+		pre[np++] = "false";
+	}
+	pre[np] = NULL;
+	return cli_select(ctx, cli_class_find("vm"), "vm", pf, pre, ignore,
+			  refs, n);
+}
+
+int
+cli_select_hosts(struct cli_ctx *ctx, const char *const *ignore, char ***refs,
+		 size_t *n)
+{
+	static const int pf[] = {DMF_host_uuid, DMF_host_hostname,
+				 DMF_host_name_label, -1};
+
+	return cli_select(ctx, cli_class_find("host"), "host", pf, NULL, ignore,
+			  refs, n);
+}
+
+int
+cli_select_srs(struct cli_ctx *ctx, const char *const *ignore, char ***refs,
+	       size_t *n)
+{
+	static const int pf[] = {DMF_SR_uuid, DMF_SR_name_label, -1};
+
+	return cli_select(ctx, cli_class_find("sr"), "sr", pf, NULL, ignore,
+			  refs, n);
+}
+
+/* The do_*_op rule over a selection: none fails with none_msg; several
+ * need --multiple when allowed (multi_msg), else one_msg. */
+static int
+cli_do_select(struct cli_ctx *ctx, bool multiple, char ***refs, size_t *n,
+	      const char *none_msg, const char *multi_msg, const char *one_msg)
 {
 	bool mult = false;
 
-	if (cli_select_vms(ctx, false, false, ignore, refs, n) < 0)
-		return -1;
 	if (*n == 1)
 		return 0;
 	if (*n > 1 && multiple && cli_param_bool(ctx, "multiple", false,
@@ -231,11 +279,48 @@ cli_do_vm_select(struct cli_ctx *ctx, bool multiple, const char *const *ignore,
 	if (*n > 1 && multiple && mult)
 		return 0;
 	cli_refs_free(*refs, *n);
+	*refs = NULL;
 	if (*n == 0)
-		return cli_fail(ctx, "No matching VMs found");
-	if (!multiple)
-		return cli_fail(ctx, "Multiple matches VMs found. Operation can "
-				     "only be performed on one VM at a time");
-	return cli_fail(ctx, "Multiple matches VMs found. --multiple required "
-			     "to complete the operation");
+		return cli_fail(ctx, "%s", none_msg);
+	return cli_fail(ctx, "%s", multiple ? multi_msg : one_msg);
+}
+
+int
+cli_do_vm_select(struct cli_ctx *ctx, bool multiple, const char *const *ignore,
+		 char ***refs, size_t *n)
+{
+	if (cli_select_vms(ctx, false, false, ignore, refs, n) < 0)
+		return -1;
+	return cli_do_select(ctx, multiple, refs, n, "No matching VMs found",
+			     "Multiple matches VMs found. --multiple required "
+			     "to complete the operation",
+			     "Multiple matches VMs found. Operation can only "
+			     "be performed on one VM at a time");
+}
+
+int
+cli_do_host_select(struct cli_ctx *ctx, bool multiple,
+		   const char *const *ignore, char ***refs, size_t *n)
+{
+	if (cli_select_hosts(ctx, ignore, refs, n) < 0)
+		return -1;
+	return cli_do_select(ctx, multiple, refs, n, "No matching hosts found",
+			     "Multiple matching hosts found. --multiple "
+			     "required to complete the operation",
+			     "Multiple matching hosts found. Operation can "
+			     "only be performed on one host at a time");
+}
+
+int
+cli_do_sr_select(struct cli_ctx *ctx, bool multiple, const char *const *ignore,
+		 char ***refs, size_t *n)
+{
+	if (cli_select_srs(ctx, ignore, refs, n) < 0)
+		return -1;
+	/* "hosts": xapi's do_sr_op says so too */
+	return cli_do_select(ctx, multiple, refs, n, "No matching hosts found",
+			     "Multiple matching SRs found. --multiple required "
+			     "to complete the operation",
+			     "Multiple matching SRs found. Operation can only "
+			     "be performed on one SR at a time");
 }

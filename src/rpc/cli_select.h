@@ -46,12 +46,24 @@ int cli_select_vms(struct cli_ctx *ctx, bool include_control,
 		   bool include_templates, const char *const *ignore,
 		   char ***refs, size_t *n);
 
+/* select_hosts: host=<uuid, hostname or name-label>, then filters as
+ * above; select_srs: sr=<uuid or name-label>. */
+int cli_select_hosts(struct cli_ctx *ctx, const char *const *ignore,
+		     char ***refs, size_t *n);
+int cli_select_srs(struct cli_ctx *ctx, const char *const *ignore,
+		   char ***refs, size_t *n);
+
 /*
- * xapi's do_vm_op selection rule over cli_select_vms: no match fails with
- * "No matching VMs found"; several need --multiple (when multiple is
- * allowed). Returns 0 with the refs, or -1.
+ * xapi's do_vm_op / do_host_op / do_sr_op selection rule over the
+ * selectors: no match fails ("No matching VMs found"); several need
+ * --multiple when multiple is allowed, and fail otherwise. Returns 0 with
+ * the refs (free with cli_refs_free), or -1 after recording the failure.
  */
 int cli_do_vm_select(struct cli_ctx *ctx, bool multiple,
+		     const char *const *ignore, char ***refs, size_t *n);
+int cli_do_host_select(struct cli_ctx *ctx, bool multiple,
+		       const char *const *ignore, char ***refs, size_t *n);
+int cli_do_sr_select(struct cli_ctx *ctx, bool multiple,
 		     const char *const *ignore, char ***refs, size_t *n);
 
 /* Frees an array of n strings. */

@@ -330,6 +330,68 @@ test_cli_records_commands(void **state)
 	assert_string_equal(cli_class_find("patch")->plural, "patches");
 }
 
+/* Runs a selector over a parsed command line. */
+static int
+select_run(const char *body, int which, char ***refs, size_t *n,
+	   char **err)
+{
+	struct cli_args a;
+	struct cli_ctx ctx = {0};
+	int rc;
+
+	assert_int_equal(cli_args_parse(&a, body, strlen(body)), 0);
+	ctx.args = &a;
+	rc = which == 0	  ? cli_do_vm_select(&ctx, true, NULL, refs, n)
+	     : which == 1 ? cli_do_host_select(&ctx, false, NULL, refs, n)
+			  : cli_select_vms(&ctx, true, true, NULL, refs, n);
+	*err = ctx.emsg ? xstrdup(ctx.emsg) : NULL;
+	cli_fail_clear(&ctx);
+	cli_args_free(&a);
+	return rc;
+}
+
+static void
+test_cli_records_selectors(void **state)
+{
+	char **refs, *err;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(select_run("vm-x\nvm=web01", 0, &refs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(refs[0], "OpaqueRef:vm");
+	cli_refs_free(refs, n);
+	assert_int_equal(select_run("vm-x\nvm=" U_VM "\n--force", 0, &refs, &n,
+				    &err),
+			 0);
+	assert_int_equal(n, 1);
+	cli_refs_free(refs, n);
+	/* templates are not selected unless asked for */
+	assert_int_equal(select_run("vm-x\nvm=Debian", 0, &refs, &n, &err),
+			 -1);
+	assert_string_equal(err, "No matching VMs found");
+	free(err);
+	assert_int_equal(select_run("vm-x\nvm=Debian", 2, &refs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	cli_refs_free(refs, n);
+	assert_int_equal(select_run("vm-x\npower-state=halted\nmultiple=maybe",
+				    2, &refs, &n, &err),
+			 0);
+	assert_int_equal(n, 2);
+	cli_refs_free(refs, n);
+	assert_int_equal(select_run("vm-x\nnosuch=1", 0, &refs, &n, &err), -1);
+	assert_string_equal(err, "Unknown field 'nosuch'");
+	free(err);
+	assert_int_equal(select_run("host-x\nhost=xs1", 1, &refs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(refs[0], "OpaqueRef:host");
+	cli_refs_free(refs, n);
+	assert_int_equal(select_run("host-x\nhost=nope", 1, &refs, &n, &err),
+			 -1);
+	assert_string_equal(err, "No matching hosts found");
+	free(err);
+}
+
 int
 main(void)
 {
@@ -339,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_cli_records_filters),
 		cmocka_unit_test(test_cli_records_setters),
 		cmocka_unit_test(test_cli_records_commands),
+		cmocka_unit_test(test_cli_records_selectors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
