@@ -51,7 +51,8 @@ cli_template_by_name(struct cli_ctx *ctx, const char *name)
 	for (size_t i = 0; i < n; i++) {
 		const struct db_row *r = rows[i];
 
-		if (strcmp(r->f[DMF_VM_name_label].s, name) != 0 ||
+		if (!r->f[DMF_VM_name_label].s ||
+		    strcmp(r->f[DMF_VM_name_label].s, name) != 0 ||
 		    !r->f[DMF_VM_is_a_template].b ||
 		    r->f[DMF_VM_is_control_domain].b)
 			continue;
@@ -249,11 +250,18 @@ cli_cmd_vm_install(struct cli_ctx *ctx)
 		return cli_fail(ctx, "Can only install from templates");
 	}
 	rc = cli_install_sr(ctx, tmpl, &sr);
-	if (rc == 0 && sr)
+	if (rc == 0 && sr) {
 		rc = cli_call(ctx, "VM.copy", &vm, xv_str(tmpl), xv_str(name),
 			      xv_str(sr), NULL);
-	else if (rc == 0)
+		/* While copying is not served, a clone (no disks yet). */
+		if (rc < 0 &&
+		    strcmp(ctx->eapi->code, "MESSAGE_METHOD_UNKNOWN") == 0) {
+			cli_fail_clear(ctx);
+			rc = cli_install_clone(ctx, tmpl, name, &vm);
+		}
+	} else if (rc == 0) {
 		rc = cli_install_clone(ctx, tmpl, name, &vm);
+	}
 	if (rc == 0 && cli_install_finish(ctx, vm->u.s, tmpl, sr) < 0) {
 		cli_install_undo(ctx, vm->u.s);
 		rc = -1;

@@ -187,7 +187,8 @@ cli_select(struct cli_ctx *ctx, const struct cli_class *c, const char *pseudo,
 			bool hit = false;
 
 			for (size_t j = 0; pf[j] >= 0 && !hit; j++)
-				hit = strcmp(rows[i]->f[pf[j]].s, want) == 0;
+				hit = rows[i]->f[pf[j]].s &&
+				      strcmp(rows[i]->f[pf[j]].s, want) == 0;
 			if (hit)
 				rows[keep++] = rows[i];
 		}
