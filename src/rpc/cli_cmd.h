@@ -100,6 +100,16 @@ int cli_callv(struct cli_ctx *ctx, const char *method, xv **result,
  * NULL after recording the error. */
 char *cli_ref_by_uuid(struct cli_ctx *ctx, int cls, const char *uuid);
 
+/*
+ * Runs op on each ref as xapi's do_multiple does: one ref runs plainly
+ * (its failure is the command's); with several, every op runs, failures
+ * are collected and printed (stdout, latest first) as "operation failed
+ * on <uuid>: <message>", and the command exits 1. Returns 0 or -1.
+ */
+int cli_do_multiple(struct cli_ctx *ctx, char *const *refs, size_t n,
+		    int (*op)(struct cli_ctx *ctx, const char *ref, void *arg),
+		    void *arg);
+
 /* Parameter helpers. */
 const char *cli_param(struct cli_ctx *ctx, const char *key);
 /* get_bool_param: absent gives def; a bad value records

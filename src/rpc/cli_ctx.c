@@ -216,6 +216,93 @@ out:
 	free(conv);
 }
 
+/* The message do_multiple records for a failure (cli_util.ml
+ * get_server_error / string_of_exn). */
+static char *
+cli_failure_text(struct cli_ctx *ctx)
+{
+	struct buf b = BUF_INIT;
+	const struct api_err *e = ctx->eapi;
+	const char *doc, *p;
+	char *conv;
+
+	buf_adds(&b, "");
+	if (ctx->ekind != CLI_E_API) {
+		buf_addf(&b, "INTERNAL_ERROR: [ Cli_util.Cli_failure(\"%s\") ]",
+			 ctx->emsg ? ctx->emsg : "");
+		return buf_steal(&b);
+	}
+	doc = xerr_doc_by_code(e->code);
+	if (!doc) {
+		buf_addf(&b, "%s: [ ", e->code);
+		for (size_t i = 0; i < e->n; i++)
+			buf_addf(&b, "%s%s", i ? "; " : "", e->params[i]);
+		buf_adds(&b, " ]");
+		return buf_steal(&b);
+	}
+	buf_adds(&b, doc);
+	buf_addc(&b, '\n');
+	p = xerr_params_by_code(e->code);
+	for (size_t i = 0; i < e->n || *p; i++) {
+		size_t l = strcspn(p, ",");
+
+		db_rdlock();
+		conv = i < e->n ? cli_ref_convert(e->params[i])
+				: xstrdup("<unknown>");
+		db_unlock();
+		if (i)
+			buf_addc(&b, '\n');
+		if (*p)
+			buf_add(&b, p, l);
+		else
+			buf_adds(&b, "<extra>");
+		buf_addf(&b, ": %s", conv);
+		free(conv);
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return buf_steal(&b);
+}
+
+int
+cli_do_multiple(struct cli_ctx *ctx, char *const *refs, size_t n,
+		int (*op)(struct cli_ctx *ctx, const char *ref, void *arg),
+		void *arg)
+{
+	char **fails;
+	size_t nf = 0;
+
+	if (n == 1)
+		return op(ctx, refs[0], arg);
+	fails = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *uuid;
+		char *msg;
+
+		if (op(ctx, refs[i], arg) == 0)
+			continue;
+		msg = cli_failure_text(ctx);
+		cli_fail_clear(ctx);
+		db_rdlock();
+		uuid = cli_ref_uuid(-1, refs[i]);
+		fails[nf++] = xasprintf("operation failed on %s: %s",
+					uuid ? uuid : CLI_NID, msg);
+		db_unlock();
+		free(msg);
+	}
+	for (size_t i = nf; i > 0; i--)
+		cli_out_raw(ctx->out, fails[i - 1]);
+	for (size_t i = 0; i < nf; i++)
+		free(fails[i]);
+	free(fails);
+	if (nf == 0)
+		return 0;
+	ctx->ekind = CLI_E_EXIT;
+	ctx->exit_code = 1;
+	return -1;
+}
+
 /* param_error: "<s>: <t>" (or just t) and the usage hint. */
 static void
 cli_report_usage(struct cli_ctx *ctx, const char *s, const char *t)

@@ -220,6 +220,52 @@ test_cli_report_help_common(void **state)
 				     "    zz-test\n"));
 }
 
+/* Fails differently per ref: an API error, a CLI failure, success. */
+static int
+multi_op(struct cli_ctx *ctx, const char *ref, void *arg)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	if (strcmp(ref, "OpaqueRef:vm") == 0)
+		return cli_fail_api(ctx, api_error(XE_VM_BAD_POWER_STATE, ref,
+						   "halted", "running", NULL));
+	if (strcmp(ref, "OpaqueRef:ses") == 0)
+		return cli_fail(ctx, "boom");
+	return 0;
+}
+
+static void
+test_cli_report_multiple(void **state)
+{
+	struct env *e = *state;
+	char *refs[] = {"OpaqueRef:vm", "OpaqueRef:ses", "OpaqueRef:other"};
+	char *want;
+	int calls = 0;
+
+	assert_int_equal(cli_do_multiple(&e->ctx, refs, 3, multi_op, &calls),
+			 -1);
+	assert_int_equal(calls, 3);
+	want = xasprintf("operation failed on " U_SES ": INTERNAL_ERROR: [ "
+			 "Cli_util.Cli_failure(\"boom\") ]\n"
+			 "operation failed on " U_VM ": %s\nvm: " U_VM
+			 " (web01)\nexpected: halted\nactual: running\n",
+			 xerr_doc_by_code("VM_BAD_POWER_STATE"));
+	assert_string_equal(e->out.data, want);
+	free(want);
+	assert_int_equal(cli_report(&e->ctx), 1);
+	assert_string_equal(e->err.data, "");
+	/* one ref: its failure is the command's */
+	cli_fail_clear(&e->ctx);
+	assert_int_equal(cli_do_multiple(&e->ctx, refs + 1, 1, multi_op,
+					 &calls),
+			 -1);
+	assert_int_equal(e->ctx.ekind, CLI_E_FAIL);
+	assert_int_equal(cli_do_multiple(&e->ctx, refs + 2, 1, multi_op,
+					 &calls),
+			 0);
+}
+
 static int
 test_cmd_fn(struct cli_ctx *ctx)
 {
@@ -267,6 +313,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cli_report_help_common,
 						setup, teardown),
 		cmocka_unit_test(test_cli_report_registered),
+		cmocka_unit_test_setup_teardown(test_cli_report_multiple, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
