@@ -136,6 +136,31 @@ bs_templates(struct db_txn *t)
 	free(vms);
 }
 
+/* The pool-wide network of the management interface, as XenServer names
+ * it, with this host's PIF on it. Its bridge is made when a VIF needs it. */
+static void
+bs_network(struct db_txn *t, const char *host_ref,
+	   const struct bootstrap_config *cfg)
+{
+	struct db_row *n = db_txn_create(t, DMC_network, NULL, NULL);
+	db_txn_set(t, n, DMF_network_name_label,
+		   bs_str("Pool-wide network associated with eth0"));
+	char *br = xasprintf("%s0", cfg->bridge_prefix ? cfg->bridge_prefix : "xenbr");
+	db_txn_set(t, n, DMF_network_bridge, (union dm_val){.s = br});
+	db_txn_set(t, n, DMF_network_MTU, (union dm_val){.i = 1500});
+	struct db_row *p = db_txn_create(t, DMC_PIF, NULL, NULL);
+	db_txn_set(t, p, DMF_PIF_device, bs_str("eth0"));
+	db_txn_set(t, p, DMF_PIF_network, bs_str(n->ref));
+	db_txn_set(t, p, DMF_PIF_host, bs_str(host_ref));
+	db_txn_set(t, p, DMF_PIF_MTU, (union dm_val){.i = 1500});
+	db_txn_set(t, p, DMF_PIF_VLAN, (union dm_val){.i = -1});
+	db_txn_set(t, p, DMF_PIF_physical, (union dm_val){.b = true});
+	db_txn_set(t, p, DMF_PIF_currently_attached, (union dm_val){.b = true});
+	db_txn_set(t, p, DMF_PIF_management, (union dm_val){.b = true});
+	db_txn_set(t, p, DMF_PIF_ip_configuration_mode, bs_str("Static"));
+	db_txn_set(t, p, DMF_PIF_IP, bs_str(cfg->address));
+}
+
 char *
 bootstrap_run(const struct bootstrap_config *cfg, char **err)
 {
@@ -184,6 +209,7 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 		}
 		free(pools);
 		sr_bootstrap(t, host_ref, cfg->state_dir, pool_ref);
+		bs_network(t, host_ref, cfg);
 		free(pool_ref);
 	} else {
 		host_ref = xstrdup(host->ref);

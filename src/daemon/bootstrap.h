@@ -10,6 +10,7 @@ struct bootstrap_config {
 	const char *state_dir;
 	const char *host_name;  /* name-label/hostname of this host */
 	const char *address;    /* management address (HOST_IS_SLAVE target) */
+	const char *bridge_prefix; /* Linux bridges of networks: <prefix>0... */
 };
 
 /* Ensures the records exist; returns this host's ref (malloc'd) or NULL with

@@ -54,7 +54,7 @@ main(int argc, char **argv)
 {
 	const char *state = "/var/lib/xapid", *listen_addr = "0.0.0.0:80",
 		   *tls_listen = "0.0.0.0:443", *pwfile = NULL, *db_addr = NULL,
-		   *address = NULL;
+		   *address = NULL, *bridge_prefix = "xenbr";
 	char hostname[HOST_NAME_MAX + 1] = "localhost", *host_name = NULL;
 	static const struct option opts[] = {
 		{"state-dir", required_argument, NULL, 's'},
@@ -83,7 +83,7 @@ main(int argc, char **argv)
 		case 'p': pwfile = optarg; break;
 		case 'n': host_name = optarg; break;
 		case 'a': address = optarg; break;
-		case 'b': break; /* used by the network manager */
+		case 'b': bridge_prefix = optarg; break;
 		case 'd': db_addr = optarg; break;
 		case 'f': break;
 		case 'D': log_set_level(LOG_DEBUG); break;
@@ -160,7 +160,12 @@ main(int argc, char **argv)
 	} else {
 		mgmt = xstrdup("127.0.0.1");
 	}
-	struct bootstrap_config bc = {dir, host_name, mgmt};
+	if (strlen(bridge_prefix) > 10) {
+		fprintf(stderr, "xapid: --bridge-prefix %s is too long (10 at most)\n",
+			bridge_prefix);
+		return 2;
+	}
+	struct bootstrap_config bc = {dir, host_name, mgmt, bridge_prefix};
 	char *host_ref = bootstrap_run(&bc, &err);
 	if (!host_ref) {
 		log_err("main", "bootstrap: %s", err ? err : "failed");
