@@ -365,8 +365,9 @@ static const struct persist_ops pdq_ops = {
 struct persist *
 persist_dqlite_open(const struct persist_dqlite_config *cfg, char **err)
 {
+	/* the Raft log lives in memory until a snapshot: keep it short */
 	struct dqnode_config nc = {cfg->dir, cfg->address, cfg->node_id,
-				   cfg->latency_ms, 0, 0};
+				   cfg->latency_ms, 512, 512};
 	struct pdq *p;
 
 	p = xcalloc(1, sizeof(*p));

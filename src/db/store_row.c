@@ -1,4 +1,5 @@
 /* store_row: rows of the store: creation with defaults, copies, JSON form. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -70,16 +71,34 @@ db_row_copy(const struct db_row *r)
 	return c;
 }
 
+/* Every field's default value, per class, made once. */
+static union dm_val *row_defaults[DMC__COUNT];
+static pthread_once_t row_defaults_once = PTHREAD_ONCE_INIT;
+
+static void
+row_defaults_init(void)
+{
+	for (int c = 0; c < DMC__COUNT; c++) {
+		const struct dm_class *k = &dm_classes[c];
+		row_defaults[c] = xcalloc(k->nfields + 1, sizeof(union dm_val));
+		for (size_t i = 0; i < k->nfields; i++)
+			row_defaults[c][i] = dmv_default(k->fields[i].type, k->fields[i].def);
+	}
+}
+
+/* Fields at their default are left out: loading fills them back in. */
 char *
 db_row_to_json(const struct db_row *r)
 {
 	const struct dm_class *k = &dm_classes[r->cls];
 	json_t *o = json_object();
+	pthread_once(&row_defaults_once, row_defaults_init);
 	json_object_set_new(o, "__ctime", json_integer((json_int_t)r->ctime));
 	json_object_set_new(o, "__mtime", json_integer((json_int_t)r->mtime));
 	for (size_t i = 0; i < k->nfields; i++)
-		json_object_set_new(o, k->fields[i].name,
-				    dmv_to_json(k->fields[i].type, r->f[i]));
+		if (!dmv_equal(k->fields[i].type, r->f[i], row_defaults[r->cls][i]))
+			json_object_set_new(o, k->fields[i].name,
+					    dmv_to_json(k->fields[i].type, r->f[i]));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
