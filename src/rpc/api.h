@@ -26,6 +26,8 @@ struct api_ctx {
 	char *origin;   /* "unix", or the peer address "127.0.0.1:50312" */
 	char *task;     /* the task this call runs as (Async), or NULL */
 	bool local;     /* arrived on the Unix socket */
+	bool stream;    /* the caller writes the result out at once: big
+			   answers may be generators (xv_gen) */
 	/* set by the dispatcher for the running handler: */
 	int cls;                        /* class of the method */
 	const struct dm_message *msg;   /* the message being served */

@@ -104,6 +104,7 @@ http_ctx_init(struct api_ctx *ctx, struct MHD_Connection *c, bool local)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->local = local;
+	ctx->stream = true;
 	ctx->origin = http_origin(c, local);
 }
 

@@ -215,8 +215,45 @@ implicit_destroy(int cls, const xv *self)
 	return api_commit(t);
 }
 
+/* get_all_records for a writer: one record made at a time, under the read
+ * lock only while it is made; rows gone meanwhile are skipped. */
+struct implicit_gen {
+	int cls;
+	char **refs;
+	size_t n, next;
+};
+
+static xv *
+implicit_gen_next(void *state, char **name)
+{
+	struct implicit_gen *g = state;
+	xv *rec = NULL;
+	while (!rec && g->next < g->n) {
+		const char *ref = g->refs[g->next++];
+		db_rdlock();
+		struct db_row *r = db_get(g->cls, ref);
+		if (r)
+			rec = api_record(r);
+		db_unlock();
+		if (rec)
+			*name = xstrdup(ref);
+	}
+	return rec;
+}
+
+static void
+implicit_gen_release(void *state)
+{
+	struct implicit_gen *g = state;
+	for (size_t i = 0; i < g->n; i++)
+		free(g->refs[i]);
+	free(g->refs);
+	free(g);
+}
+
 static struct api_err *
-implicit_list(int cls, const char *where, bool records, xv **result)
+implicit_list(int cls, const char *where, bool records, xv **result,
+	      bool stream)
 {
 	struct api_err *err = NULL;
 	struct where_expr *w = NULL;
@@ -228,6 +265,18 @@ implicit_list(int cls, const char *where, bool records, xv **result)
 	db_rdlock();
 	size_t n;
 	struct db_row **rows = db_list(cls, &n);
+	if (records && stream && !w && n > 64) {
+		struct implicit_gen *g = xcalloc(1, sizeof(*g));
+		g->cls = cls;
+		g->refs = xcalloc(n + 1, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			g->refs[i] = xstrdup(rows[i]->ref);
+		g->n = n;
+		free(rows);
+		db_unlock();
+		*result = xv_gen(implicit_gen_next, implicit_gen_release, g, true);
+		return NULL;
+	}
 	xv *out = records ? xv_struct() : xv_array();
 	for (size_t i = 0; i < n; i++) {
 		if (w && !where_match(w, rows[i]))
@@ -275,11 +324,11 @@ implicit_handler(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		return err;
 	}
 	if (strcmp(mn, "get_all") == 0)
-		return implicit_list(cls, NULL, false, result);
+		return implicit_list(cls, NULL, false, result, false);
 	if (strcmp(mn, "get_all_records") == 0)
-		return implicit_list(cls, NULL, true, result);
+		return implicit_list(cls, NULL, true, result, ctx->stream);
 	if (strcmp(mn, "get_all_records_where") == 0)
-		return implicit_list(cls, args[0]->u.s, true, result);
+		return implicit_list(cls, args[0]->u.s, true, result, ctx->stream);
 	if (strcmp(mn, "get_by_name_label") == 0) {
 		xv *a = xv_array();
 		db_rdlock();

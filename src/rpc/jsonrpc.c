@@ -200,6 +200,33 @@ jr_value(struct buf *b, const xv *v)
 		}
 		JR_LIT(b, "}");
 		break;
+	case XV_GEN: {
+		char *name = NULL;
+		xv *item;
+		bool first = true;
+		if (v->u.g.is_struct)
+			JR_LIT(b, "{");
+		else
+			JR_LIT(b, "[");
+		while ((item = v->u.g.next(v->u.g.state, &name))) {
+			if (!first)
+				JR_LIT(b, ",");
+			first = false;
+			if (v->u.g.is_struct) {
+				jr_strz(b, name ? name : "");
+				JR_LIT(b, ":");
+			}
+			jr_value(b, item);
+			xv_free(item);
+			free(name);
+			name = NULL;
+		}
+		if (v->u.g.is_struct)
+			JR_LIT(b, "}");
+		else
+			JR_LIT(b, "]");
+		break;
+	}
 	}
 }
 

@@ -4,6 +4,7 @@
 #include "xmlrpc.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -175,6 +176,33 @@ xr_value(struct buf *b, const xv *v)
 		}
 		XR_LIT(b, "</struct></value>");
 		break;
+	case XV_GEN: {
+		char *name = NULL;
+		xv *item;
+		if (v->u.g.is_struct)
+			XR_LIT(b, "<value><struct>");
+		else
+			XR_LIT(b, "<value><array><data>");
+		while ((item = v->u.g.next(v->u.g.state, &name))) {
+			if (v->u.g.is_struct) {
+				XR_LIT(b, "<member><name>");
+				xr_textz(b, name ? name : "");
+				XR_LIT(b, "</name>");
+				xr_value(b, item);
+				XR_LIT(b, "</member>");
+			} else {
+				xr_value(b, item);
+			}
+			xv_free(item);
+			free(name);
+			name = NULL;
+		}
+		if (v->u.g.is_struct)
+			XR_LIT(b, "</struct></value>");
+		else
+			XR_LIT(b, "</data></array></value>");
+		break;
+	}
 	}
 }
 

@@ -167,6 +167,18 @@ xv_struct(void)
 }
 
 xv *
+xv_gen(xv *(*next)(void *state, char **name), void (*release)(void *state),
+       void *state, bool is_struct)
+{
+	xv *v = xv_new(XV_GEN);
+	v->u.g.next = next;
+	v->u.g.release = release;
+	v->u.g.state = state;
+	v->u.g.is_struct = is_struct;
+	return v;
+}
+
+xv *
 xv_push(xv *arr, xv *item)
 {
 	if (arr->u.a.n == arr->u.a.cap) {
@@ -247,6 +259,20 @@ xv_dup(const xv *v)
 		for (size_t i = 0; i < v->u.st.n; i++)
 			xv_set(c, v->u.st.names[i], xv_dup(v->u.st.vals[i]));
 		break;
+	case XV_GEN: {
+		/* reads the generator (once) into an ordinary value */
+		char *name = NULL;
+		xv *item;
+		c = v->u.g.is_struct ? xv_struct() : xv_array();
+		while ((item = v->u.g.next(v->u.g.state, &name))) {
+			if (v->u.g.is_struct)
+				xv_set_own(c, name, item);
+			else
+				xv_push(c, item);
+			name = NULL;
+		}
+		return c;
+	}
 	default:
 		c = xv_new(v->type);
 		c->u = v->u;
@@ -264,6 +290,8 @@ xv_equal(const xv *a, const xv *b)
 	if (!a || !b || a->type != b->type)
 		return false;
 	switch (a->type) {
+	case XV_GEN:
+		return false; /* not comparable without reading */
 	case XV_NIL:
 		return true;
 	case XV_STRING:
@@ -317,6 +345,10 @@ xv_free(xv *v)
 		free(v->u.st.names);
 		free(v->u.st.vals);
 		break;
+	case XV_GEN:
+		if (v->u.g.release)
+			v->u.g.release(v->u.g.state);
+		break;
 	default:
 		break;
 	}
@@ -343,6 +375,8 @@ xv_type_name(enum xv_type t)
 		return "array";
 	case XV_STRUCT:
 		return "struct";
+	case XV_GEN:
+		return "generator";
 	}
 	return "unknown";
 }

@@ -26,6 +26,7 @@ enum xv_type {
 	XV_DATETIME,
 	XV_ARRAY,
 	XV_STRUCT,
+	XV_GEN, /* a struct or array whose members are made as they are read */
 };
 
 typedef struct xv xv;
@@ -51,6 +52,14 @@ struct xv {
 			xv **vals;
 			size_t n, cap;
 		} st; /* XV_STRUCT */
+		struct {
+			/* the next member (owned by the caller) and, for a
+			 * struct, its malloc'd name; NULL at the end */
+			xv *(*next)(void *state, char **name);
+			void (*release)(void *state);
+			void *state;
+			bool is_struct;
+		} g; /* XV_GEN: read once, by a writer */
 	} u;
 };
 
@@ -67,6 +76,13 @@ xv *xv_datetime(const char *iso); /* "YYYYMMDDTHH:MM:SSZ", copied */
 xv *xv_datetime_t(int64_t epoch); /* formats an epoch time in UTC */
 xv *xv_array(void);
 xv *xv_struct(void);
+
+/* A generator: a struct (is_struct) or array whose members next() makes one
+ * at a time, so that a writer never holds the whole value in memory (big
+ * get_all_records answers). Writers consume it; it can be read only once.
+ * release(state) is called by xv_free. */
+xv *xv_gen(xv *(*next)(void *state, char **name), void (*release)(void *state),
+	   void *state, bool is_struct);
 
 /* Appends item to an array (takes ownership). Returns arr. */
 xv *xv_push(xv *arr, xv *item);

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "db/store.h"
+#include "rpc/jsonrpc.h"
+#include "rpc/xmlrpc.h"
 #include "util/xalloc.h"
 
 static int
@@ -233,6 +235,48 @@ test_xv_types(void **state)
 	xv_free(s);
 }
 
+struct gen_state {
+	int i, n;
+};
+
+static xv *
+gen_next(void *st, char **name)
+{
+	struct gen_state *g = st;
+	if (g->i >= g->n)
+		return NULL;
+	*name = xasprintf("k%d", g->i);
+	return xv_int(g->i++);
+}
+
+/* A generator writes exactly as the struct it stands for. */
+static void
+test_xv_generator(void **state)
+{
+	(void)state;
+	struct gen_state g1 = {0, 3}, g2 = {0, 3};
+	xv *gen = xv_gen(gen_next, NULL, &g1, true);
+	xv *st = xv_struct();
+	xv_set(st, "k0", xv_int(0));
+	xv_set(st, "k1", xv_int(1));
+	xv_set(st, "k2", xv_int(2));
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	xmlrpc_write_success(&a, gen);
+	xmlrpc_write_success(&b, st);
+	assert_string_equal(a.data, b.data);
+	buf_reset(&a);
+	buf_reset(&b);
+	xv_free(gen);
+	gen = xv_gen(gen_next, NULL, &g2, true);
+	jsonrpc_write_success(&a, JSONRPC_V2, "1", gen);
+	jsonrpc_write_success(&b, JSONRPC_V2, "1", st);
+	assert_string_equal(a.data, b.data);
+	buf_free(&a);
+	buf_free(&b);
+	xv_free(gen);
+	xv_free(st);
+}
+
 int
 main(void)
 {
@@ -245,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_json_roundtrip),
 		cmocka_unit_test(test_dump_text),
 		cmocka_unit_test(test_xv_types),
+		cmocka_unit_test(test_xv_generator),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
