@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/bootstrap.h"
@@ -136,7 +137,10 @@ main(int argc, char **argv)
 	char *dq_addr = db_addr ? xstrdup(db_addr)
 				: xasprintf("@xapid-%llx", (unsigned long long)htab_hash(dir));
 	struct persist_dqlite_config dq = {.dir = dbdir, .address = dq_addr};
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct persist *p = persist_dqlite_open(&dq, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!p) {
 		log_err("main", "database: %s", err ? err : "cannot start");
 		return 1;
@@ -145,8 +149,11 @@ main(int argc, char **argv)
 		log_err("main", "database load: %s", err ? err : "failed");
 		return 1;
 	}
-	log_info("main", "database loaded, generation %llu",
-		 (unsigned long long)db_generation());
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	log_info("main", "database loaded, generation %llu (dqlite %.2f s, rows %.2f s)",
+		 (unsigned long long)db_generation(),
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		 (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9);
 
 	char *mgmt = NULL;
 	if (address) {
