@@ -20,6 +20,7 @@
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "storage/sr.h"
+#include "vm/lifecycle.h"
 #include "util/htab.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -38,6 +39,7 @@ main_usage(FILE *f)
 		"  --address ADDR        management address (default: from --listen)\n"
 		"  --bridge-prefix P     prefix of the Linux bridges made for networks\n"
 		"  --db-address ADDR     dqlite raft address (default: abstract socket)\n"
+		"  --vm-backend NAME     qemu (default) or sim (no guests: scale tests only)\n"
 		"  --foreground          stay in the foreground (the default)\n"
 		"  --debug               verbose log\n");
 }
@@ -55,7 +57,8 @@ main(int argc, char **argv)
 {
 	const char *state = "/var/lib/xapid", *listen_addr = "0.0.0.0:80",
 		   *tls_listen = "0.0.0.0:443", *pwfile = NULL, *db_addr = NULL,
-		   *address = NULL, *bridge_prefix = "xenbr";
+		   *address = NULL, *bridge_prefix = "xenbr",
+		   *vm_backend = "qemu";
 	char hostname[HOST_NAME_MAX + 1] = "localhost", *host_name = NULL;
 	static const struct option opts[] = {
 		{"state-dir", required_argument, NULL, 's'},
@@ -67,6 +70,7 @@ main(int argc, char **argv)
 		{"address", required_argument, NULL, 'a'},
 		{"bridge-prefix", required_argument, NULL, 'b'},
 		{"db-address", required_argument, NULL, 'd'},
+		{"vm-backend", required_argument, NULL, 'v'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -86,6 +90,7 @@ main(int argc, char **argv)
 		case 'a': address = optarg; break;
 		case 'b': bridge_prefix = optarg; break;
 		case 'd': db_addr = optarg; break;
+		case 'v': vm_backend = optarg; break;
 		case 'f': break;
 		case 'D': log_set_level(LOG_DEBUG); break;
 		case 'h': main_usage(stdout); return 0;
@@ -182,6 +187,16 @@ main(int argc, char **argv)
 	session_set_password_file(pwfile);
 	session_set_this_host(host_ref);
 	sr_register(host_ref);
+	const struct vm_backend_ops *be = vm_backend_find(vm_backend);
+	if (!be) {
+		log_err("main", "unknown VM backend %s", vm_backend);
+		return 2;
+	}
+	struct vm_config vc = {dir, host_ref, bridge_prefix, be};
+	if (vm_lifecycle_init(&vc, &err) < 0) {
+		log_err("main", "VM backend %s: %s", vm_backend, err ? err : "failed");
+		return 1;
+	}
 
 	if (tls_listen && http_ensure_cert(cert, key, host_name) < 0)
 		tls_listen = NULL;

@@ -335,6 +335,31 @@ lc_power_state_reset(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **re
 	return api_commit(t);
 }
 
+/* VM.set_is_a_template: a template's allowed operations differ. */
+static struct api_err *
+lc_set_is_a_template(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, args[0]->u.s);
+	if (!r) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	}
+	if (args[1]->u.b && strcmp(r->f[DMF_VM_power_state].s, "Halted") != 0) {
+		db_txn_abort(t);
+		return api_error(XE_VM_BAD_POWER_STATE, args[0]->u.s, "halted",
+				 "running", NULL);
+	}
+	db_txn_set(t, r, DMF_VM_is_a_template, (union dm_val){.b = args[1]->u.b});
+	db_txn_set(t, r, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops(r->f[DMF_VM_power_state].s,
+						      args[1]->u.b)});
+	return api_commit(t);
+}
+
 /* ---- events from the backend ---- */
 
 struct lc_event {
@@ -442,6 +467,16 @@ lc_resync(void)
 	free(uuids);
 }
 
+const struct vm_backend_ops *
+vm_backend_find(const char *name)
+{
+	static const struct vm_backend_ops *const all[] = {&vm_backend_sim};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
 int
 vm_lifecycle_init(const struct vm_config *cfg, char **err)
 {
@@ -463,6 +498,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.pause", lc_pause, 0);
 	api_register("VM.unpause", lc_unpause, 0);
 	api_register("VM.power_state_reset", lc_power_state_reset, 0);
+	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
 	lc_resync();
 	return 0;

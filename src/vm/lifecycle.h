@@ -21,6 +21,9 @@ struct vm_config {
  * *err. Call after api_init() and the bootstrap. */
 int vm_lifecycle_init(const struct vm_config *cfg, char **err);
 
+/* The backend called name ("qemu", "sim"), or NULL. */
+const struct vm_backend_ops *vm_backend_find(const char *name);
+
 /* The operations allowed in a power state (for allowed_operations). */
 struct dm_coll *vm_allowed_ops(const char *power_state, bool is_template);
 
