@@ -151,6 +151,16 @@ cli_dispatch(struct cli_ctx *ctx, const char *origin)
 			return cli_fail_kind(ctx, CLI_E_PARAM, cmd->reqd[i]);
 	cli_log_command(a, origin);
 	ctx->cmd = cmd;
+	if (a->session) {
+		/* A forwarded command runs in the forwarder's session, which
+		 * it keeps; reads do not go through the dispatcher, so check
+		 * the session first. */
+		ctx->api->session = xstrdup(a->session);
+		if (cli_call(ctx, "session.get_uuid", NULL,
+			     xv_str(a->session), NULL) < 0)
+			return -1;
+		return cmd->fn(ctx);
+	}
 	if (cli_login(ctx) < 0)
 		return -1;
 	rc = cmd->fn(ctx);
