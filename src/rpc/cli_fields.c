@@ -36,12 +36,6 @@ cli_ref_name(int cls, const char *ref)
 	return r->f[dm_classes[cls].f_name_label].s;
 }
 
-const char *
-cli_row_ref(const struct db_row *row, int fi)
-{
-	return row->f[fi].s;
-}
-
 /* The CLI spelling of an API enum value. */
 static const char *
 cli_enum_text(const char *const *emap, const char *v)

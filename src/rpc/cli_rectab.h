@@ -56,7 +56,4 @@ extern const struct cli_class cli_class_network, cli_class_pif,
 extern const struct cli_class cli_class_task, cli_class_message,
 	cli_class_console, cli_class_secret;
 
-/* The ref stored in field fi of row (NULL if none). */
-const char *cli_row_ref(const struct db_row *row, int fi);
-
 #endif
