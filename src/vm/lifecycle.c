@@ -501,5 +501,6 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
 	lc_resync();
+	vm_guest_agent_start();
 	return 0;
 }

@@ -35,6 +35,9 @@ struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);
 /* A random locally administered MAC (malloc'd). */
 char *vif_random_mac(void);
 
+/* Starts the guest-agent poller and registers VIF.configure_ipv4. */
+void vm_guest_agent_start(void);
+
 /* Handlers of VBD/VIF plug/unplug (vm_devices.c). */
 void vm_devices_register(void);
 

@@ -1,0 +1,314 @@
+/* guest_agent: what the guest agent tells (VM_guest_metrics: OS, addresses,
+ * drivers) and what it is asked to do (VIF.configure_ipv4). */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/vm_int.h"
+
+#define GA_PERIOD_S 2
+
+/* A string map built up before it goes into a row. */
+struct ga_map {
+	char **kv;
+	size_t n;
+};
+
+static void
+ga_map_add(struct ga_map *m, const char *k, const char *v)
+{
+	m->kv = xrealloc(m->kv, (m->n + 1) * 2 * sizeof(char *));
+	m->kv[2 * m->n] = xstrdup(k);
+	m->kv[2 * m->n + 1] = xstrdup(v);
+	m->n++;
+}
+
+static struct dm_coll *
+ga_map_take(struct ga_map *m)
+{
+	if (!m->n) {
+		free(m->kv);
+		return NULL;
+	}
+	struct dm_coll *c = dmc_new(m->n);
+	for (size_t i = 0; i < 2 * m->n; i++)
+		c->v[i].s = m->kv[i];
+	free(m->kv);
+	m->kv = NULL;
+	m->n = 0;
+	return c;
+}
+
+static void
+ga_map_free(struct ga_map *m)
+{
+	for (size_t i = 0; i < 2 * m->n; i++)
+		free(m->kv[i]);
+	free(m->kv);
+	m->kv = NULL;
+	m->n = 0;
+}
+
+/* Runs an agent command; the "return" member, or NULL. */
+static json_t *
+ga_call(const char *uuid, const char *cmd)
+{
+	char *reply = NULL, *err = NULL;
+	json_t *ret = NULL;
+	if (!vm_cfg.backend->agent ||
+	    vm_cfg.backend->agent(uuid, cmd, &reply, 5, &err) < 0) {
+		free(err);
+		return NULL;
+	}
+	json_t *j = json_loads(reply, 0, NULL);
+	free(reply);
+	if (j && json_object_get(j, "return"))
+		ret = json_incref(json_object_get(j, "return"));
+	else if (j && !json_object_get(j, "error"))
+		ret = json_incref(j);
+	json_decref(j);
+	return ret;
+}
+
+/* The VIF device of the guest interface with this MAC, or NULL. */
+static const char *
+ga_vif_device(const struct db_row *vm, const char *mac)
+{
+	const struct dm_coll *vifs = vm->f[DMF_VM_VIFs].c;
+	for (size_t i = 0; vifs && i < vifs->n; i++) {
+		struct db_row *v = db_get(DMC_VIF, vifs->v[i].s);
+		if (v && strcasecmp(v->f[DMF_VIF_MAC].s, mac) == 0)
+			return v->f[DMF_VIF_device].s;
+	}
+	return NULL;
+}
+
+/* Reads one VM's agent and records what it says. */
+static void
+ga_poll_vm(const char *ref, const char *uuid)
+{
+	json_t *os = ga_call(uuid, "{\"execute\":\"guest-get-osinfo\"}");
+	json_t *ifs = ga_call(uuid, "{\"execute\":\"guest-network-get-interfaces\"}");
+	json_t *info = ga_call(uuid, "{\"execute\":\"guest-info\"}");
+	if (!os && !ifs && !info)
+		return;
+	struct ga_map osv = {0}, nets = {0}, drv = {0}, other = {0};
+	const char *k;
+	json_t *v;
+	json_object_foreach(os, k, v) {
+		if (!json_is_string(v))
+			continue;
+		const char *key = strcmp(k, "pretty-name") == 0 ? "name"
+				  : strcmp(k, "kernel-release") == 0 ? "uname"
+				  : strcmp(k, "id") == 0 ? "distro"
+				  : k;
+		ga_map_add(&osv, key, json_string_value(v));
+	}
+	const char *ver = json_string_value(json_object_get(info, "version"));
+	if (ver) {
+		ga_map_add(&drv, "major", ver);
+		ga_map_add(&drv, "micro", "0");
+		ga_map_add(&drv, "minor", "0");
+		ga_map_add(&drv, "qemu-guest-agent", ver);
+	}
+	ga_map_add(&other, "feature-static-ip-setting", "1");
+	ga_map_add(&other, "has-vendor-device", "0");
+	ga_map_add(&other, "platform-feature-multiprocessor-suspend", "1");
+
+	db_rdlock();
+	struct db_row *vm = db_get(DMC_VM, ref);
+	size_t i;
+	json_t *iface;
+	json_array_foreach(ifs, i, iface) {
+		const char *mac = json_string_value(json_object_get(iface, "hardware-address"));
+		const char *dev = vm && mac ? ga_vif_device(vm, mac) : NULL;
+		if (!dev)
+			continue;
+		size_t j, n4 = 0, n6 = 0;
+		json_t *a;
+		json_array_foreach(json_object_get(iface, "ip-addresses"), j, a) {
+			const char *ip = json_string_value(json_object_get(a, "ip-address"));
+			const char *type = json_string_value(json_object_get(a, "ip-address-type"));
+			char key[64];
+			if (!ip || !type)
+				continue;
+			if (strcmp(type, "ipv4") == 0) {
+				if (n4 == 0) {
+					snprintf(key, sizeof(key), "%s/ip", dev);
+					ga_map_add(&nets, key, ip);
+				}
+				snprintf(key, sizeof(key), "%s/ipv4/%zu", dev, n4++);
+				ga_map_add(&nets, key, ip);
+			} else {
+				snprintf(key, sizeof(key), "%s/ipv6/%zu", dev, n6++);
+				ga_map_add(&nets, key, ip);
+			}
+		}
+	}
+	char *gm_ref = vm ? xstrdup(vm->f[DMF_VM_guest_metrics].s) : NULL;
+	db_unlock();
+	json_decref(os);
+	json_decref(ifs);
+	json_decref(info);
+	if (!gm_ref)
+		goto out;
+
+	struct db_txn *t = db_txn_begin();
+	struct db_row *g = db_txn_edit(t, DMC_VM_guest_metrics, gm_ref);
+	if (!g) {
+		struct db_row *row = db_txn_edit(t, DMC_VM, ref);
+		if (!row) {
+			db_txn_abort(t);
+			goto out;
+		}
+		g = db_txn_create(t, DMC_VM_guest_metrics, NULL, NULL);
+		db_txn_set(t, row, DMF_VM_guest_metrics, (union dm_val){.s = xstrdup(g->ref)});
+	}
+	db_txn_set(t, g, DMF_VM_guest_metrics_os_version, (union dm_val){.c = ga_map_take(&osv)});
+	db_txn_set(t, g, DMF_VM_guest_metrics_networks, (union dm_val){.c = ga_map_take(&nets)});
+	db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_version, (union dm_val){.c = ga_map_take(&drv)});
+	db_txn_set(t, g, DMF_VM_guest_metrics_other, (union dm_val){.c = ga_map_take(&other)});
+	db_txn_set(t, g, DMF_VM_guest_metrics_live, (union dm_val){.b = true});
+	db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_detected, (union dm_val){.b = true});
+	db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_up_to_date, (union dm_val){.b = true});
+	db_txn_set(t, g, DMF_VM_guest_metrics_can_use_hotplug_vbd, (union dm_val){.s = xstrdup("yes")});
+	db_txn_set(t, g, DMF_VM_guest_metrics_can_use_hotplug_vif, (union dm_val){.s = xstrdup("yes")});
+	/* unchanged rows make no write: an idle guest costs the DB nothing */
+	api_err_free(api_commit(t));
+out:
+	free(gm_ref);
+	ga_map_free(&osv);
+	ga_map_free(&nets);
+	ga_map_free(&drv);
+	ga_map_free(&other);
+}
+
+static void *
+ga_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep(GA_PERIOD_S);
+		size_t n;
+		db_rdlock();
+		struct db_row **vms = db_list(DMC_VM, &n);
+		char **refs = xcalloc(n + 1, sizeof(char *)), **uuids = xcalloc(n + 1, sizeof(char *));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct db_row *r = vms[i];
+			if (strcmp(r->f[DMF_VM_power_state].s, "Running") != 0 ||
+			    strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) != 0 ||
+			    r->f[DMF_VM_is_control_domain].b)
+				continue;
+			refs[k] = xstrdup(r->ref);
+			uuids[k++] = xstrdup(r->f[DMF_VM_uuid].s);
+		}
+		free(vms);
+		db_unlock();
+		for (size_t i = 0; i < k; i++) {
+			ga_poll_vm(refs[i], uuids[i]);
+			free(refs[i]);
+			free(uuids[i]);
+		}
+		free(refs);
+		free(uuids);
+	}
+	return NULL;
+}
+
+/* VIF.configure_ipv4(self, mode, address, gateway) */
+static struct api_err *
+ga_configure_ipv4(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vif = args[0]->u.s, *mode = args[1]->u.s,
+		   *addr = args[2]->u.s, *gw = args[3]->u.s;
+	char *vm_uuid = NULL, *vm_ref = NULL, *mac = NULL;
+	bool running = false, feature = false;
+	struct api_err *err = NULL;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	bool is_static = strcasecmp(mode, "Static") == 0;
+	if (!is_static && strcasecmp(mode, "None") != 0)
+		return api_error(XE_INVALID_VALUE, "mode", mode, NULL);
+	if (is_static) {
+		unsigned a, b, c, d, p;
+		char tail;
+		if (sscanf(addr, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &tail) != 5 ||
+		    a > 255 || b > 255 || c > 255 || d > 255 || p > 32)
+			return api_error(XE_INVALID_IP_ADDRESS_SPECIFIED, "address", NULL);
+		if (*gw && (sscanf(gw, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 ||
+			    a > 255 || b > 255 || c > 255 || d > 255))
+			return api_error(XE_INVALID_IP_ADDRESS_SPECIFIED, "gateway", NULL);
+	}
+	db_rdlock();
+	struct db_row *v = db_get(DMC_VIF, vif);
+	struct db_row *vm = v ? db_get(DMC_VM, v->f[DMF_VIF_VM].s) : NULL;
+	if (!v) {
+		err = api_error(XE_HANDLE_INVALID, "VIF", vif, NULL);
+	} else if (vm) {
+		vm_uuid = xstrdup(vm->f[DMF_VM_uuid].s);
+		vm_ref = xstrdup(vm->ref);
+		mac = xstrdup(v->f[DMF_VIF_MAC].s);
+		running = strcmp(vm->f[DMF_VM_power_state].s, "Running") == 0;
+		struct db_row *g = db_get(DMC_VM_guest_metrics, vm->f[DMF_VM_guest_metrics].s);
+		const struct dm_coll *o = g ? g->f[DMF_VM_guest_metrics_other].c : NULL;
+		for (size_t i = 0; o && i < o->n; i++)
+			if (strcmp(o->v[2 * i].s, "feature-static-ip-setting") == 0 &&
+			    strcmp(o->v[2 * i + 1].s, "1") == 0)
+				feature = true;
+	}
+	db_unlock();
+	if (!err && running && !feature)
+		err = api_error(XE_VM_LACKS_FEATURE, vm_ref, NULL);
+	if (!err && running && is_static) {
+		/* the guest applies it now: find the interface by MAC */
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
+			 "\"arg\":[\"-c\",\"for i in /sys/class/net/*; do "
+			 "[ \\\"$(cat $i/address)\\\" = \\\"%s\\\" ] && d=${i##*/}; done; "
+			 "ip addr flush dev $d; ip addr add %s dev $d && ip link set $d up%s%s\"]}}",
+			 mac, addr, *gw ? " && ip route replace default via " : "", gw);
+		json_t *r = ga_call(vm_uuid, cmd);
+		if (!r)
+			err = api_internal("the guest agent could not apply the address");
+		json_decref(r);
+	}
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		struct db_row *w = db_txn_edit(t, DMC_VIF, vif);
+		if (w) {
+			db_txn_set(t, w, DMF_VIF_ipv4_configuration_mode,
+				   (union dm_val){.s = xstrdup(is_static ? "Static" : "None")});
+			struct dm_coll *c = NULL;
+			if (is_static) {
+				c = dmc_new(1);
+				c->v[0].s = xstrdup(addr);
+			}
+			db_txn_set(t, w, DMF_VIF_ipv4_addresses, (union dm_val){.c = c});
+			db_txn_set(t, w, DMF_VIF_ipv4_gateway, (union dm_val){.s = xstrdup(gw)});
+		}
+		err = api_commit(t);
+	}
+	free(vm_uuid);
+	free(vm_ref);
+	free(mac);
+	return err;
+}
+
+void
+vm_guest_agent_start(void)
+{
+	pthread_t th;
+	api_register("VIF.configure_ipv4", ga_configure_ipv4, 0);
+	if (pthread_create(&th, NULL, ga_main, NULL) == 0)
+		pthread_detach(th);
+}
