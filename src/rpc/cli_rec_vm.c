@@ -145,6 +145,9 @@ cli_vm_true(const struct cli_fdef *f, const struct db_row *row, struct buf *b)
 	buf_adds(b, "true");
 }
 
+/* records.ml checks VCPUs-params keys before adding them. */
+static const char *const cli_vcpus_keys[] = {"weight", "cap", "mask", NULL};
+
 #define M DMF_VM_metrics
 #define G DMF_VM_guest_metrics
 #define RW CLIF_RW
@@ -177,7 +180,11 @@ static const struct cli_fdef cli_vm_fields[] = {
 	CF("memory-static-min", DMF_VM_memory_static_min, RW | CLIF_BYTES),
 	CF("suspend-VDI-uuid", DMF_VM_suspend_VDI, RW),
 	CF("suspend-SR-uuid", DMF_VM_suspend_SR, RW),
-	CF("VCPUs-params", DMF_VM_VCPUs_params, CLIF_MAPRW),
+	{.name = "VCPUs-params",
+	 .fi = DMF_VM_VCPUs_params,
+	 .via = -1,
+	 .flags = CLIF_MAPRW,
+	 .keys = cli_vcpus_keys},
 	CF("VCPUs-max", DMF_VM_VCPUs_max, RW),
 	CF("VCPUs-at-startup", DMF_VM_VCPUs_at_startup, RW),
 	CFE("actions-after-shutdown", DMF_VM_actions_after_shutdown, RW,

@@ -65,6 +65,7 @@ struct cli_fdef {
 	const char *msg;  /* setter message other than set_<field> */
 	const char *add;  /* set add/remove messages other than */
 	const char *remove; /* add_<field> / remove_<field> */
+	const char *const *keys; /* the only map keys one may add, or NULL */
 	cli_custom_fn custom;
 };
 

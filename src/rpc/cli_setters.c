@@ -205,8 +205,44 @@ cli_key_xv(struct cli_ctx *ctx, const struct cli_class *c,
 {
 	const struct dm_type *t = cli_key_type(c, f);
 
+	/* Record_util.string_to_vm_operation and its kind refuse unknown
+	 * enum keys before any call. */
+	if (t && t->kind == DMK_ENUM && !cli_enum_parse(t->en, f->emap, text)) {
+		cli_fail_api(ctx, api_error(XE_INVALID_VALUE,
+					    strcmp(f->name,
+						   "blocked-operations") == 0
+						    ? "blocked_operation"
+						    : dm_classes[c->cls]
+							      .fields[f->fi]
+							      .name,
+					    text, NULL));
+		return NULL;
+	}
 	return t ? cli_scalar_to_xv(ctx, t, f->emap, f->name, false, text)
 		 : xv_str(text);
+}
+
+/* A key to add to a map field: checked against the field's allowed keys
+ * ("Failed to add parameter 'k': expecting 'weight','cap' or 'mask'"). */
+static xv *
+cli_add_key_xv(struct cli_ctx *ctx, const struct cli_class *c,
+	       const struct cli_fdef *f, const char *text)
+{
+	struct buf b = BUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; f->keys && f->keys[i]; i++, n++)
+		if (strcmp(f->keys[i], text) == 0)
+			return cli_key_xv(ctx, c, f, text);
+	if (!f->keys)
+		return cli_key_xv(ctx, c, f, text);
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s'%s'", i == 0 ? "" : i + 1 == n ? " or " : ",",
+			 f->keys[i]);
+	cli_fail(ctx, "Failed to add parameter '%s': expecting %s", text,
+		 b.data);
+	buf_free(&b);
+	return NULL;
 }
 
 static xv *
@@ -281,7 +317,7 @@ cli_set_map_key(struct cli_ctx *ctx, const struct cli_class *c,
 		if (cli_field_call(ctx, c, f, "remove_from_", ref, k, NULL) < 0)
 			return -1;
 	}
-	if (!(k = cli_key_xv(ctx, c, f, key)))
+	if (!(k = cli_add_key_xv(ctx, c, f, key)))
 		return -1;
 	if (!(v = cli_val_xv(ctx, c, f, val))) {
 		xv_free(k);
@@ -417,7 +453,7 @@ cli_gen_param_add(struct cli_ctx *ctx)
 			    strcmp(pk, "param-key") == 0 ||
 			    cli_args_is_std(pk))
 				continue;
-			if (!(k = cli_key_xv(ctx, c, f, pk))) {
+			if (!(k = cli_add_key_xv(ctx, c, f, pk))) {
 				rc = -1;
 			} else if (!(v = cli_val_xv(ctx, c, f, a->kv[i].v))) {
 				xv_free(k);
