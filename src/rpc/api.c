@@ -106,7 +106,22 @@ api_init(void)
 			free(name);
 		}
 		for (size_t i = 0; i < k->nmsgs; i++) {
-			if (!k->msgs[i].implicit)
+			const struct dm_message *msg = &k->msgs[i];
+			int fi;
+			/* explicit setters of constructor fields (VM.set_VCPUs_max,
+			 * VM.set_ha_always_run, ...) have an implicit's shape: they
+			 * are served generically until real behaviour replaces them */
+			if (!msg->implicit && strncmp(msg->name, "set_", 4) == 0 &&
+			    msg->nparams == 3 && msg->has_session &&
+			    (fi = dm_field_find(c, msg->name + 4)) >= 0 &&
+			    strcmp(msg->params[2].type->text,
+				   k->fields[fi].type->text) == 0) {
+				char *name = xasprintf("%s.%s", k->name, msg->name);
+				api_register(name, implicit_handler, API_NO_ASYNC);
+				free(name);
+				continue;
+			}
+			if (!msg->implicit)
 				continue;
 			char *name = xasprintf("%s.%s", k->name, k->msgs[i].name);
 			unsigned fl = strncmp(k->msgs[i].name, "get", 3) == 0
