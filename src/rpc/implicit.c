@@ -387,6 +387,20 @@ implicit_message_create(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		db_txn_abort(t);
 		return api_error(XE_INVALID_VALUE, "cls", args[2]->u.s, NULL);
 	}
+	/* the object must exist (xapi checks it too) */
+	int oc = strcmp(v.s, "VM") == 0 ? DMC_VM
+		 : strcmp(v.s, "Host") == 0 ? DMC_host
+		 : strcmp(v.s, "SR") == 0 ? DMC_SR
+		 : strcmp(v.s, "Pool") == 0 ? DMC_pool
+		 : strcmp(v.s, "VDI") == 0 ? DMC_VDI
+		 : -1;
+	if (oc >= 0 && !db_get_by_uuid(oc, args[3]->u.s)) {
+		db_txn_abort(t);
+		struct api_err *e = api_error(XE_UUID_INVALID, dm_classes[oc].name,
+					      args[3]->u.s, NULL);
+		free(v.s);
+		return e;
+	}
 	db_txn_set(t, r, DMF_message_cls, v);
 	db_txn_set(t, r, DMF_message_obj_uuid, (union dm_val){.s = xstrdup(args[3]->u.s)});
 	db_txn_set(t, r, DMF_message_body, (union dm_val){.s = xstrdup(args[4]->u.s)});
@@ -398,6 +412,25 @@ implicit_message_create(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	else
 		*result = xv_str_own(ref);
 	return err;
+}
+
+/* message.destroy_many(messages) */
+static struct api_err *
+implicit_message_destroy_many(struct api_ctx *ctx, xv *const *args,
+			      size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	struct db_txn *t = db_txn_begin();
+	for (size_t i = 0; i < args[0]->u.a.n; i++) {
+		const char *ref = args[0]->u.a.items[i]->u.s;
+		if (db_txn_destroy(t, DMC_message, ref) < 0) {
+			db_txn_abort(t);
+			return api_error(XE_HANDLE_INVALID, "message", ref, NULL);
+		}
+	}
+	return api_commit(t);
 }
 
 void
@@ -412,4 +445,5 @@ implicit_register_explicit(void)
 		api_register(generic[i], implicit_handler,
 			     strstr(generic[i], "get") ? API_READONLY : 0);
 	api_register("message.create", implicit_message_create, 0);
+	api_register("message.destroy_many", implicit_message_destroy_many, 0);
 }

@@ -233,9 +233,48 @@ dev_vif_unplug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	return err;
 }
 
+/* network.create: a network without a bridge gets the next free one. */
+static struct api_err *
+dev_network_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	xv *rec = xv_dup(args[0]);
+	const xv *br = xv_get(rec, "bridge");
+	if (!br || br->type != XV_STRING || !*br->u.s) {
+		size_t n;
+		char *name = NULL;
+		db_rdlock();
+		struct db_row **nets = db_list(DMC_network, &n);
+		for (int i = 1; !name; i++) {
+			char *cand = xasprintf("%s%d", vm_cfg.bridge_prefix ? vm_cfg.bridge_prefix : "xapi", i);
+			bool used = false;
+			for (size_t k = 0; k < n && !used; k++)
+				used = strcmp(nets[k]->f[DMF_network_bridge].s, cand) == 0;
+			if (used)
+				free(cand);
+			else
+				name = cand;
+		}
+		free(nets);
+		db_unlock();
+		xv *nrec = xv_struct();
+		for (size_t i = 0; i < rec->u.st.n; i++)
+			if (strcmp(rec->u.st.names[i], "bridge") != 0)
+				xv_set(nrec, rec->u.st.names[i], xv_dup(rec->u.st.vals[i]));
+		xv_set(nrec, "bridge", xv_str_own(name));
+		xv_free(rec);
+		rec = nrec;
+	}
+	struct api_err *err = api_create_row(DMC_network, rec, result);
+	xv_free(rec);
+	return err;
+}
+
 void
 vm_devices_register(void)
 {
+	api_register("network.create", dev_network_create, 0);
 	api_register("VIF.create", dev_vif_create, 0);
 	api_register("VBD.plug", dev_vbd_plug, 0);
 	api_register("VBD.unplug", dev_vbd_unplug, 0);
