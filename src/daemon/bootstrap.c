@@ -102,8 +102,42 @@ bs_host_cpus(struct db_txn *t, const char *host)
 	}
 }
 
+/* The test/demo guest (tools/build-guest.sh): a Debian kernel booted by
+ * PVH with a busybox + qemu-guest-agent initramfs. */
 static void
-bs_templates(struct db_txn *t)
+bs_guest_template(struct db_txn *t, struct db_row **vms, size_t n,
+		  const char *cache)
+{
+	const char *name = "xapid test guest (Debian kernel, busybox)";
+	for (size_t i = 0; i < n; i++)
+		if (vms[i]->f[DMF_VM_is_a_template].b &&
+		    strcmp(vms[i]->f[DMF_VM_name_label].s, name) == 0)
+			return;
+	struct db_row *v = db_txn_create(t, DMC_VM, NULL, NULL);
+	db_txn_set(t, v, DMF_VM_name_label, bs_str(name));
+	db_txn_set(t, v, DMF_VM_name_description,
+		   bs_str("Small guest for tests and demos: boots in seconds under TCG; "
+			  "runs qemu-guest-agent. Built by tools/build-guest.sh."));
+	db_txn_set(t, v, DMF_VM_is_a_template, (union dm_val){.b = true});
+	db_txn_set(t, v, DMF_VM_is_default_template, (union dm_val){.b = true});
+	db_txn_set(t, v, DMF_VM_memory_static_max, (union dm_val){.i = 256LL << 20});
+	db_txn_set(t, v, DMF_VM_memory_dynamic_max, (union dm_val){.i = 256LL << 20});
+	db_txn_set(t, v, DMF_VM_memory_dynamic_min, (union dm_val){.i = 256LL << 20});
+	db_txn_set(t, v, DMF_VM_memory_static_min, (union dm_val){.i = 128LL << 20});
+	db_txn_set(t, v, DMF_VM_VCPUs_max, (union dm_val){.i = 1});
+	db_txn_set(t, v, DMF_VM_VCPUs_at_startup, (union dm_val){.i = 1});
+	db_txn_set(t, v, DMF_VM_PV_kernel, (union dm_val){.s = xasprintf("%s/vmlinux", cache)});
+	db_txn_set(t, v, DMF_VM_PV_ramdisk,
+		   (union dm_val){.s = xasprintf("%s/initramfs.cpio.gz", cache)});
+	db_txn_set(t, v, DMF_VM_PV_args, bs_str("console=ttyS0 quiet"));
+	db_txn_set(t, v, DMF_VM_domain_type, bs_str("pvh"));
+	static const char *const oc[] = {"install-methods", "",
+					 "linux_template", "true"};
+	db_txn_set(t, v, DMF_VM_other_config, (union dm_val){.c = bs_map(oc, 2)});
+}
+
+static void
+bs_templates(struct db_txn *t, const char *guest_cache)
 {
 	static const char *const names[] = {"Other install media"};
 	size_t n;
@@ -133,6 +167,7 @@ bs_templates(struct db_txn *t)
 		db_txn_set(t, v, DMF_VM_HVM_boot_params, (union dm_val){.c = bs_map(boot, 1)});
 		db_txn_set(t, v, DMF_VM_domain_type, bs_str("hvm"));
 	}
+	bs_guest_template(t, vms, n, guest_cache);
 	free(vms);
 }
 
@@ -238,7 +273,7 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 		db_txn_set(t, m, DMF_host_metrics_last_updated,
 			   (union dm_val){.i = (int64_t)time(NULL)});
 	}
-	bs_templates(t);
+	bs_templates(t, cfg->guest_cache ? cfg->guest_cache : "/var/cache/xapid/guest");
 	free(uuid);
 	if (db_txn_commit(t, err) < 0) {
 		free(host_ref);

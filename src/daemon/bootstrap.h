@@ -11,6 +11,7 @@ struct bootstrap_config {
 	const char *host_name;  /* name-label/hostname of this host */
 	const char *address;    /* management address (HOST_IS_SLAVE target) */
 	const char *bridge_prefix; /* Linux bridges of networks: <prefix>0... */
+	const char *guest_cache;   /* where tools/build-guest.sh put the guest */
 };
 
 /* Ensures the records exist; returns this host's ref (malloc'd) or NULL with

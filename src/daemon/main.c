@@ -177,7 +177,9 @@ main(int argc, char **argv)
 			bridge_prefix);
 		return 2;
 	}
-	struct bootstrap_config bc = {dir, host_name, mgmt, bridge_prefix};
+	const char *guest_cache = getenv("XAPID_GUEST_CACHE");
+	struct bootstrap_config bc = {dir, host_name, mgmt, bridge_prefix,
+				      guest_cache ? guest_cache : "/var/cache/xapid/guest"};
 	char *host_ref = bootstrap_run(&bc, &err);
 	if (!host_ref) {
 		log_err("main", "bootstrap: %s", err ? err : "failed");
