@@ -155,6 +155,13 @@ int cli_cmd_event_wait(struct cli_ctx *ctx);
 int cli_cmd_pool_dump_db(struct cli_ctx *ctx);
 int cli_cmd_pool_restore_db(struct cli_ctx *ctx);
 
+/* Command tables of the command modules (cli_cmds_power.c,
+ * cli_cmds_dev.c), added after the explicit commands above. */
+extern const struct cli_cmd cli_power_cmds[];
+extern const size_t cli_power_ncmds;
+extern const struct cli_cmd cli_dev_cmds[];
+extern const size_t cli_dev_ncmds;
+
 /* Generated class commands (cli_generic.c): ctx->cmd->cls is the class. */
 int cli_gen_list(struct cli_ctx *ctx);
 int cli_gen_param_list(struct cli_ctx *ctx);

@@ -242,6 +242,10 @@ cli_table_init(void)
 
 	for (size_t i = 0; i < CLI_NEXPLICIT; i++)
 		cli_table_add(&cli_explicit[i]);
+	for (size_t i = 0; i < cli_power_ncmds; i++)
+		cli_table_add(&cli_power_cmds[i]);
+	for (size_t i = 0; i < cli_dev_ncmds; i++)
+		cli_table_add(&cli_dev_cmds[i]);
 	pthread_mutex_lock(&cli_extra_lock);
 	for (size_t i = 0; i < cli_nextra; i++)
 		cli_table_add(cli_extra[i]);

@@ -1,0 +1,432 @@
+/*
+ * cli_cmds_dev: the xe commands on single devices, disks and SRs
+ * (vbd-plug, vbd-unplug, vif-plug, vif-unplug, vbd-destroy, vif-destroy,
+ * vdi-destroy, vdi-resize, sr-scan, vif-configure-ipv4/-ipv6) and the
+ * per-VM disk listings vm-disk-list and vm-cd-list (cli_operations.ml
+ * vbd_plug ... sr_scan, vif_configure_ipv4, vm_disk_list_aux).
+ *
+ * Each names its object by uuid= (<Class>.get_by_uuid first, so a bad
+ * uuid is UUID_INVALID whatever else is wrong) and relays the API's error.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc/cli_gen.h"
+#include "rpc/cli_vmop.h"
+#include "util/xalloc.h"
+
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* The ref of the uuid= object of class cls, or NULL after recording the
+ * error. */
+static char *
+cli_uuid_ref(struct cli_ctx *ctx, int cls)
+{
+	return cli_ref_by_uuid(ctx, cls, cli_param(ctx, "uuid"));
+}
+
+/* Calls method(ref of the uuid= object of cls). */
+static int
+cli_on_uuid(struct cli_ctx *ctx, int cls, const char *method)
+{
+	char *ref = cli_uuid_ref(ctx, cls);
+
+	if (!ref)
+		return -1;
+	return cli_call(ctx, method, NULL, xv_str_own(ref), NULL);
+}
+
+static int
+cli_cmd_vbd_plug(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_VBD, "VBD.plug");
+}
+
+static int
+cli_cmd_vbd_destroy(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_VBD, "VBD.destroy");
+}
+
+static int
+cli_cmd_vif_plug(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_VIF, "VIF.plug");
+}
+
+static int
+cli_cmd_vif_destroy(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_VIF, "VIF.destroy");
+}
+
+static int
+cli_cmd_vdi_destroy(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_VDI, "VDI.destroy");
+}
+
+static int
+cli_cmd_sr_scan(struct cli_ctx *ctx)
+{
+	return cli_on_uuid(ctx, DMC_SR, "SR.scan");
+}
+
+static int
+cli_cmd_vif_unplug(struct cli_ctx *ctx)
+{
+	bool force;
+	char *vif = cli_uuid_ref(ctx, DMC_VIF);
+
+	if (!vif)
+		return -1;
+	if (cli_param_bool(ctx, "force", false, &force) < 0) {
+		free(vif);
+		return -1;
+	}
+	return cli_call(ctx, force ? "VIF.unplug_force" : "VIF.unplug", NULL,
+			xv_str_own(vif), NULL);
+}
+
+static double
+cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether the VBD is still attached (gone counts as detached). */
+static bool
+cli_vbd_attached(const char *vbd)
+{
+	const struct db_row *r;
+	bool on;
+
+	db_rdlock();
+	r = db_get(DMC_VBD, vbd);
+	on = r && r->f[DMF_VBD_currently_attached].b;
+	db_unlock();
+	return on;
+}
+
+/*
+ * vbd-unplug [timeout=N] [--force]: VBD.unplug (unplug_force); when the
+ * guest rejects the detach, polls every 5 seconds for up to N seconds for
+ * the VBD to come off, and keeps the rejection if it does not.
+ */
+static int
+cli_cmd_vbd_unplug(struct cli_ctx *ctx)
+{
+	const char *t = cli_param(ctx, "timeout");
+	double timeout = 0, start;
+	bool force, on = true;
+	char *vbd, *end;
+	int rc;
+
+	if (!(vbd = cli_uuid_ref(ctx, DMC_VBD)))
+		return -1;
+	if (t) {
+		errno = 0;
+		timeout = strtod(t, &end);
+		if (end == t || *end || errno) {
+			free(vbd);
+			return cli_fail(ctx, "Failed to parse parameter "
+					     "'timeout': expecting a float");
+		}
+	}
+	if (cli_param_bool(ctx, "force", false, &force) < 0) {
+		free(vbd);
+		return -1;
+	}
+	start = cli_now();
+	rc = cli_call(ctx, force ? "VBD.unplug_force" : "VBD.unplug", NULL,
+		      xv_str(vbd), NULL);
+	if (rc < 0 && strcmp(ctx->eapi->code, "DEVICE_DETACH_REJECTED") == 0) {
+		while (on && cli_now() - start < timeout) {
+			sleep(5);
+			on = cli_vbd_attached(vbd);
+		}
+		if (!on) {
+			cli_fail_clear(ctx);
+			rc = 0;
+		}
+	}
+	free(vbd);
+	return rc;
+}
+
+static int
+cli_cmd_vdi_resize(struct cli_ctx *ctx)
+{
+	const char *size = cli_param(ctx, "disk-size");
+	const char *online = cli_param(ctx, "online");
+	char *vdi = cli_uuid_ref(ctx, DMC_VDI);
+	long long n;
+
+	if (!vdi)
+		return -1;
+	if (cli_parse_bytes(size, &n) < 0) {
+		free(vdi);
+		return cli_fail(ctx,
+				"Failed to parse field 'disk-size': expecting "
+				"an integer (possibly with suffix KiB, MiB, "
+				"GiB, TiB), got '%s'",
+				size);
+	}
+	return cli_call(ctx,
+			online && strcmp(online, "true") == 0
+				? "VDI.resize_online"
+				: "VDI.resize",
+			NULL, xv_str_own(vdi), xv_int(n), NULL);
+}
+
+/*
+ * vif-configure-ipv4/-ipv6 uuid= mode= [address=] [gateway=]: mode is one
+ * of the enum of field fi (any case, else Record_util's "Expected one of
+ * ..." with the lowercased text); Static needs a non-empty address.
+ */
+static int
+cli_configure_ip(struct cli_ctx *ctx, int fi, const char *method)
+{
+	const struct dm_enum *en = dm_classes[DMC_VIF].fields[fi].type->en;
+	const char *text = cli_param(ctx, "mode");
+	const char *addr = cli_param(ctx, "address");
+	const char *gw = cli_param(ctx, "gateway");
+	const char *mode;
+	struct buf b = BUF_INIT;
+	char *vif;
+
+	if (!(vif = cli_uuid_ref(ctx, DMC_VIF)))
+		return -1;
+	if (!(mode = cli_enum_parse(en, NULL, text))) {
+		buf_adds(&b, "Expected one of ");
+		for (size_t i = 0; i < en->n; i++)
+			buf_addf(&b, "%s'%s'", i ? ", " : "", en->values[i]);
+		buf_adds(&b, ", got ");
+		for (const char *p = text; *p; p++)
+			buf_addc(&b, (char)tolower((unsigned char)*p));
+		cli_fail(ctx, "%s", b.data);
+		buf_free(&b);
+		free(vif);
+		return -1;
+	}
+	if (strcmp(mode, "Static") == 0 && (!addr || !*addr)) {
+		free(vif);
+		return cli_fail(ctx, "Required parameter not found: address");
+	}
+	return cli_call(ctx, method, NULL, xv_str_own(vif), xv_str(mode),
+			xv_str(addr ? addr : ""), xv_str(gw ? gw : ""), NULL);
+}
+
+static int
+cli_cmd_vif_configure_ipv4(struct cli_ctx *ctx)
+{
+	return cli_configure_ip(ctx, DMF_VIF_ipv4_configuration_mode,
+				"VIF.configure_ipv4");
+}
+
+static int
+cli_cmd_vif_configure_ipv6(struct cli_ctx *ctx)
+{
+	return cli_configure_ip(ctx, DMF_VIF_ipv6_configuration_mode,
+				"VIF.configure_ipv6");
+}
+
+/* ---- vm-disk-list, vm-cd-list ---- */
+
+/* The value of the first parameter named a or b, in command-line order
+ * (vm_disk_list's "vbd-params" read as "params"). */
+static const char *
+cli_first_of(struct cli_ctx *ctx, const char *a, const char *b)
+{
+	const struct cli_args *args = ctx->args;
+
+	for (size_t i = 0; i < args->n; i++)
+		if (strcmp(args->kv[i].k, a) == 0 ||
+		    strcmp(args->kv[i].k, b) == 0)
+			return args->kv[i].v;
+	return NULL;
+}
+
+/* Whether field name is in the comma-separated list. */
+static bool
+cli_in_list(const char *list, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (const char *p = list;; p++) {
+		size_t k = strcspn(p, ",");
+
+		if (k == l && strncmp(p, name, l) == 0)
+			return true;
+		p += k;
+		if (!*p)
+			return false;
+	}
+}
+
+/* select_fields for one row of c: params= "all" (every field), a list, or
+ * the defaults; in record order (read lock held). */
+static void
+cli_pick(const struct cli_class *c, const struct db_row *row,
+	 const char *params, const char *const *defaults,
+	 struct cli_table_rec *rec)
+{
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < c->nfields; i++) {
+		const struct cli_fdef *f = &c->fields[i];
+		bool want = false;
+
+		if (params)
+			want = strcmp(params, "all") == 0 ||
+			       cli_in_list(params, f->name);
+		for (size_t d = 0; !params && defaults[d] && !want; d++)
+			want = strcmp(defaults[d], f->name) == 0;
+		if (!want)
+			continue;
+		buf_reset(&b);
+		cli_field_text(c, f, row, &b);
+		cli_rec_add_own(rec, cli_field_key(f), buf_steal(&b));
+	}
+	buf_free(&b);
+}
+
+/* One drive of the listing: its VBD record and its VDI's, if any. */
+struct cli_drive {
+	struct cli_table_rec vbd, vdi;
+	bool has_vdi;
+};
+
+static int
+cli_disk_list_one(struct cli_ctx *ctx, const char *vm, void *arg)
+{
+	static const char *const vdi_def[] = {"uuid", "name-label",
+					      "virtual-size", "sr-name-label",
+					      NULL};
+	const bool cd = *(const bool *)arg;
+	const struct cli_class *bc = cli_class_find("vbd");
+	const struct cli_class *dc = cli_class_find("vdi");
+	const char *vbdp = cli_first_of(ctx, "params", "vbd-params");
+	const char *vdip = cli_first_of(ctx, "params", "vdi-params");
+	const char *type = cd ? "CD" : "Disk";
+	const struct dm_coll *vbds;
+	const struct db_row *r, *b, *d;
+	struct cli_drive *drives;
+	size_t n = 0;
+	char *line;
+
+	db_rdlock();
+	r = db_get(DMC_VM, vm);
+	vbds = r ? r->f[DMF_VM_VBDs].c : NULL;
+	drives = xcalloc((vbds ? vbds->n : 0) + 1, sizeof(*drives));
+	for (size_t i = 0; vbds && i < vbds->n; i++) {
+		b = db_get(DMC_VBD, vbds->v[i].s);
+		if (!b || !b->f[DMF_VBD_type].s ||
+		    strcmp(b->f[DMF_VBD_type].s, type) != 0)
+			continue;
+		cli_pick(bc, b, vbdp,
+			 cd ? L("uuid", "vm-name-label", "userdevice", "empty")
+			    : L("uuid", "vm-name-label", "userdevice"),
+			 &drives[n].vbd);
+		d = b->f[DMF_VBD_empty].b ? NULL
+					   : db_get(DMC_VDI, b->f[DMF_VBD_VDI].s);
+		if (d) {
+			cli_pick(dc, d, vdip, vdi_def, &drives[n].vdi);
+			drives[n].has_vdi = true;
+		}
+		n++;
+	}
+	db_unlock();
+	for (size_t i = 0; i < n; i++) {
+		line = xasprintf("%s %zu VBD:", cd ? "CD" : "Disk", i);
+		cli_out_msg(ctx->out, line);
+		free(line);
+		cli_out_table(ctx->out, &drives[i].vbd, 1);
+		if (drives[i].has_vdi) {
+			line = xasprintf("%s %zu VDI:", cd ? "CD" : "Disk", i);
+			cli_out_msg(ctx->out, line);
+			free(line);
+			cli_out_table(ctx->out, &drives[i].vdi, 1);
+		}
+		cli_rec_free(&drives[i].vbd);
+		cli_rec_free(&drives[i].vdi);
+	}
+	free(drives);
+	return 0;
+}
+
+/* vm-disk-list / vm-cd-list over the VM selectors. */
+static int
+cli_disk_list(struct cli_ctx *ctx, bool cd)
+{
+	struct cli_vm_op op = {false, false, true, L("vbd-params", "vdi-params"),
+			       cli_disk_list_one, &cd};
+
+	return cli_do_vm_op(ctx, &op);
+}
+
+static int
+cli_cmd_vm_disk_list(struct cli_ctx *ctx)
+{
+	return cli_disk_list(ctx, false);
+}
+
+static int
+cli_cmd_vm_cd_list(struct cli_ctx *ctx)
+{
+	return cli_disk_list(ctx, true);
+}
+
+/* ---- the command table (cli_frontend.ml cmdtable_data) ---- */
+
+const struct cli_cmd cli_dev_cmds[] = {
+	{"vbd-plug", L("uuid"), NULL,
+	 "Attempt to attach the VBD while the VM is in the running state.",
+	 cli_cmd_vbd_plug, 0, NULL},
+	{"vbd-unplug", L("uuid"), L("timeout", "force"),
+	 "Attempt to detach the VBD while the VM is in the running state. If "
+	 "the optional argument 'timeout=N' is given then the command will "
+	 "wait for up to 'N' seconds for the unplug to complete. If the "
+	 "optional argument 'force' is given then it will be immediately "
+	 "unplugged.",
+	 cli_cmd_vbd_unplug, 0, NULL},
+	{"vif-plug", L("uuid"), NULL,
+	 "Attempt to attach the VIF while the VM is in the running state.",
+	 cli_cmd_vif_plug, 0, NULL},
+	{"vif-unplug", L("uuid"), L("force"),
+	 "Attempt to detach the VIF while the VM is in the running state.",
+	 cli_cmd_vif_unplug, 0, NULL},
+	{"vbd-destroy", L("uuid"), NULL, "Destroy a VBD.", cli_cmd_vbd_destroy,
+	 0, NULL},
+	{"vif-destroy", L("uuid"), NULL, "Destroy a VIF.", cli_cmd_vif_destroy,
+	 0, NULL},
+	{"vdi-destroy", L("uuid"), NULL, "Destroy a VDI.", cli_cmd_vdi_destroy,
+	 0, NULL},
+	{"vdi-resize", L("uuid", "disk-size"), L("online"), "Resize a VDI.",
+	 cli_cmd_vdi_resize, 0, NULL},
+	{"sr-scan", L("uuid"), NULL,
+	 "Force an SR scan, syncing database with VDIs present in underlying "
+	 "storage substrate.",
+	 cli_cmd_sr_scan, 0, NULL},
+	{"vif-configure-ipv4", L("uuid", "mode"), L("address", "gateway"),
+	 "Configure IPv4 settings on a VIF.", cli_cmd_vif_configure_ipv4, 0,
+	 NULL},
+	{"vif-configure-ipv6", L("uuid", "mode"), L("address", "gateway"),
+	 "Configure IPv6 settings on a VIF.", cli_cmd_vif_configure_ipv6, 0,
+	 NULL},
+	{"vm-disk-list", NULL, L("vbd-params", "vdi-params"),
+	 "List the disks on the selected VM(s).", cli_cmd_vm_disk_list,
+	 CLI_CMD_STANDARD | CLI_CMD_VM_SEL, NULL},
+	{"vm-cd-list", NULL, L("vbd-params", "vdi-params"),
+	 "List the CDs currently attached to the VM(s).", cli_cmd_vm_cd_list,
+	 CLI_CMD_STANDARD | CLI_CMD_VM_SEL, NULL},
+};
+
+const size_t cli_dev_ncmds = sizeof(cli_dev_cmds) / sizeof(cli_dev_cmds[0]);
