@@ -47,7 +47,8 @@ for t in build/asan/tests/test_*; do
 	timeout 600 "$t" > "$LOG/$n.log" 2>&1
 	rc=$?
 	p=$(grep -c '^\[       OK \]' "$LOG/$n.log")
-	f=$(grep -c '^\[  FAILED  \] [a-z_]' "$LOG/$n.log")
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$LOG/$n.log" | head -1)
+	f=${f:-0}
 	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	record "$n" $rc "$p" "$f"
 done
