@@ -197,29 +197,12 @@ cli_install_finish(struct cli_ctx *ctx, const char *vm, const char *tmpl,
 			xv_str_own(host), NULL);
 }
 
-/* VM.clone of the template; while cloning is not served, a VM.create
- * from the template's record under the new name. */
+/* VM.clone of the template under the new name. */
 static int
 cli_install_clone(struct cli_ctx *ctx, const char *tmpl, const char *name,
 		  xv **vm)
 {
-	xv *rec = NULL;
-	size_t i;
-
-	if (cli_call(ctx, "VM.clone", vm, xv_str(tmpl), xv_str(name), NULL) ==
-	    0)
-		return 0;
-	if (strcmp(ctx->eapi->code, "MESSAGE_METHOD_UNKNOWN") != 0)
-		return -1;
-	cli_fail_clear(ctx);
-	if (cli_call(ctx, "VM.get_record", &rec, xv_str(tmpl), NULL) < 0)
-		return -1;
-	for (i = 0; i < rec->u.st.n; i++)
-		if (strcmp(rec->u.st.names[i], "name_label") == 0) {
-			xv_free(rec->u.st.vals[i]);
-			rec->u.st.vals[i] = xv_str(name);
-		}
-	return cli_call(ctx, "VM.create", vm, rec, NULL);
+	return cli_call(ctx, "VM.clone", vm, xv_str(tmpl), xv_str(name), NULL);
 }
 
 /* Destroys a half-installed VM, keeping the error that caused it. */

@@ -1,6 +1,7 @@
 # Helpers for end-to-end tests: start/stop a private xapid, TAP output.
 # Source it; it cleans up its xapid (by PID) and temp dir on exit.
 #   XAPID, XE: the programs under test (default: the ASan builds)
+#   XAPID_EXTRA_ARGS: more xapid options (word-split), e.g. --vm-backend sim
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 XAPID=${XAPID:-$TOP/build/asan/xapid}
@@ -29,7 +30,7 @@ start_xapid() {
 	echo "$PASSWORD" > "$T_DIR/$name.pw"
 	"$XAPID" --state-dir "$STATE" --listen 127.0.0.1:$PORT --no-tls \
 		--password-file "$T_DIR/$name.pw" --host-name "$name" \
-		> "$T_DIR/$name.out" 2>&1 &
+		${XAPID_EXTRA_ARGS:-} > "$T_DIR/$name.out" 2>&1 &
 	XAPID_PID=$!
 	export XAPI_SOCKET=$STATE/xapi.sock
 	i=0

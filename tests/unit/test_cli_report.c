@@ -215,8 +215,13 @@ test_cli_report_help_common(void **state)
 	list = strstr(e->out.data, "Common command list\n"
 				   "-------------------\n\n");
 	assert_non_null(list);
-	assert_non_null(strstr(list, "    network-list, sr-list, vm-install, "
-				     "vm-list, vm-uninstall, vm-vif-list\n"
+	assert_non_null(strstr(list, "    network-list, sr-list, vm-cd-list, "
+				     "vm-clone, vm-copy, vm-disk-list\n"
+				     "    vm-install, vm-list, vm-pause, "
+				     "vm-reboot, vm-reset-powerstate, "
+				     "vm-resume\n"
+				     "    vm-shutdown, vm-start, vm-suspend, "
+				     "vm-uninstall, vm-unpause, vm-vif-list\n"
 				     "    zz-test\n"));
 }
 
