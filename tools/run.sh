@@ -49,7 +49,7 @@ done
 
 DEMO=$("$XE" vm-list name-label=demo params=uuid --minimal)
 if [ -z "$DEMO" ]; then
-	DEMO=$("$XE" vm-install template="xapid test guest (Debian kernel, busybox)" new-name-label=demo)
+	DEMO=$("$XE" vm-install template="xapid test guest" new-name-label=demo)
 	NETW=$("$XE" network-list bridge=xenbr0 params=uuid --minimal)
 	"$XE" vif-create vm-uuid="$DEMO" network-uuid="$NETW" device=0 > /dev/null
 	"$XE" vm-param-set uuid="$DEMO" PV-args="console=ttyS0 quiet xapid.ip=$NET.2/24 xapid.gw=$NET.1"

@@ -108,7 +108,7 @@ static void
 bs_guest_template(struct db_txn *t, struct db_row **vms, size_t n,
 		  const char *cache)
 {
-	const char *name = "xapid test guest (Debian kernel, busybox)";
+	const char *name = "xapid test guest";
 	for (size_t i = 0; i < n; i++)
 		if (vms[i]->f[DMF_VM_is_a_template].b &&
 		    strcmp(vms[i]->f[DMF_VM_name_label].s, name) == 0)
