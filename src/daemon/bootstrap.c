@@ -10,6 +10,7 @@
 
 #include "db/store.h"
 #include "storage/sr.h"
+#include "vm/lifecycle.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -131,6 +132,8 @@ bs_guest_template(struct db_txn *t, struct db_row **vms, size_t n,
 		   (union dm_val){.s = xasprintf("%s/initramfs.cpio.gz", cache)});
 	db_txn_set(t, v, DMF_VM_PV_args, bs_str("console=ttyS0 quiet"));
 	db_txn_set(t, v, DMF_VM_domain_type, bs_str("pvh"));
+	db_txn_set(t, v, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops("Halted", true)});
 	static const char *const oc[] = {"install-methods", "",
 					 "linux_template", "true"};
 	db_txn_set(t, v, DMF_VM_other_config, (union dm_val){.c = bs_map(oc, 2)});
@@ -166,6 +169,8 @@ bs_templates(struct db_txn *t, const char *guest_cache)
 		static const char *const boot[] = {"order", "cdn"};
 		db_txn_set(t, v, DMF_VM_HVM_boot_params, (union dm_val){.c = bs_map(boot, 1)});
 		db_txn_set(t, v, DMF_VM_domain_type, bs_str("hvm"));
+		db_txn_set(t, v, DMF_VM_allowed_operations,
+			   (union dm_val){.c = vm_allowed_ops("Halted", true)});
 	}
 	bs_guest_template(t, vms, n, guest_cache);
 	free(vms);

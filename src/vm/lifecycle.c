@@ -251,12 +251,8 @@ lc_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
 	}
 	if (strcmp(src->f[DMF_VM_power_state].s, "Halted") != 0) {
+		err = vm_bad_power_state(vm, "halted", src->f[DMF_VM_power_state].s);
 		db_txn_abort(t);
-		char *actual = xstrdup(src->f[DMF_VM_power_state].s);
-		for (char *p = actual; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		err = api_error(XE_VM_BAD_POWER_STATE, vm, "halted", actual, NULL);
-		free(actual);
 		return err;
 	}
 	struct db_row *n = db_txn_create(t, DMC_VM, NULL, NULL);
@@ -349,9 +345,10 @@ lc_set_is_a_template(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **re
 		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
 	}
 	if (args[1]->u.b && strcmp(r->f[DMF_VM_power_state].s, "Halted") != 0) {
+		struct api_err *e = vm_bad_power_state(args[0]->u.s, "halted",
+						       r->f[DMF_VM_power_state].s);
 		db_txn_abort(t);
-		return api_error(XE_VM_BAD_POWER_STATE, args[0]->u.s, "halted",
-				 "running", NULL);
+		return e;
 	}
 	db_txn_set(t, r, DMF_VM_is_a_template, (union dm_val){.b = args[1]->u.b});
 	db_txn_set(t, r, DMF_VM_allowed_operations,

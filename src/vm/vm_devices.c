@@ -66,10 +66,7 @@ dev_prepare(int cls, const char *ref, bool plug, char **vm, char **vm_uuid)
 	} else if (!v) {
 		err = api_error(XE_HANDLE_INVALID, "VM", d->f[fvm].s, NULL);
 	} else if (strcmp(v->f[DMF_VM_power_state].s, "Running") != 0) {
-		char *actual = xstrdup(v->f[DMF_VM_power_state].s);
-		actual[0] = (char)(actual[0] | 0x20);
-		err = api_error(XE_VM_BAD_POWER_STATE, v->ref, "running", actual, NULL);
-		free(actual);
+		err = vm_bad_power_state(v->ref, "running", v->f[DMF_VM_power_state].s);
 	} else if (plug && d->f[fatt].b) {
 		err = api_error(XE_DEVICE_ALREADY_ATTACHED, ref, NULL);
 	} else if (!plug && !d->f[fatt].b) {
@@ -98,6 +95,10 @@ dev_set_attached(int cls, const char *ref, bool on)
 	db_txn_set(t, d, cls == DMC_VBD ? DMF_VBD_currently_attached
 				       : DMF_VIF_currently_attached,
 		   (union dm_val){.b = on});
+	if (cls == DMC_VBD)
+		db_txn_set(t, d, DMF_VBD_device,
+			   (union dm_val){.s = on ? vbd_device_name(d->f[DMF_VBD_userdevice].s)
+						  : xstrdup("")});
 	return api_commit(t);
 }
 

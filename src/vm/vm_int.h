@@ -15,6 +15,12 @@ extern struct vm_config vm_cfg;
  * them), and have no other operation running. Sets *opid (malloc'd). */
 struct api_err *vm_op_begin(const char *vm, const char *op, const char *allowed,
 			    bool templates_ok, char **opid);
+/* VM_BAD_POWER_STATE as xapi words it (expected states ", "-joined). */
+struct api_err *vm_bad_power_state(const char *vm, const char *allowed,
+				   const char *actual);
+/* The guest device name of a VBD userdevice: "0" -> "xvda". */
+char *vbd_device_name(const char *userdevice);
+
 /* Ends an operation; if power_state is non-NULL the VM moves to it (and
  * resident_on, metrics, devices follow). */
 void vm_op_end(const char *vm, const char *opid, const char *power_state);

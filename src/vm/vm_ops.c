@@ -81,6 +81,22 @@ vm_state_in(const char *state, const char *allowed)
 }
 
 struct api_err *
+vm_bad_power_state(const char *vm, const char *allowed, const char *actual)
+{
+	struct buf exp = BUF_INIT;
+	for (const char *p = allowed; *p; p++) {
+		buf_addc(&exp, *p);
+		if (*p == ',')
+			buf_addc(&exp, ' ');
+	}
+	char *act = vm_lower(actual);
+	struct api_err *e = api_error(XE_VM_BAD_POWER_STATE, vm, exp.data, act, NULL);
+	free(act);
+	buf_free(&exp);
+	return e;
+}
+
+struct api_err *
 vm_op_begin(const char *vm, const char *op, const char *allowed,
 	    bool templates_ok, char **opid)
 {
@@ -92,6 +108,8 @@ vm_op_begin(const char *vm, const char *op, const char *allowed,
 		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
 	} else if (!templates_ok && r->f[DMF_VM_is_a_template].b) {
 		err = api_error(XE_VM_IS_TEMPLATE, vm, NULL);
+	} else if (!vm_state_in(r->f[DMF_VM_power_state].s, allowed)) {
+		err = vm_bad_power_state(vm, allowed, r->f[DMF_VM_power_state].s);
 	} else if (r->f[DMF_VM_is_control_domain].b) {
 		err = api_error(XE_OPERATION_NOT_ALLOWED,
 				"This operation is not allowed on the control domain",
@@ -101,10 +119,6 @@ vm_op_begin(const char *vm, const char *op, const char *allowed,
 		const struct dm_coll *c = r->f[DMF_VM_current_operations].c;
 		err = api_error(XE_OTHER_OPERATION_IN_PROGRESS, "VM", vm,
 				c->v[1].s, c->v[0].s, NULL);
-	} else if (!vm_state_in(r->f[DMF_VM_power_state].s, allowed)) {
-		char *actual = vm_lower(r->f[DMF_VM_power_state].s);
-		err = api_error(XE_VM_BAD_POWER_STATE, vm, allowed, actual, NULL);
-		free(actual);
 	}
 	if (err) {
 		db_txn_abort(t);
@@ -122,6 +136,15 @@ vm_op_begin(const char *vm, const char *op, const char *allowed,
 		*opid = NULL;
 	}
 	return err;
+}
+
+char *
+vbd_device_name(const char *userdevice)
+{
+	int n = atoi(userdevice);
+	if (n < 26)
+		return xasprintf("xvd%c", 'a' + n);
+	return xasprintf("xvd%c%c", 'a' + n / 26 - 1, 'a' + n % 26);
 }
 
 static union dm_val
@@ -160,8 +183,12 @@ vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 	for (size_t i = 0; vbds && i < vbds->n; i++) {
 		struct db_row *b = db_txn_edit(t, DMC_VBD, vbds->v[i].s);
 		if (b && (running != b->f[DMF_VBD_currently_attached].b) &&
-		    (!running || was_running == false))
+		    (!running || was_running == false)) {
 			db_txn_set(t, b, DMF_VBD_currently_attached, (union dm_val){.b = running});
+			db_txn_set(t, b, DMF_VBD_device,
+				   (union dm_val){.s = running ? vbd_device_name(b->f[DMF_VBD_userdevice].s)
+							       : xstrdup("")});
+		}
 	}
 	const struct dm_coll *vifs = vm->f[DMF_VM_VIFs].c;
 	for (size_t i = 0; vifs && i < vifs->n; i++) {

@@ -1,0 +1,426 @@
+/*
+ * qemu_hotplug: disks and NICs added to / removed from a running QEMU, and
+ * the statistics queries.
+ *
+ * Plug: the device goes on a free pcie-root-port made at boot (pcie.0 cannot
+ * hot-plug). Disk: object-add iothread, blockdev-add protocol + format node,
+ * device_add virtio-blk-pci; NIC: tap, netdev_add, device_add virtio-net-pci.
+ * Each step is undone in reverse order when a later one fails.
+ * Unplug: device_del asks the guest (ACPI hot-plug); QEMU removes the device
+ * only when the guest agrees, announced by DEVICE_DELETED (waited for, at
+ * most QEMU_UNPLUG_S); then the backend objects go (blockdev-del, netdev_del,
+ * object-del, tap). A guest that never answers gives an error and the
+ * device stays.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/qemu/qemu_priv.h"
+#include "vm/vmspec.h"
+
+#define QEMU_HP_CMD_MS 10000
+#define QEMU_UNPLUG_S 30
+
+bool
+qemu_direct_ok(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* A command whose failure is only logged (rollback, clean-up). */
+static void
+qemu_hp_quiet(struct qemu_vm *vm, const char *cmd, json_t *args)
+{
+	char *e = NULL;
+
+	if (qmp_command(vm->mon, cmd, args, NULL, QEMU_HP_CMD_MS, &e) != QMP_OK) {
+		log_warn(QEMU_TAG, "VM %s: %s: %s", vm->uuid, cmd, e);
+		free(e);
+	}
+	json_decref(args);
+}
+
+/* A command of a plug/unplug (args stolen). */
+static int
+qemu_hp_cmd(struct qemu_vm *vm, const char *cmd, json_t *args, char **err)
+{
+	char *e = NULL;
+	int rc = qmp_command(vm->mon, cmd, args, NULL, QEMU_HP_CMD_MS, &e);
+
+	json_decref(args);
+	if (rc != QMP_OK) {
+		*err = xasprintf("VM %s: %s: %s", vm->uuid, cmd, e);
+		free(e);
+	}
+	return rc;
+}
+
+/* The op lock of a running VM with a live monitor. */
+static struct qemu_vm *
+qemu_hp_get(const char *uuid, char **err)
+{
+	struct qemu_vm *vm = qemu_op_get(uuid, err);
+
+	if (vm && (!vm->mon || !qmp_alive(vm->mon)) && qemu_connect(vm, 5000, err) < 0) {
+		qemu_op_put(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/* A root port no device uses, or 0. */
+static int
+qemu_free_port(const struct qemu_vm *vm)
+{
+	for (int p = 1; p <= vm->nports; p++) {
+		bool used = false;
+		for (size_t i = 0; i < vm->spec.ndisks && !used; i++)
+			used = vm->disk_port[i] == p;
+		for (size_t i = 0; i < vm->spec.nnics && !used; i++)
+			used = vm->nic_port[i] == p;
+		for (size_t i = 0; i < vm->spec.npcis && !used; i++)
+			used = vm->pci_port[i] == p;
+		if (!used)
+			return p;
+	}
+	return 0;
+}
+
+static long
+qemu_find_disk(const struct qemu_vm *vm, const char *id)
+{
+	for (size_t i = 0; i < vm->spec.ndisks; i++)
+		if (strcmp(vm->spec.disks[i].id, id) == 0)
+			return (long)i;
+	return -1;
+}
+
+static long
+qemu_find_nic(const struct qemu_vm *vm, const char *id)
+{
+	for (size_t i = 0; i < vm->spec.nnics; i++)
+		if (strcmp(vm->spec.nics[i].id, id) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Asks the guest to release device id and waits for DEVICE_DELETED. */
+static int
+qemu_device_del(struct qemu_vm *vm, const char *id, char **err)
+{
+	unsigned long long seq = qmp_event_seq(vm->mon);
+	json_t *args = json_pack("{s:s}", "id", id);
+	char *e = NULL;
+	int rc;
+
+	rc = qmp_command(vm->mon, "device_del", args, NULL, QEMU_HP_CMD_MS, &e);
+	json_decref(args);
+	if (rc == QMP_EQEMU && strncmp(e, "DeviceNotFound", 14) == 0) {
+		free(e);
+		return 0; /* already gone (an earlier unplug finished late) */
+	}
+	/* "already in the process of unplug": a retry, keep waiting */
+	if (rc != QMP_OK && !(rc == QMP_EQEMU && strstr(e, "unplug"))) {
+		*err = xasprintf("VM %s: device_del %s: %s", vm->uuid, id, e);
+		free(e);
+		return -1;
+	}
+	free(e);
+	e = NULL;
+	rc = qmp_wait_event(vm->mon, seq, "DEVICE_DELETED", "device", id, QEMU_UNPLUG_S * 1000,
+			    NULL, &e);
+	if (rc != QMP_OK) {
+		*err = xasprintf("VM %s: the guest did not release %s within %d s (%s)", vm->uuid,
+				 id, QEMU_UNPLUG_S, e);
+		free(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Records the new configuration; failure to save is only logged. */
+static void
+qemu_hp_save(struct qemu_vm *vm)
+{
+	char *e = NULL;
+
+	if (qemu_save_state(vm, &e) < 0) {
+		log_warn(QEMU_TAG, "VM %s: %s", vm->uuid, e);
+		free(e);
+	}
+}
+
+/* ---- disks ---- */
+
+int
+qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
+{
+	struct qemu_vm *vm;
+	char file[32], fmt[32], io[32];
+	bool direct;
+	int port, rc = -1;
+
+	if (qemu_disk_check(d, err) < 0)
+		return -1;
+	if (d->cdrom || !d->path) {
+		*err = xasprintf("disk %s: CD drives cannot be hot-plugged (AHCI)", d->id);
+		return -1;
+	}
+	if (access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
+		*err = xasprintf("disk %s: %s: %s", d->id, d->path, strerror(errno));
+		return -1;
+	}
+	if (!(vm = qemu_hp_get(uuid, err)))
+		return -1;
+	qemu_disk_names(d->id, file, fmt, io);
+	direct = qemu_direct_ok(d->path);
+	if (qemu_find_disk(vm, d->id) >= 0) {
+		*err = xasprintf("VM %s already has a disk %s", uuid, d->id);
+	} else if (!(port = qemu_free_port(vm))) {
+		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
+				 vm->nports);
+	} else if (qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK) {
+	} else if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_file(d, direct), err) !=
+		   QMP_OK) {
+		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+	} else if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) !=
+		   QMP_OK) {
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
+		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+	} else if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, 0), err) !=
+		   QMP_OK) {
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
+		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+	} else {
+		size_t n = vm->spec.ndisks;
+		vm->spec.disks = xrealloc(vm->spec.disks, (n + 1) * sizeof(*vm->spec.disks));
+		vm->disk_port = xrealloc(vm->disk_port, (n + 1) * sizeof(int));
+		vm_disk_copy(&vm->spec.disks[n], d);
+		vm->disk_port[n] = port;
+		vm->spec.ndisks++;
+		qemu_hp_save(vm);
+		log_info(QEMU_TAG, "VM %s: disk %s plugged on rp%d", uuid, d->id, port);
+		rc = 0;
+	}
+	qemu_op_put(vm);
+	return rc;
+}
+
+int
+qemu_disk_unplug(const char *uuid, const char *id, char **err)
+{
+	struct qemu_vm *vm = qemu_hp_get(uuid, err);
+	char file[32], fmt[32], io[32];
+	long i;
+	int rc = -1;
+
+	if (!vm)
+		return -1;
+	if ((i = qemu_find_disk(vm, id)) < 0) {
+		*err = xasprintf("VM %s has no disk %s", uuid, id);
+	} else if (vm->spec.disks[i].cdrom) {
+		*err = xasprintf("disk %s: CD drives cannot be unplugged (AHCI)", id);
+	} else if (qemu_device_del(vm, id, err) == 0) {
+		qemu_disk_names(id, file, fmt, io);
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
+		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+		vm_disk_clear(&vm->spec.disks[i]);
+		size_t tail = vm->spec.ndisks - (size_t)i - 1;
+		memmove(&vm->spec.disks[i], &vm->spec.disks[i + 1], tail * sizeof(struct vm_disk));
+		memmove(&vm->disk_port[i], &vm->disk_port[i + 1], tail * sizeof(int));
+		vm->spec.ndisks--;
+		qemu_hp_save(vm);
+		log_info(QEMU_TAG, "VM %s: disk %s unplugged", uuid, id);
+		rc = 0;
+	}
+	qemu_op_put(vm);
+	return rc;
+}
+
+/* ---- NICs ---- */
+
+int
+qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err)
+{
+	struct qemu_vm *vm;
+	char tap[QEMU_TAPNAME] = "", netdev[32];
+	int port, queues, rc = -1;
+
+	if (qemu_nic_check(n, err) < 0 || !(vm = qemu_hp_get(uuid, err)))
+		return -1;
+	queues = qemu_nic_queues(vm->spec.vcpus);
+	snprintf(netdev, sizeof(netdev), "net-%s", n->id);
+	if (qemu_find_nic(vm, n->id) >= 0) {
+		*err = xasprintf("VM %s already has a NIC %s", uuid, n->id);
+	} else if (!(port = qemu_free_port(vm))) {
+		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
+				 vm->nports);
+	} else if (qemu_tap_create(uuid, n, queues, tap, err) < 0) {
+	} else if (qemu_hp_cmd(vm, "netdev_add", qemu_json_netdev(n, tap, queues), err) !=
+		   QMP_OK) {
+		qemu_tap_delete(tap);
+	} else if (qemu_hp_cmd(vm, "device_add", qemu_json_nic_device(n, port, queues, 0), err) !=
+		   QMP_OK) {
+		qemu_hp_quiet(vm, "netdev_del", json_pack("{s:s}", "id", netdev));
+		qemu_tap_delete(tap);
+	} else {
+		size_t k = vm->spec.nnics;
+		vm->spec.nics = xrealloc(vm->spec.nics, (k + 1) * sizeof(*vm->spec.nics));
+		vm->nic_port = xrealloc(vm->nic_port, (k + 1) * sizeof(int));
+		vm->taps = xrealloc(vm->taps, (k + 1) * sizeof(*vm->taps));
+		vm_nic_copy(&vm->spec.nics[k], n);
+		vm->nic_port[k] = port;
+		memcpy(vm->taps[k], tap, QEMU_TAPNAME);
+		vm->spec.nnics++;
+		qemu_hp_save(vm);
+		log_info(QEMU_TAG, "VM %s: NIC %s plugged on rp%d (tap %s)", uuid, n->id, port,
+			 tap);
+		rc = 0;
+	}
+	qemu_op_put(vm);
+	return rc;
+}
+
+int
+qemu_nic_unplug(const char *uuid, const char *id, char **err)
+{
+	struct qemu_vm *vm = qemu_hp_get(uuid, err);
+	char netdev[32];
+	long i;
+	int rc = -1;
+
+	if (!vm)
+		return -1;
+	snprintf(netdev, sizeof(netdev), "net-%s", id);
+	if ((i = qemu_find_nic(vm, id)) < 0) {
+		*err = xasprintf("VM %s has no NIC %s", uuid, id);
+	} else if (qemu_device_del(vm, id, err) == 0) {
+		qemu_hp_quiet(vm, "netdev_del", json_pack("{s:s}", "id", netdev));
+		qemu_tap_delete(vm->taps[i]);
+		vm_nic_clear(&vm->spec.nics[i]);
+		size_t tail = vm->spec.nnics - (size_t)i - 1;
+		memmove(&vm->spec.nics[i], &vm->spec.nics[i + 1], tail * sizeof(struct vm_nic));
+		memmove(&vm->nic_port[i], &vm->nic_port[i + 1], tail * sizeof(int));
+		memmove(&vm->taps[i], &vm->taps[i + 1], tail * sizeof(*vm->taps));
+		vm->spec.nnics--;
+		qemu_hp_save(vm);
+		log_info(QEMU_TAG, "VM %s: NIC %s unplugged", uuid, id);
+		rc = 0;
+	}
+	qemu_op_put(vm);
+	return rc;
+}
+
+/* ---- statistics ---- */
+
+/* The disk id of a query-blockstats entry ("qdev" is the device's QOM path
+ * "/machine/peripheral/<id>/virtio-backend" or its id). */
+static void
+qemu_stats_disk(const json_t *e, struct vm_stats *out)
+{
+	const char *q = json_string_value(json_object_get(e, "qdev"));
+	const json_t *st = json_object_get(e, "stats");
+	static const char pre[] = "/machine/peripheral/";
+	char id[16];
+	size_t n;
+
+	if (!q || !st || out->ndisks >= sizeof(out->disks) / sizeof(out->disks[0]))
+		return;
+	if (strncmp(q, pre, sizeof(pre) - 1) == 0)
+		q += sizeof(pre) - 1;
+	n = strcspn(q, "/");
+	if (n == 0 || n >= sizeof(id))
+		return;
+	memcpy(id, q, n);
+	id[n] = 0;
+	memcpy(out->disks[out->ndisks].id, id, n + 1);
+#define QEMU_STAT(f, k) out->disks[out->ndisks].f = (uint64_t)json_integer_value(json_object_get(st, k))
+	QEMU_STAT(rd_bytes, "rd_bytes");
+	QEMU_STAT(wr_bytes, "wr_bytes");
+	QEMU_STAT(rd_ops, "rd_operations");
+	QEMU_STAT(wr_ops, "wr_operations");
+	QEMU_STAT(rd_total_ns, "rd_total_time_ns");
+	QEMU_STAT(wr_total_ns, "wr_total_time_ns");
+#undef QEMU_STAT
+	out->ndisks++;
+}
+
+/* CPU seconds (user + system) of one thread of QEMU. */
+static double
+qemu_thread_cpu(pid_t pid, long long tid)
+{
+	char path[96], buf[1024], *p;
+	unsigned long long ut = 0, stime = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%lld/stat", (int)pid, tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* after "(comm)": fields 3.. ; utime is 14, stime 15 */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 14; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu %llu", &ut, &stime) != 2)
+		return 0;
+	return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int
+qemu_stats(const char *uuid, struct vm_stats *out, char **err)
+{
+	struct qemu_vm *vm = qemu_op_get_timed(uuid, 2000, err);
+	json_t *r = NULL, *e;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!vm)
+		return -1;
+	if ((!vm->mon || !qmp_alive(vm->mon)) && qemu_connect(vm, 2000, err) < 0) {
+		qemu_op_put(vm);
+		return -1;
+	}
+	out->memory_actual = vm->spec.memory;
+	if (qmp_command(vm->mon, "query-balloon", NULL, &r, QEMU_HP_CMD_MS, NULL) == QMP_OK)
+		out->memory_actual = json_integer_value(json_object_get(r, "actual"));
+	json_decref(r);
+	r = NULL;
+	if (qmp_command(vm->mon, "query-cpus-fast", NULL, &r, QEMU_HP_CMD_MS, NULL) == QMP_OK)
+		json_array_foreach(r, i, e)
+			out->cpu_seconds += qemu_thread_cpu(
+				vm->pid, json_integer_value(json_object_get(e, "thread-id")));
+	json_decref(r);
+	r = NULL;
+	char *e2 = NULL;
+	int rc = qmp_command(vm->mon, "query-blockstats", NULL, &r, QEMU_HP_CMD_MS, &e2);
+	if (rc == QMP_OK) {
+		json_array_foreach(r, i, e)
+			qemu_stats_disk(e, out);
+	} else {
+		*err = xasprintf("VM %s: query-blockstats: %s", uuid, e2);
+	}
+	free(e2);
+	json_decref(r);
+	qemu_op_put(vm);
+	return rc == QMP_OK ? 0 : -1;
+}

@@ -1,0 +1,162 @@
+/*
+ * qemu_priv: what the files of the qemu backend share (not for others).
+ *
+ *   qemu.c         the ops table: init, start/resume, shutdown, destroy,
+ *                  reboot, pause/unpause, suspend, stats, agent
+ *   qemu_proc.c    the VM table, spawning QEMU, the reaper thread, QMP
+ *                  events, state files, clean-up, attach after a restart
+ *   qemu_hotplug.c disk and NIC hot-plug/unplug
+ *   qemu_net.c     tap devices and bridges
+ *   qemu_accel.c   the accelerator probe
+ *
+ * Per-VM files in DIR/vms/<uuid>/: qmp.sock, qga.sock, vnc.sock,
+ * console.log (guest serial, appended), qemu.log (QEMU's stderr, appended),
+ * pid ("<pid> <starttime>"), state.json (spec, taps, root ports).
+ *
+ * Locking: qemu_lock guards the table and every field of struct qemu_vm
+ * except spec and the port/tap arrays, which only the (serialised) op
+ * thread of that VM touches. Never hold qemu_lock across QMP calls,
+ * qmp_close or process waits.
+ */
+#ifndef XAPID_VM_QEMU_PRIV_H
+#define XAPID_VM_QEMU_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "vm/backend.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/qmp.h"
+
+#define QEMU_TAG "vm.qemu"
+#define QEMU_TAPNAME 16
+
+struct qemu_vm {
+	char uuid[37];
+	char *dir;                 /* DIR/vms/<uuid> */
+	int refs;
+	pid_t pid;                 /* 0: not spawned */
+	int pidfd;                 /* -1 once exited (or unavailable) */
+	bool child;                /* spawned by this xapid: reap it */
+	unsigned long long starttime; /* /proc/<pid>/stat field 22 */
+	struct qmp_mon *mon;
+	enum vm_run_state state;
+	bool exited;               /* the process is gone */
+	bool status_known;
+	int wstatus;               /* waitpid status when status_known */
+	int expect_exit;           /* > 0: an op of ours is stopping it */
+	int op_active;             /* > 0: an op of ours changes the state */
+	bool in_table;
+	char reason[64];           /* SHUTDOWN reason, "guest-panic" */
+	long long log_off;         /* size of qemu.log when this QEMU started */
+	double resets_quiet_until; /* RESET events before this are not reported */
+	pthread_mutex_t oplock;    /* held by an op, and by the death handler */
+	pthread_mutex_t agent_lock; /* one guest-agent connection at a time */
+	/* the configuration, kept current by hot-plug (op thread only) */
+	struct vm_spec spec;
+	int nports;                /* rp1..rpN */
+	int *disk_port;            /* per spec disk (see struct qemu_cmdline) */
+	int *nic_port;             /* per spec NIC */
+	int *pci_port;             /* per spec PCI device */
+	char (*taps)[QEMU_TAPNAME]; /* per spec NIC */
+};
+
+extern pthread_mutex_t qemu_lock;
+extern pthread_cond_t qemu_cond; /* broadcast when a VM exits */
+extern char *qemu_vms_dir;       /* DIR/vms */
+extern char *qemu_binary;
+extern vm_event_cb qemu_event_cb;
+
+/* ---- qemu_proc.c ---- */
+
+/* Starts the reaper thread. Returns 0 or -1 with *err. */
+int qemu_proc_init(char **err);
+/* A new VM object (one reference), not in the table yet. */
+struct qemu_vm *qemu_vm_new(const char *uuid);
+/* Looks a VM up and takes a reference, or NULL with *err. */
+struct qemu_vm *qemu_vm_get(const char *uuid, char **err);
+/* The same, then takes vm->oplock; NULL (with *err) when the VM left the
+ * table meanwhile. Release with qemu_op_put. */
+struct qemu_vm *qemu_op_get(const char *uuid, char **err);
+void qemu_op_put(struct qemu_vm *vm);
+/* qemu_op_get that waits at most timeout_ms for the op lock ("busy"). */
+struct qemu_vm *qemu_op_get_timed(const char *uuid, int timeout_ms, char **err);
+/* Drops a reference (frees at zero: closes the monitor). */
+void qemu_vm_unref(struct qemu_vm *vm);
+/* Adds to / removes from the table (the table holds a reference). Add
+ * fails (-1) when the uuid is already there. */
+int qemu_vm_add(struct qemu_vm *vm);
+void qemu_vm_remove(struct qemu_vm *vm);
+
+/* Spawns QEMU with argv (stdout/stderr appended to qemu.log, new session,
+ * default signals, no inherited fds) and registers it with the reaper.
+ * Returns 0 or -1 with *err. */
+int qemu_spawn(struct qemu_vm *vm, char *const argv[], char **err);
+/* Starts watching an existing process (attach): pidfd + reaper. */
+int qemu_watch(struct qemu_vm *vm, char **err);
+/* Connects QMP (bounded; gives up early if QEMU dies). */
+int qemu_connect(struct qemu_vm *vm, int timeout_ms, char **err);
+/* Waits for the process to exit; true when it did within timeout_ms. */
+bool qemu_wait_exit(struct qemu_vm *vm, int timeout_ms);
+/* Sends a signal through the pidfd (safe against pid reuse). */
+void qemu_signal(struct qemu_vm *vm, int sig);
+/* Stops QEMU for good: QMP quit, then SIGKILL after a bound. Returns 0
+ * once the process is gone, -1 with *err if even SIGKILL did not end it. */
+int qemu_terminate(struct qemu_vm *vm, char **err);
+/* After the process is gone: closes QMP, deletes taps, removes the pid,
+ * state and socket files (keeps the logs). */
+void qemu_cleanup(struct qemu_vm *vm);
+/* Writes state.json (spec, ports, taps) and the pid file. */
+int qemu_save_state(struct qemu_vm *vm, char **err);
+/* Reads a VM left by a previous xapid: NULL when nothing is recorded. */
+struct qemu_vm *qemu_load_state(const char *uuid);
+/* True when /proc/<pid> is still that QEMU (start time and -uuid match). */
+bool qemu_pid_is_ours(pid_t pid, unsigned long long starttime, const char *uuid);
+/* The start time of a process (field 22 of /proc/<pid>/stat), 0 if gone. */
+unsigned long long qemu_proc_starttime(pid_t pid);
+/* "; qemu.log: <last lines>" for error messages (malloc'd, maybe ""). */
+char *qemu_log_tail(const struct qemu_vm *vm);
+/* Marks an op of ours as changing the state (suppresses event reports). */
+void qemu_op_begin(struct qemu_vm *vm, bool stopping);
+void qemu_op_end(struct qemu_vm *vm, bool stopping);
+/* Firmware resets the machine again right after a reset (SeaBIOS: two
+ * more RESET "guest-reset" events within ~50 ms): after a reset of ours, or
+ * a reported guest reboot, RESET events are ignored for a few seconds. */
+void qemu_quiet_resets(struct qemu_vm *vm);
+/* Sets the run state (under the lock). */
+void qemu_set_state(struct qemu_vm *vm, enum vm_run_state st);
+
+/* ---- qemu_net.c ---- */
+
+/* Creates a tap for NIC n of VM uuid (name chosen free and written to
+ * name), queues > 1: multi-queue; joins n->bridge, MTU, up. On failure
+ * nothing is left behind. */
+int qemu_tap_create(const char *uuid, const struct vm_nic *n, int queues,
+		    char name[QEMU_TAPNAME], char **err);
+/* Deletes a tap (quietly ignores a missing one). */
+void qemu_tap_delete(const char *name);
+
+/* ---- qemu_accel.c ---- */
+
+/* Decides the accelerator: XAPID_ACCEL=tcg|kvm, else a cached result for
+ * this boot of this host in state_dir/accel, else probes (no /dev/kvm, no
+ * vmx/svm CPU flag or a PVM host: tcg; otherwise boots a tiny probe guest
+ * with KVM). Writes "tcg" or "kvm" to accel and why to reason. */
+void qemu_accel_probe(const char *state_dir, char accel[8], char *reason, size_t n);
+/* Boots the probe image with accel ("kvm", "tcg") in dir; true when it
+ * printed its marker and exited. (The probe itself; tests use it too.) */
+bool qemu_accel_try(const char *dir, const char *accel, char *reason, size_t n);
+
+/* ---- qemu_hotplug.c ---- */
+
+int qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err);
+int qemu_disk_unplug(const char *uuid, const char *id, char **err);
+int qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err);
+int qemu_nic_unplug(const char *uuid, const char *id, char **err);
+/* Block, memory and vCPU statistics. */
+int qemu_stats(const char *uuid, struct vm_stats *out, char **err);
+/* O_DIRECT works for the image at path. */
+bool qemu_direct_ok(const char *path);
+
+#endif
