@@ -21,7 +21,7 @@ XE="$TOP/build/xe"
 export XAPI_SOCKET="$STATE/xapi.sock"
 
 echo "xapid: building the demo guest (cached after the first time)..."
-sh "$TOP/tools/build-guest.sh" "$XAPID_GUEST_CACHE" > "$STATE/build-guest.log" 2>&1 ||
+bash "$TOP/tools/build-guest.sh" "$XAPID_GUEST_CACHE" > "$STATE/build-guest.log" 2>&1 ||
 	{ echo "build-guest failed: see $STATE/build-guest.log"; exit 1; }
 
 "$TOP/build/xapid" --state-dir "$STATE" --listen "0.0.0.0:$PORT" \

@@ -58,7 +58,7 @@ main(int argc, char **argv)
 	const char *state = "/var/lib/xapid", *listen_addr = "0.0.0.0:80",
 		   *tls_listen = "0.0.0.0:443", *pwfile = NULL, *db_addr = NULL,
 		   *address = NULL, *bridge_prefix = "xenbr",
-		   *vm_backend = "sim"; /* qemu once its backend lands */
+		   *vm_backend = "qemu";
 	char hostname[HOST_NAME_MAX + 1] = "localhost", *host_name = NULL;
 	static const struct option opts[] = {
 		{"state-dir", required_argument, NULL, 's'},

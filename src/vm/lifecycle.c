@@ -467,7 +467,8 @@ lc_resync(void)
 const struct vm_backend_ops *
 vm_backend_find(const char *name)
 {
-	static const struct vm_backend_ops *const all[] = {&vm_backend_sim};
+	static const struct vm_backend_ops *const all[] = {&vm_backend_qemu,
+							   &vm_backend_sim};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];

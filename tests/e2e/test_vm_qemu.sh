@@ -1,0 +1,91 @@
+#!/bin/sh
+# Real guests under QEMU (TCG), driven through xe: boot, the guest agent's
+# address, disk hot-plug seen inside the guest, pause, reboot, clean shutdown
+# seen from inside, restart of xapid with the VM running (re-attached, not
+# started twice), hard shutdown, bad input.
+. "$(dirname "$0")/lib.sh"
+
+CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
+export XAPID_GUEST_CACHE=$CACHE
+if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
+	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
+	done_testing
+	exit 1
+fi
+ok "test guest built"
+BR=xq$$
+BR=$(echo "$BR" | cut -c1-10)
+NET=10.$((($$ >> 8) % 200 + 20)).$(($$ % 250)).
+XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
+cleanup_bridge() { ip link del "${BR}0" 2>/dev/null; true; }
+trap 'stop_xapid; cleanup_bridge; t_cleanup' EXIT
+start_xapid q1 || { not_ok "xapid starts"; done_testing; exit 1; }
+
+VM=$($XE vm-install template="xapid test guest" new-name-label=g1)
+check "vm-install of the test guest" 36 "${#VM}"
+NETW=$($XE network-list bridge=${BR}0 params=uuid --minimal)
+$XE vif-create vm-uuid=$VM network-uuid=$NETW device=0 > /dev/null
+$XE vm-param-set uuid=$VM PV-args="console=ttyS0 quiet xapid.ip=${NET}2/24 xapid.tick=5"
+check_rc "vm-start" 0 $XE vm-start uuid=$VM
+check "power state running" running "$($XE vm-param-get uuid=$VM param-name=power-state)"
+CONSOLE=$STATE/vms/$VM/console.log
+wait_for() { # seconds cmd...
+	n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
+wait_for 120 grep -q GUEST-UP "$CONSOLE" && ok "guest boots (GUEST-UP on its console)" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
+has_ip() { $XE vm-param-get uuid=$VM param-name=networks | grep -q "0/ip: ${NET}2"; }
+wait_for 120 has_ip && ok "guest agent reports the address in networks" || not_ok "guest agent reports the address" "$($XE vm-param-get uuid=$VM param-name=networks 2>&1)"
+OSV=$($XE vm-param-get uuid=$VM param-name=os-version 2>&1)
+case "$OSV" in *name*) ok "os-version from the agent" ;; *) not_ok "os-version from the agent" "$OSV" ;; esac
+check_rc "vm-start of a running VM fails" 1 $XE vm-start uuid=$VM
+grep -q "expected: halted" "$T_DIR/last.err" && ok "VM_BAD_POWER_STATE printed as xe does" || not_ok "VM_BAD_POWER_STATE printed" "$(cat "$T_DIR/last.err")"
+
+# hot-plug a disk, seen by the guest
+SR=$($XE sr-list params=uuid --minimal)
+VDI=$($XE vdi-create sr-uuid=$SR name-label=hp virtual-size=67108864)
+VBD=$($XE vbd-create vm-uuid=$VM vdi-uuid=$VDI device=1)
+check_rc "vbd-plug on a running VM" 0 $XE vbd-plug uuid=$VBD
+wait_for 60 grep -q 'DISKS:.*vd[a-z]:131072' "$CONSOLE" && ok "guest sees the hot-plugged disk" || not_ok "guest sees the disk" "$(grep DISKS "$CONSOLE" | tail -3)"
+check "vbd currently-attached" true "$($XE vbd-param-get uuid=$VBD param-name=currently-attached)"
+check_rc "vbd-unplug" 0 $XE vbd-unplug uuid=$VBD
+wait_for 60 sh -c "tail -1 \$(ls $CONSOLE) >/dev/null; grep DISKS '$CONSOLE' | tail -1 | grep -qv 131072" && ok "guest sees the disk go" || not_ok "guest sees the disk go"
+
+check_rc "vm-pause" 0 $XE vm-pause uuid=$VM
+check "paused" paused "$($XE vm-param-get uuid=$VM param-name=power-state)"
+check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
+
+# xapid restart with the VM running: re-attached, not started twice
+QPID=$(cat "$STATE/vms/$VM/pid" 2>/dev/null)
+stop_xapid KILL
+start_xapid q1 || { not_ok "xapid restarts"; done_testing; exit 1; }
+check "VM still running after kill -9 of xapid" running "$($XE vm-param-get uuid=$VM param-name=power-state)"
+check "same QEMU process (not started twice)" "$QPID" "$(cat "$STATE/vms/$VM/pid" 2>/dev/null)"
+check_rc "vm-pause after the restart (QMP re-attached)" 0 $XE vm-pause uuid=$VM
+check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
+
+check_rc "clean shutdown" 0 $XE vm-shutdown uuid=$VM
+check "halted" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
+grep -q GUEST-POWERDOWN "$CONSOLE" && ok "the guest saw the ACPI power button" || not_ok "the guest saw the power button" "$(tail -3 "$CONSOLE")"
+[ -n "$QPID" ] && ! kill -0 "$QPID" 2>/dev/null && ok "QEMU is gone" || not_ok "QEMU is gone"
+
+check_rc "start again" 0 $XE vm-start uuid=$VM
+check_rc "hard shutdown" 0 $XE vm-shutdown uuid=$VM --force
+check "halted after --force" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
+
+# bad input: a missing disk file, a PCI address that does not parse
+VDI2=$($XE vdi-create sr-uuid=$SR name-label=gone virtual-size=67108864)
+$XE vbd-create vm-uuid=$VM vdi-uuid=$VDI2 device=2 > /dev/null
+rm -f "$STATE"/sr-local/$VDI2.qcow2
+check_rc "start with a missing disk file fails" 1 $XE vm-start uuid=$VM
+check "and leaves the VM halted" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
+[ -z "$(ls "$STATE/vms/$VM/pid" 2>/dev/null)" ] || ! kill -0 "$(cat "$STATE/vms/$VM/pid")" 2>/dev/null && ok "no half-started QEMU left" || not_ok "no half-started QEMU left"
+$XE vbd-destroy uuid=$($XE vbd-list vdi-uuid=$VDI2 params=uuid --minimal) > /dev/null
+$XE vm-param-set uuid=$VM other-config:pci=0/garbage
+check_rc "a PCI address that does not parse is refused" 1 $XE vm-start uuid=$VM
+$XE vm-param-remove uuid=$VM param-name=other-config param-key=pci
+$XE vm-param-set uuid=$VM other-config:pci=0/0000:7f:1f.7
+check_rc "a PCI device that does not exist is refused" 1 $XE vm-start uuid=$VM
+check "VM still halted" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
+done_testing
