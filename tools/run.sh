@@ -24,7 +24,8 @@ echo "xapid: building the demo guest (cached after the first time)..."
 bash "$TOP/tools/build-guest.sh" "$XAPID_GUEST_CACHE" > "$STATE/build-guest.log" 2>&1 ||
 	{ echo "build-guest failed: see $STATE/build-guest.log"; exit 1; }
 
-"$TOP/build/xapid" --state-dir "$STATE" --listen "0.0.0.0:$PORT" \
+# its own session: Ctrl-C reaches this script, which stops the demo VM first
+setsid "$TOP/build/xapid" --state-dir "$STATE" --listen "0.0.0.0:$PORT" \
 	--tls-listen "0.0.0.0:$TLS_PORT" --password-file "$STATE/root.pw" \
 	--vm-backend "$BACKEND" --foreground &
 XAPID_PID=$!
