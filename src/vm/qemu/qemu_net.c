@@ -120,16 +120,18 @@ qemu_bridge_check(const char *bridge, char **err)
 	return 0;
 }
 
-/* A candidate tap name: "xq" + 7 hex digits of hash(uuid, salt) + "-" +
- * the NIC's device number (or id). At most 15 characters. */
+/* A candidate tap name: "xq" + 7 hex digits of hash(state dir, uuid, salt)
+ * + "-" + the NIC's device number (or id). At most 15 characters. The state
+ * dir is in the hash because several xapids may share a machine (tests, a
+ * pool on one host) and run VMs with the same uuid. */
 static void
 qemu_tap_name(const char *uuid, const char *nic_id, int salt, char name[QEMU_TAPNAME])
 {
-	char key[64];
+	char *key = xasprintf("%s/%s/%d", qemu_vms_dir ? qemu_vms_dir : "", uuid, salt);
 	const char *dev = strncmp(nic_id, "vif", 3) == 0 && nic_id[3] ? nic_id + 3 : nic_id;
 
-	snprintf(key, sizeof(key), "%s/%d", uuid, salt);
 	snprintf(name, QEMU_TAPNAME, "xq%07llx-%.4s", htab_hash(key) & 0xfffffffULL, dev);
+	free(key);
 }
 
 int

@@ -4,7 +4,8 @@
  *   qemu.c         the ops table: init, start/resume, shutdown, destroy,
  *                  reboot, pause/unpause, suspend, stats, agent
  *   qemu_proc.c    the VM table, spawning QEMU, the reaper thread, QMP
- *                  events, state files, clean-up, attach after a restart
+ *                  events
+ *   qemu_state.c   state files (re-attach after a restart), clean-up
  *   qemu_hotplug.c disk and NIC hot-plug/unplug
  *   qemu_net.c     tap devices and bridges
  *   qemu_accel.c   the accelerator probe
