@@ -483,6 +483,31 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 		return -1;
 	log_info("vm", "backend %s, accelerator %s", vm_cfg.backend->name,
 		 vm_cfg.backend->accel());
+	/* shown in the host's fields: xe host-param-get param-name=other-config */
+	struct db_txn *t = db_txn_begin();
+	struct db_row *h = db_txn_edit(t, DMC_host, cfg->host_ref);
+	if (h) {
+		const char *keys[] = {"vm-backend", "vm-accelerator"};
+		const char *vals[] = {vm_cfg.backend->name, vm_cfg.backend->accel()};
+		const struct dm_coll *old = h->f[DMF_host_other_config].c;
+		size_t n = old ? old->n : 0, k = 0;
+		struct dm_coll *c = dmc_new(n + 2);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(old->v[2 * i].s, keys[0]) == 0 ||
+			    strcmp(old->v[2 * i].s, keys[1]) == 0)
+				continue;
+			c->v[2 * k].s = xstrdup(old->v[2 * i].s);
+			c->v[2 * k + 1].s = xstrdup(old->v[2 * i + 1].s);
+			k++;
+		}
+		for (size_t i = 0; i < 2; i++, k++) {
+			c->v[2 * k].s = xstrdup(keys[i]);
+			c->v[2 * k + 1].s = xstrdup(vals[i]);
+		}
+		c->n = k;
+		db_txn_set(t, h, DMF_host_other_config, (union dm_val){.c = c});
+	}
+	api_err_free(api_commit(t));
 	api_register("VM.create", lc_create, 0);
 	api_register("VM.destroy", lc_destroy, 0);
 	api_register("VM.clone", lc_clone, 0);
