@@ -18,7 +18,7 @@ BR=$(echo "$BR" | cut -c1-10)
 NET=10.$((($$ >> 8) % 200 + 20)).$(($$ % 250)).
 XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
 cleanup_bridge() { ip link del "${BR}0" 2>/dev/null; true; }
-trap 'stop_xapid; cleanup_bridge; t_cleanup' EXIT
+trap 'stop_xapid; cleanup_bridge; [ $t_failed -ne 0 ] && cp "$T_DIR"/q1.out /tmp/q1.out.last; t_cleanup' EXIT
 start_xapid q1 || { not_ok "xapid starts"; done_testing; exit 1; }
 
 VM=$($XE vm-install template="xapid test guest" new-name-label=g1)
@@ -41,6 +41,14 @@ OSV=$($XE vm-param-get uuid=$VM param-name=os-version 2>&1)
 case "$OSV" in *name*) ok "os-version from the agent" ;; *) not_ok "os-version from the agent" "$OSV" ;; esac
 check_rc "vm-start of a running VM fails" 1 $XE vm-start uuid=$VM
 grep -q "expected: halted" "$T_DIR/last.err" && ok "VM_BAD_POWER_STATE printed as xe does" || not_ok "VM_BAD_POWER_STATE printed" "$(cat "$T_DIR/last.err")"
+
+# a static address set through the API reaches the guest
+VIF=$($XE vif-list vm-uuid=$VM params=uuid --minimal)
+check_rc "vif-configure-ipv4 static" 0 $XE vif-configure-ipv4 uuid=$VIF mode=static address=${NET}3/24
+has_ip3() { $XE vm-param-get uuid=$VM param-name=networks | grep -q "0/ip: ${NET}3"; }
+wait_for 60 has_ip3 && ok "the guest took the static address" || not_ok "the guest took the static address" "$($XE vm-param-get uuid=$VM param-name=networks 2>&1)"
+check "VIF records the configuration" "${NET}3/24" "$($XE vif-param-get uuid=$VIF param-name=ipv4-addresses)"
+check_rc "vif-configure-ipv4 with a bad address" 1 $XE vif-configure-ipv4 uuid=$VIF mode=static address=300.1.1.1/24
 
 # hot-plug a disk, seen by the guest
 SR=$($XE sr-list params=uuid --minimal)
