@@ -139,31 +139,18 @@ srf_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
 	return srf_file(sr, location);
 }
 
-static const struct sr_driver sr_file_driver = {
-	.type = "ext",
-	.content_type = "user",
-	.shared = false,
-	.create = srf_create,
-	.vdi_create = srf_vdi_create,
-	.vdi_destroy = srf_vdi_destroy,
-	.vdi_resize = srf_vdi_resize,
-	.vdi_used = srf_vdi_used,
-	.stat = srf_stat,
-	.vdi_path = srf_vdi_path,
-};
+/* "ext" (XenServer's local file SR type) and "file" are the same driver. */
+#define SRF_DRIVER(name)                                                       \
+	{                                                                      \
+		.type = name, .content_type = "user", .shared = false,         \
+		.create = srf_create, .vdi_create = srf_vdi_create,            \
+		.vdi_destroy = srf_vdi_destroy, .vdi_resize = srf_vdi_resize,  \
+		.vdi_used = srf_vdi_used, .stat = srf_stat,                    \
+		.vdi_path = srf_vdi_path,                                      \
+	}
 
-static const struct sr_driver sr_file_driver2 = {
-	.type = "file",
-	.content_type = "user",
-	.shared = false,
-	.create = srf_create,
-	.vdi_create = srf_vdi_create,
-	.vdi_destroy = srf_vdi_destroy,
-	.vdi_resize = srf_vdi_resize,
-	.vdi_used = srf_vdi_used,
-	.stat = srf_stat,
-	.vdi_path = srf_vdi_path,
-};
+static const struct sr_driver sr_file_driver = SRF_DRIVER("ext");
+static const struct sr_driver sr_file_driver2 = SRF_DRIVER("file");
 
 const struct sr_driver *
 sr_driver_find(const char *type)

@@ -144,33 +144,6 @@ dev_vbd_plug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 }
 
 static struct api_err *
-dev_vbd_unplug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
-{
-	const char *ref = args[0]->u.s;
-	char *vm = NULL, *uuid = NULL, *msg = NULL, id[16] = "";
-	struct api_err *err = dev_prepare(DMC_VBD, ref, false, &vm, &uuid);
-	(void)ctx;
-	(void)nargs;
-	(void)result;
-	if (err)
-		return err;
-	db_rdlock();
-	struct db_row *b = db_get(DMC_VBD, ref);
-	if (b)
-		snprintf(id, sizeof(id), "vbd%d", atoi(b->f[DMF_VBD_userdevice].s));
-	db_unlock();
-	if (vm_cfg.backend->disk_unplug(uuid, id, &msg) < 0) {
-		err = api_internal("VBD.unplug failed: %s", msg ? msg : "");
-		free(msg);
-	} else {
-		err = dev_set_attached(DMC_VBD, ref, false);
-	}
-	free(vm);
-	free(uuid);
-	return err;
-}
-
-static struct api_err *
 dev_vif_plug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *ref = args[0]->u.s;
@@ -207,31 +180,51 @@ dev_vif_plug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	return err;
 }
 
+/* VBD.unplug / VIF.unplug: the backend removes the device, then the DB. */
 static struct api_err *
-dev_vif_unplug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+dev_unplug(int cls, const char *ref)
 {
-	const char *ref = args[0]->u.s;
 	char *vm = NULL, *uuid = NULL, *msg = NULL, id[16] = "";
-	struct api_err *err = dev_prepare(DMC_VIF, ref, false, &vm, &uuid);
-	(void)ctx;
-	(void)nargs;
-	(void)result;
+	struct api_err *err = dev_prepare(cls, ref, false, &vm, &uuid);
 	if (err)
 		return err;
 	db_rdlock();
-	struct db_row *v = db_get(DMC_VIF, ref);
-	if (v)
-		snprintf(id, sizeof(id), "vif%s", v->f[DMF_VIF_device].s);
+	struct db_row *d = db_get(cls, ref);
+	if (d && cls == DMC_VBD)
+		snprintf(id, sizeof(id), "vbd%d", atoi(d->f[DMF_VBD_userdevice].s));
+	else if (d)
+		snprintf(id, sizeof(id), "vif%s", d->f[DMF_VIF_device].s);
 	db_unlock();
-	if (vm_cfg.backend->nic_unplug(uuid, id, &msg) < 0) {
-		err = api_internal("VIF.unplug failed: %s", msg ? msg : "");
+	int rc = cls == DMC_VBD ? vm_cfg.backend->disk_unplug(uuid, id, &msg)
+				: vm_cfg.backend->nic_unplug(uuid, id, &msg);
+	if (rc < 0) {
+		err = api_internal("%s.unplug failed: %s", dm_classes[cls].name,
+				   msg ? msg : "");
 		free(msg);
 	} else {
-		err = dev_set_attached(DMC_VIF, ref, false);
+		err = dev_set_attached(cls, ref, false);
 	}
 	free(vm);
 	free(uuid);
 	return err;
+}
+
+static struct api_err *
+dev_vbd_unplug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	return dev_unplug(DMC_VBD, args[0]->u.s);
+}
+
+static struct api_err *
+dev_vif_unplug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	return dev_unplug(DMC_VIF, args[0]->u.s);
 }
 
 /* network.create: a network without a bridge gets the next free one. */
