@@ -123,4 +123,5 @@ try:
           % (rss / 1024, rss2 / 1024))
     print("start-up with the database (to first login): %.2f s (goal < 2 s)" % t_start)
 finally:
+    print([l for l in x.output().splitlines() if "database loaded" in l][-1:])
     x.cleanup()
