@@ -174,6 +174,17 @@ count(const char *hay, const char *needle)
 	return k;
 }
 
+/* How many times text is on the console now. */
+static int
+count_console(const char *uuid, const char *text)
+{
+	char *c = console(uuid);
+	int k = count(c, text);
+
+	free(c);
+	return k;
+}
+
 /* Waits until the console holds at least n copies of text. */
 static bool
 wait_console(const char *uuid, const char *text, int n, double timeout_s)
@@ -498,8 +509,40 @@ stage_reboot(void)
 	ok(i >= 0 && evs[i].reboot && strcmp(reason, "guest-reset") == 0,
 	   "reported: running, reboot, %s", reason);
 	ok(wait_console(UUID_A, "QGA-UP", 4, 120), "the guest came back");
+	sleep(6); /* quiet time again */
 	ok(wait_event(UUID_A, VMR_RUNNING, i + 1, 0.5, NULL, 0) < 0,
 	   "the firmware's extra resets were not reported again");
+
+	/* clean reboot when no agent answers: ACPI power-off, then a new QEMU */
+	pid_t pid0 = qemu_pid(UUID_A);
+	rc = be->agent(UUID_A, "{\"execute\": \"guest-exec\", \"arguments\": {\"path\": "
+			       "\"/bin/sh\", \"arg\": [\"-c\", \"sleep 1; kill -9 $(pidof "
+			       "qemu-ga); sleep 3; kill -9 $(pidof qemu-ga)\"]}}",
+		       &reply, 10, E());
+	free(reply);
+	/* the guest's init restarts qemu-ga at once the first time, then only
+	 * after 10 s: it is killed twice */
+	bool dead = false;
+	sleep(4);
+	for (int k = 0; k < 10 && !dead; k++) {
+		sleep(1);
+		reply = NULL;
+		dead = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 1, E()) != 0;
+		free(reply);
+	}
+	ok(rc == 0 && dead, "the guest's agent is gone (%s)", ES());
+	int boots = count_console(UUID_A, "GUEST-UP"), agents = count_console(UUID_A, "QGA-UP");
+	rc = be->reboot(UUID_A, false, E());
+	ok(rc == 0, "clean reboot without agent%s%s", rc ? ": " : "", ES());
+	ok(wait_console(UUID_A, "GUEST-POWERDOWN", 1, 1) &&
+		   wait_console(UUID_A, "GUEST-UP", boots + 1, 120) &&
+		   wait_console(UUID_A, "QGA-UP", agents + 1, 120),
+	   "ACPI power-off, then a fresh boot");
+	char taps[256];
+	taps_now(taps, sizeof(taps));
+	ok(qemu_pid(UUID_A) != pid0 && qemu_pid(UUID_A) > 0 && *taps,
+	   "a new QEMU (pid %d, was %d) with its tap %s", (int)qemu_pid(UUID_A), (int)pid0, taps);
+	ok(be->attach(UUID_A) == VMR_RUNNING, "A is running");
 }
 
 static void
@@ -527,8 +570,9 @@ stage_suspend_resume(void)
 	c = console(UUID_A);
 	int boots = count(c, "GUEST-UP");
 	free(c);
-	ok(ticking && boots == boots0,
-	   "the guest keeps ticking after resume, without a new boot");
+	ok(ticking && boots == boots0, "the guest keeps ticking after resume, without a new boot "
+					"(%d ticks before, boots %d -> %d)",
+	   ticks, boots0, boots);
 	char *reply = NULL;
 	rc = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 10, E());
 	ok(rc == 0, "the agent answers after resume");
