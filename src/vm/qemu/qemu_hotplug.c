@@ -165,12 +165,36 @@ qemu_hp_save(struct qemu_vm *vm)
 
 /* ---- disks ---- */
 
+/* The QMP steps of a disk plug, each undone when a later one fails. */
+static int
+qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, char **err)
+{
+	bool direct = qemu_direct_ok(d->path);
+	char file[32], fmt[32], io[32];
+
+	qemu_disk_names(d->id, file, fmt, io);
+	if (qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK)
+		return -1;
+	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_file(d, direct), err) != QMP_OK)
+		goto del_io;
+	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) != QMP_OK)
+		goto del_file;
+	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, 0), err) != QMP_OK)
+		goto del_fmt;
+	return 0;
+del_fmt:
+	qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
+del_file:
+	qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
+del_io:
+	qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+	return -1;
+}
+
 int
 qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 {
 	struct qemu_vm *vm;
-	char file[32], fmt[32], io[32];
-	bool direct;
 	int port, rc = -1;
 
 	if (qemu_disk_check(d, err) < 0)
@@ -185,27 +209,12 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 	}
 	if (!(vm = qemu_hp_get(uuid, err)))
 		return -1;
-	qemu_disk_names(d->id, file, fmt, io);
-	direct = qemu_direct_ok(d->path);
 	if (qemu_find_disk(vm, d->id) >= 0) {
 		*err = xasprintf("VM %s already has a disk %s", uuid, d->id);
 	} else if (!(port = qemu_free_port(vm))) {
 		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
 				 vm->nports);
-	} else if (qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK) {
-	} else if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_file(d, direct), err) !=
-		   QMP_OK) {
-		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
-	} else if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) !=
-		   QMP_OK) {
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
-		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
-	} else if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, 0), err) !=
-		   QMP_OK) {
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
-		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
-	} else {
+	} else if (qemu_disk_attach(vm, d, port, err) == 0) {
 		size_t n = vm->spec.ndisks;
 		vm->spec.disks = xrealloc(vm->spec.disks, (n + 1) * sizeof(*vm->spec.disks));
 		vm->disk_port = xrealloc(vm->disk_port, (n + 1) * sizeof(int));
@@ -254,31 +263,45 @@ qemu_disk_unplug(const char *uuid, const char *id, char **err)
 
 /* ---- NICs ---- */
 
+/* The tap and QMP steps of a NIC plug, undone when a later one fails. */
+static int
+qemu_nic_attach(struct qemu_vm *vm, const struct vm_nic *n, int port, int queues,
+		char tap[QEMU_TAPNAME], char **err)
+{
+	char netdev[32];
+
+	snprintf(netdev, sizeof(netdev), "net-%s", n->id);
+	if (qemu_tap_create(vm->uuid, n, queues, tap, err) < 0)
+		return -1;
+	if (qemu_hp_cmd(vm, "netdev_add", qemu_json_netdev(n, tap, queues), err) != QMP_OK)
+		goto del_tap;
+	if (qemu_hp_cmd(vm, "device_add", qemu_json_nic_device(n, port, queues, 0), err) !=
+	    QMP_OK)
+		goto del_netdev;
+	return 0;
+del_netdev:
+	qemu_hp_quiet(vm, "netdev_del", json_pack("{s:s}", "id", netdev));
+del_tap:
+	qemu_tap_delete(tap);
+	return -1;
+}
+
 int
 qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err)
 {
 	struct qemu_vm *vm;
-	char tap[QEMU_TAPNAME] = "", netdev[32];
+	char tap[QEMU_TAPNAME] = "";
 	int port, queues, rc = -1;
 
 	if (qemu_nic_check(n, err) < 0 || !(vm = qemu_hp_get(uuid, err)))
 		return -1;
 	queues = qemu_nic_queues(vm->spec.vcpus);
-	snprintf(netdev, sizeof(netdev), "net-%s", n->id);
 	if (qemu_find_nic(vm, n->id) >= 0) {
 		*err = xasprintf("VM %s already has a NIC %s", uuid, n->id);
 	} else if (!(port = qemu_free_port(vm))) {
 		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
 				 vm->nports);
-	} else if (qemu_tap_create(uuid, n, queues, tap, err) < 0) {
-	} else if (qemu_hp_cmd(vm, "netdev_add", qemu_json_netdev(n, tap, queues), err) !=
-		   QMP_OK) {
-		qemu_tap_delete(tap);
-	} else if (qemu_hp_cmd(vm, "device_add", qemu_json_nic_device(n, port, queues, 0), err) !=
-		   QMP_OK) {
-		qemu_hp_quiet(vm, "netdev_del", json_pack("{s:s}", "id", netdev));
-		qemu_tap_delete(tap);
-	} else {
+	} else if (qemu_nic_attach(vm, n, port, queues, tap, err) == 0) {
 		size_t k = vm->spec.nnics;
 		vm->spec.nics = xrealloc(vm->spec.nics, (k + 1) * sizeof(*vm->spec.nics));
 		vm->nic_port = xrealloc(vm->nic_port, (k + 1) * sizeof(int));
