@@ -388,7 +388,7 @@ qmp_reader_main(void *p)
 	pthread_mutex_lock(&m->lock);
 	m->dead = true;
 	if (!m->closing)
-		log_info(QMP_TAG, "%s: connection lost (%s)", m->path, why);
+		log_debug(QMP_TAG, "%s: connection lost (%s)", m->path, why);
 	while (m->pending)
 		qmp_complete(m, m->pending, QMP_EIO, NULL,
 			     xasprintf("QMP connection to %s lost (%s)", m->path, why));
