@@ -196,17 +196,54 @@ out:
 	return err;
 }
 
+struct api_err *
+sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
+		      char **path)
+{
+	struct sr_call c;
+	struct api_err *err = sr_call_prepare(sr_ref, &c);
+	if (err)
+		return err;
+	char *uuid = db_new_uuid();
+	char *location = xasprintf("%s.suspend", uuid);
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_create(t, DMC_VDI, NULL, uuid);
+	db_txn_set(t, r, DMF_VDI_name_label, (union dm_val){.s = xstrdup("Suspend image")});
+	db_txn_set(t, r, DMF_VDI_SR, (union dm_val){.s = xstrdup(sr_ref)});
+	db_txn_set(t, r, DMF_VDI_type, (union dm_val){.s = xstrdup("suspend")});
+	db_txn_set(t, r, DMF_VDI_virtual_size, (union dm_val){.i = size});
+	db_txn_set(t, r, DMF_VDI_location, (union dm_val){.s = xstrdup(location)});
+	db_txn_set(t, r, DMF_VDI_managed, (union dm_val){.b = true});
+	char *ref = xstrdup(r->ref);
+	err = api_commit(t);
+	if (err) {
+		free(ref);
+	} else {
+		*vdi_ref = ref;
+		*path = xasprintf("%s/%s", c.path, location);
+	}
+	free(uuid);
+	free(location);
+	sr_call_clear(&c);
+	return err;
+}
+
 static struct api_err *
 sr_vdi_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
-	const char *ref = args[0]->u.s;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	return sr_vdi_delete(args[0]->u.s);
+}
+
+struct api_err *
+sr_vdi_delete(const char *ref)
+{
 	struct sr_call c;
 	struct api_err *err = NULL;
 	char *location = NULL, *sr_ref = NULL;
 
-	(void)ctx;
-	(void)nargs;
-	(void)result;
 	db_rdlock();
 	struct db_row *vdi = db_get(DMC_VDI, ref);
 	if (!vdi) {

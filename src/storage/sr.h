@@ -51,6 +51,14 @@ void sr_register(const char *host_ref);
  * NULL with *err. Call with the DB read lock held. */
 char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err);
 
+/* A VDI of type "suspend" on SR sr_ref, for a memory image the caller
+ * writes to *path (the file does not exist yet). Sets *vdi_ref and *path
+ * (malloc'd). */
+struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
+				      char **vdi_ref, char **path);
+/* Removes a VDI: its bytes, then its row (and VBDs). */
+struct api_err *sr_vdi_delete(const char *vdi_ref);
+
 /* Makes the host's local SR on first start (DIR/sr-local) and sets it as the
  * pool's default SR. Call inside the bootstrap transaction. */
 struct db_txn;

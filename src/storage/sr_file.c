@@ -57,9 +57,13 @@ srf_create(const struct sr_ctx *sr)
 	return NULL;
 }
 
+/* A VDI's file: "<location>.qcow2"; a location with its own extension
+ * (suspend images: "<uuid>.suspend") names the file itself. */
 static char *
 srf_file(const struct sr_ctx *sr, const char *location)
 {
+	if (strchr(location, '.'))
+		return xasprintf("%s/%s", sr->path, location);
 	return xasprintf("%s/%s.qcow2", sr->path, location);
 }
 

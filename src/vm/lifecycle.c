@@ -10,8 +10,10 @@
 #include <time.h>
 #include <ctype.h>
 
+#include "storage/sr.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "vm/metrics.h"
 #include "vm/vm_int.h"
 
 /* Turns a backend failure message into INTERNAL_ERROR. */
@@ -39,7 +41,7 @@ lc_start_common(const char *vm, bool paused, const char *opname)
 		goto fail;
 	}
 	struct vm_spec spec;
-	if ((err = vm_spec_build(vm, &spec)))
+	if ((err = vm_spec_build(vm, &spec, false)))
 		goto fail;
 	spec.start_paused = paused;
 	int rc = vm_cfg.backend->start(&spec, &msg);
@@ -159,11 +161,166 @@ lc_be_unpause(const char *uuid, char **err)
 }
 
 LC_HANDLER(lc_clean_shutdown, "clean_shutdown", "running", lc_be_clean_shutdown, "Halted")
-LC_HANDLER(lc_hard_shutdown, "hard_shutdown", "paused,running,suspended", lc_be_destroy, "Halted")
+LC_HANDLER(lc_hard_shutdown_live, "hard_shutdown", "paused,running,suspended", lc_be_destroy, "Halted")
 LC_HANDLER(lc_clean_reboot, "clean_reboot", "running", lc_be_clean_reboot, "Running")
 LC_HANDLER(lc_hard_reboot, "hard_reboot", "paused,running", lc_be_hard_reboot, "Running")
 LC_HANDLER(lc_pause, "pause", "running", lc_be_pause, "Paused")
 LC_HANDLER(lc_unpause, "unpause", "paused", lc_be_unpause, "Running")
+
+/* The VM's suspend image (VDI ref), or NULL. */
+static char *
+lc_suspend_vdi(const char *vm)
+{
+	char *v = NULL;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r && strcmp(r->f[DMF_VM_suspend_VDI].s, DM_NULL_REF) != 0)
+		v = xstrdup(r->f[DMF_VM_suspend_VDI].s);
+	db_unlock();
+	return v;
+}
+
+static void
+lc_set_suspend_vdi(const char *vm, const char *vdi)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_edit(t, DMC_VM, vm);
+	if (r)
+		db_txn_set(t, r, DMF_VM_suspend_VDI,
+			   (union dm_val){.s = xstrdup(vdi ? vdi : DM_NULL_REF)});
+	api_err_free(api_commit(t));
+}
+
+/* VM.hard_shutdown: a suspended VM just loses its memory image. */
+static struct api_err *
+lc_hard_shutdown(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s;
+	char *img = lc_suspend_vdi(vm);
+	bool suspended = false;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	suspended = r && strcmp(r->f[DMF_VM_power_state].s, "Suspended") == 0;
+	db_unlock();
+	if (!suspended) {
+		free(img);
+		return lc_hard_shutdown_live(ctx, args, nargs, result);
+	}
+	char *opid = NULL;
+	struct api_err *err = vm_op_begin(vm, "hard_shutdown", "suspended", false, &opid);
+	if (!err) {
+		if (img) {
+			api_err_free(sr_vdi_delete(img));
+			lc_set_suspend_vdi(vm, NULL);
+		}
+		vm_op_end(vm, opid, "Halted");
+	}
+	free(opid);
+	free(img);
+	return err;
+}
+
+/* VM.suspend: the memory image goes to a VDI on the suspend SR. */
+static struct api_err *
+lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s;
+	char *opid = NULL, *msg = NULL, *vdi = NULL, *path = NULL, *sr = NULL;
+	int64_t mem = 0;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	struct api_err *err = vm_op_begin(vm, "suspend", "running", false, &opid);
+	if (err)
+		return err;
+	db_rdlock();
+	size_t n;
+	struct db_row **pools = db_list(DMC_pool, &n);
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r) {
+		const char *s1 = r->f[DMF_VM_suspend_SR].s;
+		const char *s2 = n ? pools[0]->f[DMF_pool_suspend_image_SR].s : DM_NULL_REF;
+		const char *s3 = n ? pools[0]->f[DMF_pool_default_SR].s : DM_NULL_REF;
+		sr = xstrdup(strcmp(s1, DM_NULL_REF) ? s1 : strcmp(s2, DM_NULL_REF) ? s2 : s3);
+		mem = r->f[DMF_VM_memory_static_max].i;
+	}
+	free(pools);
+	db_unlock();
+	char *uuid = lc_uuid(vm);
+	err = sr_suspend_vdi_create(sr ? sr : DM_NULL_REF, mem, &vdi, &path);
+	if (!err && vm_cfg.backend->suspend(uuid, path, &msg) < 0) {
+		err = lc_backend_err("VM suspend failed", msg);
+		api_err_free(sr_vdi_delete(vdi));
+	}
+	if (err) {
+		vm_op_end(vm, opid, NULL);
+	} else {
+		lc_set_suspend_vdi(vm, vdi);
+		vm_op_end(vm, opid, "Suspended");
+	}
+	free(uuid);
+	free(opid);
+	free(vdi);
+	free(path);
+	free(sr);
+	return err;
+}
+
+static struct api_err *
+lc_resume_common(const char *vm, bool paused)
+{
+	char *opid = NULL, *msg = NULL;
+	struct api_err *err = vm_op_begin(vm, "resume", "suspended", false, &opid);
+	if (err)
+		return err;
+	char *img = lc_suspend_vdi(vm), *path = NULL;
+	const char *fmt = NULL;
+	if (img) {
+		db_rdlock();
+		path = sr_vdi_path(img, &fmt, &err);
+		db_unlock();
+	} else {
+		err = api_internal("the VM has no suspend image");
+	}
+	struct vm_spec spec;
+	if (!err && !(err = vm_spec_build(vm, &spec, true))) {
+		spec.start_paused = paused;
+		if (vm_cfg.backend->resume(&spec, path, &msg) < 0)
+			err = lc_backend_err("VM resume failed", msg);
+		vm_spec_clear(&spec);
+	}
+	if (err) {
+		vm_op_end(vm, opid, NULL);
+	} else {
+		api_err_free(sr_vdi_delete(img));
+		lc_set_suspend_vdi(vm, NULL);
+		vm_op_end(vm, opid, paused ? "Paused" : "Running");
+	}
+	free(img);
+	free(path);
+	free(opid);
+	return err;
+}
+
+static struct api_err *
+lc_resume(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	return lc_resume_common(args[0]->u.s, args[1]->u.b);
+}
+
+static struct api_err *
+lc_resume_on(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	if (strcmp(args[1]->u.s, vm_cfg.host_ref) != 0)
+		return api_error(XE_HANDLE_INVALID, "host", args[1]->u.s, NULL);
+	return lc_resume_common(args[0]->u.s, args[2]->u.b);
+}
 
 /* VM.shutdown: clean, falling back to hard. */
 static struct api_err *
@@ -519,11 +676,15 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.clean_reboot", lc_clean_reboot, 0);
 	api_register("VM.hard_reboot", lc_hard_reboot, 0);
 	api_register("VM.pause", lc_pause, 0);
+	api_register("VM.suspend", lc_suspend, 0);
+	api_register("VM.resume", lc_resume, 0);
+	api_register("VM.resume_on", lc_resume_on, 0);
 	api_register("VM.unpause", lc_unpause, 0);
 	api_register("VM.power_state_reset", lc_power_state_reset, 0);
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
 	lc_resync();
 	vm_guest_agent_start();
+	metrics_start();
 	return 0;
 }

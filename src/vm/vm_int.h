@@ -25,8 +25,10 @@ char *vbd_device_name(const char *userdevice);
  * resident_on, metrics, devices follow). */
 void vm_op_end(const char *vm, const char *opid, const char *power_state);
 
-/* Builds the backend spec of a VM from the DB. */
-struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec);
+/* Builds the backend spec of a VM from the DB; attached_only keeps only the
+ * devices attached now (resume: the saved machine must match). */
+struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec,
+			      bool attached_only);
 
 /* Marks the VM and its devices as in power_state in a transaction. */
 void vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state);

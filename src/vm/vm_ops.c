@@ -158,8 +158,9 @@ vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 {
 	bool running = strcmp(power_state, "Running") == 0 ||
 		       strcmp(power_state, "Paused") == 0;
-	bool was_running = strcmp(vm->f[DMF_VM_power_state].s, "Halted") != 0 &&
-			   strcmp(vm->f[DMF_VM_power_state].s, "Suspended") != 0;
+	char was[16];
+	snprintf(was, sizeof(was), "%s", vm->f[DMF_VM_power_state].s);
+	bool was_running = strcmp(was, "Halted") != 0 && strcmp(was, "Suspended") != 0;
 	db_txn_set(t, vm, DMF_VM_power_state, vm_str(power_state));
 	db_txn_set(t, vm, DMF_VM_resident_on,
 		   vm_str(running ? vm_cfg.host_ref : DM_NULL_REF));
@@ -178,7 +179,10 @@ vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 	if (m)
 		db_txn_set(t, m, DMF_VM_metrics_last_updated,
 			   (union dm_val){.i = (int64_t)time(NULL)});
-	/* devices follow the VM */
+	/* devices follow the VM, except across a suspend: a suspended VM keeps
+	 * the devices it had, and its resume brings back exactly those */
+	if (strcmp(power_state, "Suspended") == 0 || strcmp(was, "Suspended") == 0)
+		return;
 	const struct dm_coll *vbds = vm->f[DMF_VM_VBDs].c;
 	for (size_t i = 0; vbds && i < vbds->n; i++) {
 		struct db_row *b = db_txn_edit(t, DMC_VBD, vbds->v[i].s);
@@ -275,7 +279,7 @@ vm_parse_pci(const char *spec, struct vm_spec *s)
 }
 
 struct api_err *
-vm_spec_build(const char *vm, struct vm_spec *s)
+vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 {
 	struct api_err *err = NULL;
 	memset(s, 0, sizeof(*s));
@@ -307,7 +311,7 @@ vm_spec_build(const char *vm, struct vm_spec *s)
 	s->disks = xcalloc((vbds ? vbds->n : 0) + 1, sizeof(*s->disks));
 	for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
 		struct db_row *b = db_get(DMC_VBD, vbds->v[i].s);
-		if (!b)
+		if (!b || (attached_only && !b->f[DMF_VBD_currently_attached].b))
 			continue;
 		struct vm_disk *d = &s->disks[s->ndisks];
 		d->userdevice = atoi(b->f[DMF_VBD_userdevice].s);
@@ -333,7 +337,7 @@ vm_spec_build(const char *vm, struct vm_spec *s)
 	s->nics = xcalloc((vifs ? vifs->n : 0) + 1, sizeof(*s->nics));
 	for (size_t i = 0; vifs && i < vifs->n && !err; i++) {
 		struct db_row *v = db_get(DMC_VIF, vifs->v[i].s);
-		if (!v)
+		if (!v || (attached_only && !v->f[DMF_VIF_currently_attached].b))
 			continue;
 		struct vm_nic *n = &s->nics[s->nnics++];
 		snprintf(n->id, sizeof(n->id), "vif%s", v->f[DMF_VIF_device].s);

@@ -64,6 +64,22 @@ check_rc "vm-pause" 0 $XE vm-pause uuid=$VM
 check "paused" paused "$($XE vm-param-get uuid=$VM param-name=power-state)"
 check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
 
+# suspend, restart xapid, resume: the guest carries on where it was
+ups_before=$(grep -c GUEST-UP "$CONSOLE")
+check_rc "vm-suspend" 0 $XE vm-suspend uuid=$VM
+check "suspended" suspended "$($XE vm-param-get uuid=$VM param-name=power-state)"
+SVDI=$($XE vm-param-get uuid=$VM param-name=suspend-VDI-uuid 2>/dev/null)
+ticks=$(grep -c TICK "$CONSOLE")
+stop_xapid KILL
+start_xapid q1 || { not_ok "xapid restarts"; done_testing; exit 1; }
+check "still suspended after a xapid restart" suspended "$($XE vm-param-get uuid=$VM param-name=power-state)"
+check_rc "vm-resume" 0 $XE vm-resume uuid=$VM
+check "running after resume" running "$($XE vm-param-get uuid=$VM param-name=power-state)"
+more_ticks() { [ "$(grep -c TICK "$CONSOLE")" -gt "$ticks" ]; }
+wait_for 60 more_ticks && ok "the guest ticks on after resume" || not_ok "the guest ticks on after resume"
+check "no second boot (uptime carried on)" "$ups_before" "$(grep -c GUEST-UP "$CONSOLE")"
+[ -z "$SVDI" ] || [ -z "$($XE vdi-list uuid=$SVDI --minimal 2>/dev/null)" ] && ok "suspend image removed after resume" || not_ok "suspend image removed"
+
 # xapid restart with the VM running: re-attached, not started twice
 QPID=$(cat "$STATE/vms/$VM/pid" 2>/dev/null)
 stop_xapid KILL
