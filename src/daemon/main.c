@@ -40,6 +40,7 @@ main_usage(FILE *f)
 		"  --bridge-prefix P     prefix of the Linux bridges made for networks\n"
 		"  --db-address ADDR     dqlite raft address (default: abstract socket)\n"
 		"  --vm-backend NAME     qemu (default) or sim (no guests: scale tests only)\n"
+		"  --worker-pool-size N  VM operations run at once (default 16)\n"
 		"  --foreground          stay in the foreground (the default)\n"
 		"  --debug               verbose log\n");
 }
@@ -71,12 +72,14 @@ main(int argc, char **argv)
 		{"bridge-prefix", required_argument, NULL, 'b'},
 		{"db-address", required_argument, NULL, 'd'},
 		{"vm-backend", required_argument, NULL, 'v'},
+		{"worker-pool-size", required_argument, NULL, 'w'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
+	unsigned workers = 16;
 	char *err = NULL;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -91,6 +94,7 @@ main(int argc, char **argv)
 		case 'b': bridge_prefix = optarg; break;
 		case 'd': db_addr = optarg; break;
 		case 'v': vm_backend = optarg; break;
+		case 'w': workers = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'f': break;
 		case 'D': log_set_level(LOG_DEBUG); break;
 		case 'h': main_usage(stdout); return 0;
@@ -194,7 +198,7 @@ main(int argc, char **argv)
 		log_err("main", "unknown VM backend %s", vm_backend);
 		return 2;
 	}
-	struct vm_config vc = {dir, host_ref, bridge_prefix, be};
+	struct vm_config vc = {dir, host_ref, bridge_prefix, be, workers};
 	if (vm_lifecycle_init(&vc, &err) < 0) {
 		log_err("main", "VM backend %s: %s", vm_backend, err ? err : "failed");
 		return 1;

@@ -14,6 +14,7 @@ struct vm_config {
 	const char *host_ref;
 	const char *bridge_prefix; /* networks without a bridge get <prefix><n> */
 	const struct vm_backend_ops *backend;
+	unsigned worker_pool_size; /* backend operations at once (0: 16) */
 };
 
 /* Initialises the backend, registers the handlers and re-attaches to the VMs

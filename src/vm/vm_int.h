@@ -43,6 +43,10 @@ struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);
 /* A random locally administered MAC (malloc'd). */
 char *vif_random_mac(void);
 
+/* The backend seen through the global worker pool of size operations. */
+const struct vm_backend_ops *vm_workers_wrap(const struct vm_backend_ops *inner,
+					     unsigned size);
+
 /* Starts the guest-agent poller and registers VIF.configure_ipv4. */
 void vm_guest_agent_start(void);
 
