@@ -266,7 +266,7 @@ ga_configure_ipv4(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **resul
 				feature = true;
 	}
 	db_unlock();
-	if (!err && running && !feature)
+	if (!err && running && is_static && !feature)
 		err = api_error(XE_VM_LACKS_FEATURE, vm_ref, NULL);
 	if (!err && running && is_static) {
 		/* the guest applies it now: find the interface by MAC */
