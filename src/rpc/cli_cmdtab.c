@@ -246,6 +246,8 @@ cli_table_init(void)
 		cli_table_add(&cli_power_cmds[i]);
 	for (size_t i = 0; i < cli_dev_ncmds; i++)
 		cli_table_add(&cli_dev_cmds[i]);
+	for (size_t i = 0; i < cli_metrics_ncmds; i++)
+		cli_table_add(&cli_metrics_cmds[i]);
 	pthread_mutex_lock(&cli_extra_lock);
 	for (size_t i = 0; i < cli_nextra; i++)
 		cli_table_add(cli_extra[i]);
