@@ -386,7 +386,59 @@ cli_cmd_vm_cd_list(struct cli_ctx *ctx)
 
 /* ---- the command table (cli_frontend.ml cmdtable_data) ---- */
 
+/* vdi-clone / vdi-snapshot uuid= [new-name-label=] [new-name-description=] */
+static int
+cli_vdi_dup(struct cli_ctx *ctx, const char *method)
+{
+	const char *uuid = cli_param(ctx, "uuid");
+	const char *label = cli_param(ctx, "new-name-label");
+	const char *desc = cli_param(ctx, "new-name-description");
+	char *ref = cli_ref_by_uuid(ctx, DMC_VDI, uuid);
+	xv *res = NULL;
+	int rc;
+
+	if (!ref)
+		return -1;
+	rc = cli_call(ctx, method, &res, xv_str(ref), xv_struct(), NULL);
+	if (rc == 0 && (!res || res->type != XV_STRING))
+		rc = cli_fail_failure(ctx, "%s returned no VDI", method);
+	if (rc == 0 && label)
+		rc = cli_call(ctx, "VDI.set_name_label", NULL, xv_str(res->u.s),
+			      xv_str(label), NULL);
+	if (rc == 0 && desc)
+		rc = cli_call(ctx, "VDI.set_name_description", NULL,
+			      xv_str(res->u.s), xv_str(desc), NULL);
+	if (rc == 0) {
+		db_rdlock();
+		const char *u = cli_ref_uuid(DMC_VDI, res->u.s);
+		char *out = xstrdup(u ? u : CLI_NID);
+		db_unlock();
+		cli_out_list(ctx->out, (const char *const *)&out, 1);
+		free(out);
+	}
+	xv_free(res);
+	free(ref);
+	return rc;
+}
+
+static int
+cli_cmd_vdi_clone(struct cli_ctx *ctx)
+{
+	return cli_vdi_dup(ctx, "VDI.clone");
+}
+
+static int
+cli_cmd_vdi_snapshot(struct cli_ctx *ctx)
+{
+	return cli_vdi_dup(ctx, "VDI.snapshot");
+}
+
 const struct cli_cmd cli_dev_cmds[] = {
+	{"vdi-clone", L("uuid"), L("driver-params", "new-name-label", "new-name-description"),
+	 "Clone a specified VDI.", cli_cmd_vdi_clone, 0, NULL},
+	{"vdi-snapshot", L("uuid"), L("driver-params"),
+	 "Take a read-only snapshot of a specified VDI.", cli_cmd_vdi_snapshot,
+	 0, NULL},
 	{"vbd-plug", L("uuid"), NULL,
 	 "Attempt to attach the VBD while the VM is in the running state.",
 	 cli_cmd_vbd_plug, 0, NULL},

@@ -610,6 +610,7 @@ cli_cmd_vm_reset_powerstate(struct cli_ctx *ctx)
 
 struct cli_dup {
 	const char *name; /* new-name-label */
+	bool snapshot;    /* VM.snapshot rather than VM.clone */
 	char *sr;         /* VM.copy's SR (maybe OpaqueRef:NULL), or NULL */
 	char **made;      /* refs of the new VMs */
 	size_t n;
@@ -622,7 +623,10 @@ cli_dup_one(struct cli_ctx *ctx, const char *vm, void *arg)
 	xv *res = NULL;
 	int rc;
 
-	if (d->sr)
+	if (d->snapshot)
+		rc = cli_call(ctx, "VM.snapshot", &res, xv_str(vm),
+			      xv_str(d->name), xv_array(), NULL);
+	else if (d->sr)
 		rc = cli_call(ctx, "VM.copy", &res, xv_str(vm), xv_str(d->name),
 			      xv_str(d->sr), NULL);
 	else
@@ -683,7 +687,7 @@ cli_dup(struct cli_ctx *ctx, struct cli_vm_op *op, struct cli_dup *d)
 static int
 cli_cmd_vm_clone(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, true,
 			       L("new-name-label", "new-name-description",
 				 "ignore-vdi-uuids"),
@@ -693,9 +697,22 @@ cli_cmd_vm_clone(struct cli_ctx *ctx)
 }
 
 static int
+cli_cmd_vm_snapshot(struct cli_ctx *ctx)
+{
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, NULL, NULL, 0};
+	struct cli_vm_op op = {false, true, true,
+			       L("new-name-label", "new-name-description",
+				 "ignore-vdi-uuids"),
+			       NULL, NULL};
+
+	return cli_dup(ctx, &op, &d);
+}
+
+
+static int
 cli_cmd_vm_copy(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, false,
 			       L("new-name-label", "sr-uuid",
 				 "new-name-description"),
@@ -748,6 +765,10 @@ const struct cli_cmd cli_power_cmds[] = {
 	 "Clone an existing VM, using storage-level fast disk clone operation "
 	 "where available.",
 	 cli_cmd_vm_clone, VMSEL, NULL},
+	{"vm-snapshot", L("new-name-label"), L("new-name-description", "ignore-vdi-uuids"),
+	 "Snapshot an existing VM, using storage-level fast disk snapshot "
+	 "operation where available.",
+	 cli_cmd_vm_snapshot, VMSEL, NULL},
 	{"vm-copy", L("new-name-label"), L("new-name-description", "sr-uuid"),
 	 "Copy an existing VM, but without using storage-level fast disk "
 	 "clone operation (even if this is available). The disk images of the "

@@ -228,6 +228,87 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 	return err;
 }
 
+struct api_err *
+sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
+{
+	struct api_err *err = NULL;
+	char *location = NULL, *sr_ref = NULL;
+	struct sr_call c;
+
+	db_rdlock();
+	struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
+	if (!vdi) {
+		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
+	} else {
+		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
+			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+			if (vbd && vbd->f[DMF_VBD_currently_attached].b)
+				err = api_error(XE_VDI_IN_USE, vdi_ref,
+						snapshot ? "snapshot" : "clone", NULL);
+		}
+		location = xstrdup(vdi->f[DMF_VDI_location].s);
+		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
+	}
+	db_unlock();
+	if (err || (err = sr_call_prepare(sr_ref, &c))) {
+		free(location);
+		free(sr_ref);
+		return err;
+	}
+	char *uuid = db_new_uuid(), *nloc = NULL;
+	if (!c.drv->vdi_clone)
+		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, sr_ref, NULL);
+	else
+		err = c.drv->vdi_clone(&c.ctx, location, uuid, &nloc);
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		const struct db_row *src = db_get(DMC_VDI, vdi_ref);
+		struct db_row *n = db_txn_create(t, DMC_VDI, NULL, uuid);
+		const struct dm_class *k = &dm_classes[DMC_VDI];
+		for (size_t i = 0; src && i < k->nfields; i++) {
+			if ((int)i == k->f_uuid || i == DMF_VDI_VBDs ||
+			    i == DMF_VDI_snapshots || i == DMF_VDI_crash_dumps ||
+			    i == DMF_VDI_current_operations)
+				continue;
+			db_txn_set(t, n, (int)i, dmv_copy(k->fields[i].type, src->f[i]));
+		}
+		db_txn_set(t, n, DMF_VDI_location, (union dm_val){.s = nloc});
+		nloc = NULL;
+		db_txn_set(t, n, DMF_VDI_is_a_snapshot, (union dm_val){.b = snapshot});
+		db_txn_set(t, n, DMF_VDI_snapshot_of,
+			   (union dm_val){.s = xstrdup(snapshot ? vdi_ref : DM_NULL_REF)});
+		if (snapshot)
+			db_txn_set(t, n, DMF_VDI_snapshot_time,
+				   (union dm_val){.i = (int64_t)time(NULL)});
+		char *ref = xstrdup(n->ref);
+		sr_update_space(t, &c);
+		err = api_commit(t);
+		if (err)
+			free(ref);
+		else
+			*out = ref;
+	}
+	free(nloc);
+	free(uuid);
+	free(location);
+	free(sr_ref);
+	sr_call_clear(&c);
+	return err;
+}
+
+static struct api_err *
+sr_api_vdi_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	char *ref = NULL;
+	(void)nargs;
+	struct api_err *err = sr_vdi_clone(args[0]->u.s,
+					   strcmp(ctx->msg->name, "snapshot") == 0, &ref);
+	if (!err)
+		*result = xv_str_own(ref);
+	return err;
+}
+
 static struct api_err *
 sr_vdi_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
@@ -372,6 +453,8 @@ sr_register(const char *host_ref)
 	api_register("VDI.create", sr_vdi_create, 0);
 	api_register("VDI.destroy", sr_vdi_destroy, 0);
 	api_register("VDI.resize", sr_vdi_resize, 0);
+	api_register("VDI.clone", sr_api_vdi_clone, 0);
+	api_register("VDI.snapshot", sr_api_vdi_clone, 0);
 	api_register("SR.scan", sr_scan, 0);
 	api_register("SR.get_supported_types", sr_supported_types, API_READONLY);
 }

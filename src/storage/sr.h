@@ -37,6 +37,11 @@ struct sr_driver {
 	int64_t (*vdi_used)(const struct sr_ctx *sr, const char *location);
 	/* Total and used bytes of the SR. */
 	struct api_err *(*stat)(const struct sr_ctx *sr, int64_t *size, int64_t *used);
+	/* Copy-on-write clone of a halted VDI: its data moves into a hidden
+	 * read-only base shared by the VDI and the new one (new_uuid), as
+	 * XenServer's VHD chains do. Sets *new_location. */
+	struct api_err *(*vdi_clone)(const struct sr_ctx *sr, const char *location,
+				     const char *new_uuid, char **new_location);
 	/* The image file and format QEMU opens. */
 	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
 };
@@ -56,6 +61,10 @@ char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err
  * (malloc'd). */
 struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
 				      char **vdi_ref, char **path);
+/* VDI.clone / VDI.snapshot of a VDI that no running VM uses: the new VDI's
+ * ref in *out (malloc'd). Call without locks. */
+struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);
+
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);
 

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "db/store.h"
 #include "storage/sr.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -143,6 +144,48 @@ srf_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
 	return srf_file(sr, location);
 }
 
+static struct api_err *
+srf_vdi_clone(const struct sr_ctx *sr, const char *location,
+	      const char *new_uuid, char **new_location)
+{
+	char *file = srf_file(sr, location), *base_uuid = db_new_uuid();
+	char *base = xasprintf("%s/%s.qcow2", sr->path, base_uuid);
+	char *base_name = xasprintf("%s.qcow2", base_uuid);
+	char *nfile = xasprintf("%s/%s.qcow2", sr->path, new_uuid);
+	struct api_err *e = NULL;
+
+	if (rename(file, base) < 0) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "%s: %s", file, strerror(errno));
+		e = srf_fail("vdi_clone", &m);
+		buf_free(&m);
+		goto out;
+	}
+	/* backing names relative to the SR directory: the SR can move */
+	char *a1[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base_name,
+		      "-F", "qcow2", file, NULL};
+	if ((e = srf_qemu_img("vdi_clone", a1))) {
+		rename(base, file);
+		goto out;
+	}
+	char *a2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base_name,
+		      "-F", "qcow2", nfile, NULL};
+	if ((e = srf_qemu_img("vdi_clone", a2))) {
+		unlink(file);
+		rename(base, file);
+		goto out;
+	}
+	chmod(base, 0400); /* the shared base never changes again */
+	*new_location = xstrdup(new_uuid);
+out:
+	free(file);
+	free(base);
+	free(base_name);
+	free(base_uuid);
+	free(nfile);
+	return e;
+}
+
 /* "ext" (XenServer's local file SR type) and "file" are the same driver. */
 #define SRF_DRIVER(name)                                                       \
 	{                                                                      \
@@ -150,7 +193,7 @@ srf_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
 		.create = srf_create, .vdi_create = srf_vdi_create,            \
 		.vdi_destroy = srf_vdi_destroy, .vdi_resize = srf_vdi_resize,  \
 		.vdi_used = srf_vdi_used, .stat = srf_stat,                    \
-		.vdi_path = srf_vdi_path,                                      \
+		.vdi_path = srf_vdi_path, .vdi_clone = srf_vdi_clone,          \
 	}
 
 static const struct sr_driver sr_file_driver = SRF_DRIVER("ext");

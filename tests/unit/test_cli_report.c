@@ -220,9 +220,9 @@ test_cli_report_help_common(void **state)
 				     "    vm-install, vm-list, vm-pause, "
 				     "vm-reboot, vm-reset-powerstate, "
 				     "vm-resume\n"
-				     "    vm-shutdown, vm-start, vm-suspend, "
-				     "vm-uninstall, vm-unpause, vm-vif-list\n"
-				     "    zz-test\n"));
+				     "    vm-shutdown, vm-snapshot, vm-start, "
+				     "vm-suspend, vm-uninstall, vm-unpause\n"
+				     "    vm-vif-list, zz-test\n"));
 }
 
 /* Fails differently per ref: an API error, a CLI failure, success. */

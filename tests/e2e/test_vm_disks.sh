@@ -1,0 +1,37 @@
+#!/bin/sh
+# Copy-on-write disks: VDI.clone / VDI.snapshot and VM.clone / VM.snapshot of
+# halted VMs with disks; the data of each copy stays its own.
+. "$(dirname "$0")/lib.sh"
+XAPID_EXTRA_ARGS="--vm-backend sim"
+start_xapid d1 || { not_ok "xapid starts"; done_testing; exit 1; }
+SR=$($XE sr-list params=uuid --minimal)
+SRDIR=$STATE/sr-local
+VM=$($XE vm-install template="Other install media" new-name-label=src)
+VDI=$($XE vdi-create sr-uuid=$SR name-label=disk0 virtual-size=16777216)
+$XE vbd-create vm-uuid=$VM vdi-uuid=$VDI device=0 bootable=true > /dev/null
+file_of() { echo "$SRDIR/$($XE vdi-param-get uuid=$1 param-name=location).qcow2"; }
+qemu-io -f qcow2 -c 'write -P 0xab 0 1M' "$(file_of $VDI)" > /dev/null
+pattern() { qemu-io -f qcow2 -r -c "read -P $2 0 1M" "$(file_of $1)" 2>&1 | grep -q 'read 1048576' ; }
+
+CL=$($XE vm-clone uuid=$VM new-name-label=copy)
+check "vm-clone prints a uuid" 36 "${#CL}"
+CVDI=$($XE vbd-list vm-uuid=$CL params=vdi-uuid --minimal)
+[ -n "$CVDI" ] && [ "$CVDI" != "$VDI" ] && ok "the clone has its own disk" || not_ok "the clone has its own disk" "$CVDI"
+pattern $CVDI 0xab && ok "the clone sees the source's data" || not_ok "the clone sees the source's data"
+qemu-io -f qcow2 -c 'write -P 0xcd 0 1M' "$(file_of $VDI)" > /dev/null
+pattern $CVDI 0xab && ok "writes to the source do not reach the clone" || not_ok "writes to the source do not reach the clone"
+pattern $VDI 0xcd && ok "the source has its new data" || not_ok "the source has its new data"
+
+SN=$($XE vm-snapshot uuid=$VM new-name-label=snap1)
+check "vm-snapshot prints a uuid" 36 "${#SN}"
+check "snapshot is a snapshot" true "$($XE snapshot-param-get uuid=$SN param-name=is-a-snapshot)"
+check "snapshot-of" "$VM" "$($XE snapshot-param-get uuid=$SN param-name=snapshot-of)"
+SVDI=$($XE vbd-list vm-uuid=$SN params=vdi-uuid --minimal)
+check "snapshot VDI is-a-snapshot" true "$($XE vdi-param-get uuid=$SVDI param-name=is-a-snapshot)"
+qemu-io -f qcow2 -c 'write -P 0xef 0 1M' "$(file_of $VDI)" > /dev/null
+pattern $SVDI 0xcd && ok "the snapshot keeps the data of its time" || not_ok "the snapshot keeps the data of its time"
+pattern $CVDI 0xab && ok "the clone is still untouched" || not_ok "the clone is still untouched"
+check_rc "vdi-destroy of the clone's disk after vm-destroy" 0 sh -c "$XE vm-destroy uuid=$CL && $XE vdi-destroy uuid=$CVDI"
+pattern $VDI 0xef && ok "the source still reads after the clone is gone" || not_ok "the source still reads"
+check_rc "vdi-clone of a halted VM's disk" 0 $XE vdi-clone uuid=$VDI
+done_testing
