@@ -433,7 +433,29 @@ cli_cmd_vdi_snapshot(struct cli_ctx *ctx)
 	return cli_vdi_dup(ctx, "VDI.snapshot");
 }
 
+/* snapshot-revert snapshot-uuid= (or uuid=): VM.revert */
+static int
+cli_cmd_snapshot_revert(struct cli_ctx *ctx)
+{
+	const char *uuid = cli_param(ctx, "snapshot-uuid");
+	char *ref;
+	int rc;
+
+	if (!uuid)
+		uuid = cli_param(ctx, "uuid");
+	if (!uuid)
+		return cli_fail_failure(ctx, "Required parameter not found: snapshot-uuid");
+	if (!(ref = cli_ref_by_uuid(ctx, DMC_VM, uuid)))
+		return -1;
+	rc = cli_call(ctx, "VM.revert", NULL, xv_str(ref), NULL);
+	free(ref);
+	return rc;
+}
+
 const struct cli_cmd cli_dev_cmds[] = {
+	{"snapshot-revert", NULL, L("snapshot-uuid", "uuid"),
+	 "Revert an existing VM to a previous checkpointed or snapshotted state.",
+	 cli_cmd_snapshot_revert, CLI_CMD_STANDARD, NULL},
 	{"vdi-clone", L("uuid"), L("driver-params", "new-name-label", "new-name-description"),
 	 "Clone a specified VDI.", cli_cmd_vdi_clone, 0, NULL},
 	{"vdi-snapshot", L("uuid"), L("driver-params"),

@@ -47,6 +47,9 @@ char *vif_random_mac(void);
 const struct vm_backend_ops *vm_workers_wrap(const struct vm_backend_ops *inner,
 					     unsigned size);
 
+/* Registers VM.clone, VM.snapshot, VM.revert (vm_copy.c). */
+void vm_copy_register(void);
+
 /* Starts the guest-agent poller and registers VIF.configure_ipv4. */
 void vm_guest_agent_start(void);
 

@@ -34,4 +34,17 @@ pattern $CVDI 0xab && ok "the clone is still untouched" || not_ok "the clone is 
 check_rc "vdi-destroy of the clone's disk after vm-destroy" 0 sh -c "$XE vm-destroy uuid=$CL && $XE vdi-destroy uuid=$CVDI"
 pattern $VDI 0xef && ok "the source still reads after the clone is gone" || not_ok "the source still reads"
 check_rc "vdi-clone of a halted VM's disk" 0 $XE vdi-clone uuid=$VDI
+
+# revert: the VM gets the snapshot's data back (0xcd), on a new disk
+$XE vm-param-set uuid=$VM VCPUs-max=2 VCPUs-at-startup=2
+check_rc "snapshot-revert" 0 $XE snapshot-revert snapshot-uuid=$SN
+RVDI=$($XE vbd-list vm-uuid=$VM params=vdi-uuid --minimal)
+[ -n "$RVDI" ] && [ "$RVDI" != "$VDI" ] && ok "reverted VM has a fresh disk" || not_ok "reverted VM has a fresh disk" "$RVDI"
+pattern $RVDI 0xcd && ok "reverted disk holds the snapshot's data" || not_ok "reverted disk holds the snapshot's data"
+check "configuration reverted" 1 "$($XE vm-param-get uuid=$VM param-name=VCPUs-max)"
+[ -z "$($XE vdi-list uuid=$VDI --minimal)" ] && ok "the replaced disk is gone" || not_ok "the replaced disk is gone"
+pattern $SVDI 0xcd && ok "the snapshot itself is unchanged" || not_ok "the snapshot itself is unchanged"
+qemu-io -f qcow2 -c 'write -P 0x11 0 1M' "$(file_of $RVDI)" > /dev/null
+pattern $SVDI 0xcd && ok "writes after the revert leave the snapshot alone" || not_ok "writes after the revert leave the snapshot alone"
+check_rc "snapshot-revert of something that is not a snapshot" 1 $XE snapshot-revert snapshot-uuid=$VM
 done_testing

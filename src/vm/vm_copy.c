@@ -1,0 +1,269 @@
+/* vm_copy: VM.clone, VM.snapshot and VM.revert: copies of a VM's record
+ * and devices, with copy-on-write copies of its disks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "storage/sr.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/vm_int.h"
+
+/* VM.clone / VM.snapshot: a copy of the record, its VIFs (new MACs), CD
+ * VBDs, and copy-on-write clones of its disks (the VDIs must not be in use
+ * by a running VM: live snapshots come with the storage work). */
+static struct api_err *
+lc_copy_vm(const char *vm, const char *name, bool snapshot, const xv *ignore,
+	   xv **result)
+{
+	struct api_err *err = NULL;
+	char **disk_vbd = NULL, **new_vdi = NULL;
+	size_t ndisks = 0;
+
+	/* the disks first: each clone is its own durable step */
+	db_rdlock();
+	const struct db_row *src = db_get(DMC_VM, vm);
+	if (!src)
+		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	else if (!snapshot && strcmp(src->f[DMF_VM_power_state].s, "Halted") != 0)
+		err = vm_bad_power_state(vm, "halted", src->f[DMF_VM_power_state].s);
+	const struct dm_coll *c = src ? src->f[DMF_VM_VBDs].c : NULL;
+	disk_vbd = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+	new_vdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+	for (size_t i = 0; !err && c && i < c->n; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		if (!b || b->f[DMF_VBD_empty].b || strcmp(b->f[DMF_VBD_type].s, "CD") == 0)
+			continue;
+		bool skip = false;
+		for (size_t k = 0; ignore && k < ignore->u.a.n; k++)
+			skip = skip || strcmp(ignore->u.a.items[k]->u.s, b->f[DMF_VBD_VDI].s) == 0;
+		if (skip)
+			continue;
+		disk_vbd[ndisks] = xstrdup(b->ref);
+		new_vdi[ndisks++] = xstrdup(b->f[DMF_VBD_VDI].s); /* source for now */
+	}
+	db_unlock();
+	for (size_t i = 0; !err && i < ndisks; i++) {
+		char *nv = NULL;
+		err = sr_vdi_clone(new_vdi[i], snapshot, &nv);
+		free(new_vdi[i]);
+		new_vdi[i] = nv;
+	}
+	if (err)
+		goto out;
+
+	struct db_txn *t = db_txn_begin();
+	src = db_get(DMC_VM, vm);
+	if (!src) {
+		db_txn_abort(t);
+		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+		goto out;
+	}
+	struct db_row *n = db_txn_create(t, DMC_VM, NULL, NULL);
+	char *nref = xstrdup(n->ref);
+	const struct dm_class *k = &dm_classes[DMC_VM];
+	for (size_t i = 0; i < k->nfields; i++) {
+		if ((int)i == k->f_uuid || i == DMF_VM_VBDs || i == DMF_VM_VIFs ||
+		    i == DMF_VM_consoles || i == DMF_VM_metrics ||
+		    i == DMF_VM_guest_metrics || i == DMF_VM_snapshots ||
+		    i == DMF_VM_children || i == DMF_VM_current_operations ||
+		    i == DMF_VM_is_default_template || i == DMF_VM_suspend_VDI)
+			continue;
+		db_txn_set(t, n, (int)i, dmv_copy(k->fields[i].type, src->f[i]));
+	}
+	db_txn_set(t, n, DMF_VM_name_label, (union dm_val){.s = xstrdup(name)});
+	if (snapshot) {
+		db_txn_set(t, n, DMF_VM_is_a_snapshot, (union dm_val){.b = true});
+		db_txn_set(t, n, DMF_VM_is_a_template, (union dm_val){.b = true});
+		db_txn_set(t, n, DMF_VM_snapshot_of, (union dm_val){.s = xstrdup(vm)});
+		db_txn_set(t, n, DMF_VM_snapshot_time, (union dm_val){.i = (int64_t)time(NULL)});
+		vm_set_power(t, n, "Halted");
+	} else {
+		db_txn_set(t, n, DMF_VM_parent, (union dm_val){.s = xstrdup(vm)});
+	}
+	db_txn_set(t, n, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops("Halted", n->f[DMF_VM_is_a_template].b)});
+	struct db_row *m = db_txn_create(t, DMC_VM_metrics, NULL, NULL);
+	db_txn_set(t, n, DMF_VM_metrics, (union dm_val){.s = xstrdup(m->ref)});
+	c = src->f[DMF_VM_VBDs].c;
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		const char *vdi = NULL;
+		if (!b)
+			continue;
+		bool disk = !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0;
+		for (size_t d = 0; d < ndisks; d++)
+			if (strcmp(disk_vbd[d], b->ref) == 0)
+				vdi = new_vdi[d];
+		if (disk && !vdi)
+			continue; /* an ignored disk */
+		struct db_row *nb = db_txn_create(t, DMC_VBD, NULL, NULL);
+		for (size_t f = 0; f < dm_classes[DMC_VBD].nfields; f++)
+			if ((int)f != dm_classes[DMC_VBD].f_uuid)
+				db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
+		db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(nref)});
+		if (vdi)
+			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(vdi)});
+		db_txn_set(t, nb, DMF_VBD_currently_attached, (union dm_val){.b = false});
+		db_txn_set(t, nb, DMF_VBD_device, (union dm_val){.s = xstrdup("")});
+	}
+	c = src->f[DMF_VM_VIFs].c;
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct db_row *v = db_get(DMC_VIF, c->v[i].s);
+		if (!v)
+			continue;
+		struct db_row *nv = db_txn_create(t, DMC_VIF, NULL, NULL);
+		for (size_t f = 0; f < dm_classes[DMC_VIF].nfields; f++)
+			if ((int)f != dm_classes[DMC_VIF].f_uuid)
+				db_txn_set(t, nv, (int)f, dmv_copy(dm_classes[DMC_VIF].fields[f].type, v->f[f]));
+		db_txn_set(t, nv, DMF_VIF_VM, (union dm_val){.s = xstrdup(nref)});
+		if (!snapshot)
+			db_txn_set(t, nv, DMF_VIF_MAC, (union dm_val){.s = vif_random_mac()});
+		db_txn_set(t, nv, DMF_VIF_currently_attached, (union dm_val){.b = false});
+	}
+	if (!(err = api_commit(t))) {
+		*result = xv_str(nref);
+		log_info("vm", "%s %s as %s", snapshot ? "snapshot of" : "clone of", vm, nref);
+		ndisks = 0; /* the new VDIs belong to the new VM */
+	}
+	free(nref);
+out:
+	for (size_t i = 0; i < ndisks; i++) /* undo the disk clones */
+		if (new_vdi[i] && err)
+			api_err_free(sr_vdi_delete(new_vdi[i]));
+	for (size_t i = 0; disk_vbd && disk_vbd[i]; i++)
+		free(disk_vbd[i]);
+	for (size_t i = 0; new_vdi && new_vdi[i]; i++)
+		free(new_vdi[i]);
+	free(disk_vbd);
+	free(new_vdi);
+	return err;
+}
+
+/* VM.revert(snapshot): the VM gets copies of the snapshot's disks and its
+ * configuration back; its current disks go. Halted VMs only for now. */
+static struct api_err *
+lc_revert(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *snap = args[0]->u.s;
+	char *vm = NULL, **svdi = NULL, **svbd = NULL, **old_vdi = NULL;
+	size_t ns = 0, nold = 0;
+	struct api_err *err = NULL;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+
+	db_rdlock();
+	const struct db_row *s = db_get(DMC_VM, snap);
+	const struct db_row *v = s ? db_get(DMC_VM, s->f[DMF_VM_snapshot_of].s) : NULL;
+	if (!s || !s->f[DMF_VM_is_a_snapshot].b)
+		err = api_error(XE_HANDLE_INVALID, "VM", snap, NULL);
+	else if (!v)
+		err = api_error(XE_HANDLE_INVALID, "VM", s->f[DMF_VM_snapshot_of].s, NULL);
+	else if (strcmp(v->f[DMF_VM_power_state].s, "Halted") != 0)
+		err = vm_bad_power_state(v->ref, "halted", v->f[DMF_VM_power_state].s);
+	if (!err) {
+		vm = xstrdup(v->ref);
+		const struct dm_coll *c = s->f[DMF_VM_VBDs].c;
+		svdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+		svbd = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+		for (size_t i = 0; c && i < c->n; i++) {
+			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+			if (!b || b->f[DMF_VBD_empty].b || strcmp(b->f[DMF_VBD_type].s, "CD") == 0)
+				continue;
+			svbd[ns] = xstrdup(b->ref);
+			svdi[ns++] = xstrdup(b->f[DMF_VBD_VDI].s);
+		}
+		c = v->f[DMF_VM_VBDs].c;
+		old_vdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+		for (size_t i = 0; c && i < c->n; i++) {
+			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+			if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
+				old_vdi[nold++] = xstrdup(b->f[DMF_VBD_VDI].s);
+		}
+	}
+	db_unlock();
+	char **new_vdi = xcalloc(ns + 1, sizeof(char *));
+	for (size_t i = 0; !err && i < ns; i++)
+		err = sr_vdi_clone(svdi[i], false, &new_vdi[i]);
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		struct db_row *w = db_txn_edit(t, DMC_VM, vm);
+		const struct db_row *sr = db_get(DMC_VM, snap);
+		static const int keep[] = {
+			DMF_VM_memory_static_max, DMF_VM_memory_dynamic_max,
+			DMF_VM_memory_dynamic_min, DMF_VM_memory_static_min,
+			DMF_VM_VCPUs_max, DMF_VM_VCPUs_at_startup, DMF_VM_VCPUs_params,
+			DMF_VM_PV_kernel, DMF_VM_PV_ramdisk, DMF_VM_PV_args,
+			DMF_VM_HVM_boot_params, DMF_VM_platform, DMF_VM_other_config};
+		for (size_t i = 0; w && sr && i < sizeof(keep) / sizeof(keep[0]); i++)
+			db_txn_set(t, w, keep[i],
+				   dmv_copy(dm_classes[DMC_VM].fields[keep[i]].type, sr->f[keep[i]]));
+		/* the VM's current disk VBDs go; the snapshot's come back */
+		const struct dm_coll *c = w ? w->f[DMF_VM_VBDs].c : NULL;
+		for (size_t i = 0; c && i < c->n; i++) {
+			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+			if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
+				db_txn_destroy(t, DMC_VBD, b->ref);
+		}
+		for (size_t i = 0; i < ns; i++) {
+			const struct db_row *b = db_get(DMC_VBD, svbd[i]);
+			if (!b)
+				continue;
+			struct db_row *nb = db_txn_create(t, DMC_VBD, NULL, NULL);
+			for (size_t f = 0; f < dm_classes[DMC_VBD].nfields; f++)
+				if ((int)f != dm_classes[DMC_VBD].f_uuid)
+					db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
+			db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(vm)});
+			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(new_vdi[i])});
+		}
+		err = api_commit(t);
+	}
+	if (err) {
+		for (size_t i = 0; i < ns; i++)
+			if (new_vdi[i])
+				api_err_free(sr_vdi_delete(new_vdi[i]));
+	} else {
+		for (size_t i = 0; i < nold; i++)
+			api_err_free(sr_vdi_delete(old_vdi[i]));
+		log_info("vm", "reverted %s to snapshot %s", vm, snap);
+	}
+	for (size_t i = 0; i < ns; i++) {
+		free(svdi[i]);
+		free(svbd[i]);
+		free(new_vdi[i]);
+	}
+	for (size_t i = 0; i < nold; i++)
+		free(old_vdi[i]);
+	free(svdi);
+	free(svbd);
+	free(new_vdi);
+	free(old_vdi);
+	free(vm);
+	return err;
+}
+
+static struct api_err *
+lc_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, NULL, result);
+}
+
+static struct api_err *
+lc_snapshot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, true,
+			  nargs > 2 ? args[2] : NULL, result);
+}
+
+void
+vm_copy_register(void)
+{
+	api_register("VM.clone", lc_clone, 0);
+	api_register("VM.snapshot", lc_snapshot, 0);
+	api_register("VM.revert", lc_revert, 0);
+}
