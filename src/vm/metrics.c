@@ -435,7 +435,7 @@ mx_db_write(const struct mx_target *tg, int64_t mem)
 	api_err_free(api_commit(t));
 }
 
-/* The VMs to sample: Running here. */
+/* The VMs to sample: Running (or Paused: their sources stay) here. */
 static struct mx_target *
 mx_targets(size_t *n)
 {
@@ -445,7 +445,8 @@ mx_targets(size_t *n)
 	struct mx_target *tg = xcalloc(nrows + 1, sizeof(*tg));
 	for (size_t i = 0; i < nrows; i++) {
 		struct db_row *r = vms[i];
-		if (strcmp(r->f[DMF_VM_power_state].s, "Running") != 0 ||
+		const char *ps = r->f[DMF_VM_power_state].s;
+		if ((strcmp(ps, "Running") != 0 && strcmp(ps, "Paused") != 0) ||
 		    strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) != 0 ||
 		    r->f[DMF_VM_is_control_domain].b)
 			continue;

@@ -2,12 +2,13 @@
  * metrics: what the running VMs of this host are doing, as xcp-rrdd would
  * tell it (DESIGN §5).
  *
- * A sampler thread asks the backend for each VM Running on this host every
- * period (5 s by default; XAPID_METRICS_PERIOD=<seconds> overrides it) for
- * its counters (backend stats(): memory, CPU seconds, per-disk QMP
- * query-blockstats counters) and reads the byte counters of its taps, turns
- * two successive samples into rates and keeps the last METRICS_RING values
- * of each data source in memory (an RRD of one archive, nothing on disk).
+ * A sampler thread asks the backend for each VM Running (or Paused) on this
+ * host every period (5 s by default; XAPID_METRICS_PERIOD=<seconds>
+ * overrides it) for its counters (backend stats(): memory, CPU seconds,
+ * per-disk QMP query-blockstats counters) and reads the byte counters of its
+ * taps, turns two successive samples into rates and keeps the last
+ * METRICS_RING values of each data source in memory (an RRD of one archive,
+ * nothing on disk). The sources of a VM go when it stops running here.
  *
  * Data sources use xapi's names and units: cpu<N> (fraction), memory (B),
  * vbd_<dev>_{read,write} (B/s), vbd_<dev>_{read,write}_latency (μs),

@@ -87,6 +87,10 @@ print("ok")
 EOF
 check "API get_data_sources / query_data_source" ok "$(tail -1 "$T_DIR/api.out")"
 
+check_rc "vm-pause" 0 $XE vm-pause uuid=$VM
+sleep 1.2
+check "a paused VM keeps its sources" "268435456.000000" "$($XE vm-data-source-query uuid=$VM data-source=memory)"
+check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
 check_rc "vm-shutdown --force" 0 $XE vm-shutdown uuid=$VM --force
 gone() { [ -z "$($XE vm-data-source-list uuid=$VM)" ]; }
 wait_for 20 gone && ok "data sources dropped when the VM stops" || not_ok "data sources dropped"
