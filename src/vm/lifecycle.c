@@ -32,7 +32,7 @@ lc_start_common(const char *vm, bool paused, const char *opname)
 	struct api_err *err = vm_op_begin(vm, opname, "halted", false, &opid);
 	if (err)
 		return err;
-	int64_t need = vm_memory_needed(vm), avail = vm_host_free_memory();
+	int64_t need = vm_memory_needed(vm), avail = vm_host_free_memory(vm);
 	if (need > avail) {
 		char a[32], b[32];
 		snprintf(a, sizeof(a), "%" PRId64, need);

@@ -35,7 +35,7 @@ void vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state);
 
 /* Host memory the VM needs / the host has free for new VMs (bytes). */
 int64_t vm_memory_needed(const char *vm);
-int64_t vm_host_free_memory(void);
+int64_t vm_host_free_memory(const char *except_vm);
 
 /* The bridge of a network, creating the Linux bridge if missing. */
 struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);

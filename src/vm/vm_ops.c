@@ -125,6 +125,11 @@ vm_op_begin(const char *vm, const char *op, const char *allowed,
 		return err;
 	}
 	*opid = db_new_ref();
+	if (strcmp(op, "start") == 0 || strcmp(op, "start_on") == 0 ||
+	    strcmp(op, "resume") == 0)
+		/* counted against this host's memory until it runs or fails */
+		db_txn_set(t, r, DMF_VM_scheduled_to_be_resident_on,
+			   (union dm_val){.s = xstrdup(vm_cfg.host_ref)});
 	struct dm_coll *c = dmc_new(1);
 	c->v[0].s = xstrdup(*opid);
 	c->v[1].s = xstrdup(op);
@@ -214,6 +219,8 @@ vm_op_end(const char *vm, const char *opid, const char *power_state)
 	}
 	if (power_state)
 		vm_set_power(t, r, power_state);
+	db_txn_set(t, r, DMF_VM_scheduled_to_be_resident_on,
+		   (union dm_val){.s = xstrdup(DM_NULL_REF)});
 	/* drop our operation */
 	struct dm_coll *c = r->f[DMF_VM_current_operations].c;
 	if (c && opid) {
@@ -361,6 +368,8 @@ vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 	return err;
 }
 
+#define VM_OVERHEAD (16LL << 20) /* QEMU's own memory per VM, roughly */
+
 int64_t
 vm_memory_needed(const char *vm)
 {
@@ -370,21 +379,51 @@ vm_memory_needed(const char *vm)
 	if (r)
 		m = r->f[DMF_VM_memory_static_max].i;
 	db_unlock();
-	return m + (16 << 20); /* QEMU's own overhead, roughly */
+	return m + VM_OVERHEAD;
 }
 
-int64_t
-vm_host_free_memory(void)
+static int64_t
+vm_meminfo(const char *key)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[256];
-	int64_t avail = 0;
+	int64_t v = 0;
+	size_t n = strlen(key);
 	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, "MemAvailable:", 13) == 0)
-			avail = strtoll(line + 13, NULL, 10) * 1024;
+		if (strncmp(line, key, n) == 0 && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, 10) * 1024;
 	if (f)
 		fclose(f);
-	return avail;
+	return v;
+}
+
+/* As xapi accounts it: the host's memory minus what it keeps for itself,
+ * minus every VM that runs here or is being started here (their full
+ * static_max: TCG guests touch their memory lazily, so what the kernel
+ * reports free now says nothing about what they will use). Call with no
+ * lock held; the caller's VM is already scheduled here. */
+int64_t
+vm_host_free_memory(const char *except_vm)
+{
+	int64_t total = vm_meminfo("MemTotal");
+	int64_t reserve = total / 10 > (1LL << 30) ? (1LL << 30) : total / 10;
+	int64_t used = 0;
+	size_t n;
+	db_rdlock();
+	struct db_row **vms = db_list(DMC_VM, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct db_row *r = vms[i];
+		if (r->f[DMF_VM_is_control_domain].b ||
+		    (except_vm && strcmp(r->ref, except_vm) == 0))
+			continue;
+		if (strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0 ||
+		    strcmp(r->f[DMF_VM_scheduled_to_be_resident_on].s, vm_cfg.host_ref) == 0)
+			used += r->f[DMF_VM_memory_static_max].i + VM_OVERHEAD;
+	}
+	free(vms);
+	db_unlock();
+	int64_t free_mem = total - reserve - used;
+	return free_mem > 0 ? free_mem : 0;
 }
 
 struct api_err *
