@@ -228,6 +228,27 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 	return err;
 }
 
+static int (*sr_live_ops)(const char *uuid, const char *id, const char *new_top,
+			  char **err);
+
+void
+sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
+			       const char *new_top, char **err))
+{
+	sr_live_ops = fn;
+}
+
+static struct api_err *
+sr_live_switch(const struct sr_live *l, const char *new_top)
+{
+	char *msg = NULL;
+	if (sr_live_ops(l->vm_uuid, l->disk_id, new_top, &msg) == 0)
+		return NULL;
+	struct api_err *e = api_error(XE_SR_BACKEND_FAILURE, "1", "", msg ? msg : "", NULL);
+	free(msg);
+	return e;
+}
+
 struct api_err *
 sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 {
@@ -235,22 +256,37 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 	char *location = NULL, *sr_ref = NULL;
 	struct sr_call c;
 
+	int64_t size = 0;
+	char vm_uuid[37] = "", disk_id[16] = "";
 	db_rdlock();
 	struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
 	if (!vdi) {
 		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
 	} else {
+		/* attached to a VM running here: a live snapshot through it */
 		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
 		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
 			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-			if (vbd && vbd->f[DMF_VBD_currently_attached].b)
+			if (!vbd || !vbd->f[DMF_VBD_currently_attached].b)
+				continue;
+			struct db_row *vm = db_get(DMC_VM, vbd->f[DMF_VBD_VM].s);
+			if (vm_uuid[0] || !vm || !sr_live_ops ||
+			    strcmp(vm->f[DMF_VM_resident_on].s, sr_host ? sr_host : "") != 0 ||
+			    strcmp(vbd->f[DMF_VBD_mode].s, "RW") != 0)
 				err = api_error(XE_VDI_IN_USE, vdi_ref,
 						snapshot ? "snapshot" : "clone", NULL);
+			else {
+				snprintf(vm_uuid, sizeof(vm_uuid), "%s", vm->f[DMF_VM_uuid].s);
+				snprintf(disk_id, sizeof(disk_id), "vbd%d",
+					 atoi(vbd->f[DMF_VBD_userdevice].s));
+			}
 		}
 		location = xstrdup(vdi->f[DMF_VDI_location].s);
 		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
+		size = vdi->f[DMF_VDI_virtual_size].i;
 	}
 	db_unlock();
+	struct sr_live live = {sr_live_switch, vm_uuid, disk_id};
 	if (err || (err = sr_call_prepare(sr_ref, &c))) {
 		free(location);
 		free(sr_ref);
@@ -260,7 +296,8 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 	if (!c.drv->vdi_clone)
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, sr_ref, NULL);
 	else
-		err = c.drv->vdi_clone(&c.ctx, location, uuid, &nloc);
+		err = c.drv->vdi_clone(&c.ctx, location, uuid, size,
+				       vm_uuid[0] ? &live : NULL, &nloc);
 	if (!err) {
 		struct db_txn *t = db_txn_begin();
 		const struct db_row *src = db_get(DMC_VDI, vdi_ref);

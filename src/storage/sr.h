@@ -15,6 +15,15 @@
 
 #include "api/errors.h"
 
+/* A VDI in use by a running VM: after the driver moved the VDI's data into
+ * the base and made the VDI's new top layer, switch() makes the VM write to
+ * that layer (backend disk_snapshot). */
+struct sr_live {
+	struct api_err *(*switch_top)(const struct sr_live *l, const char *new_top);
+	const char *vm_uuid;
+	const char *disk_id;
+};
+
 /* What a driver knows of one attached SR. */
 struct sr_ctx {
 	const char *uuid;
@@ -41,7 +50,9 @@ struct sr_driver {
 	 * read-only base shared by the VDI and the new one (new_uuid), as
 	 * XenServer's VHD chains do. Sets *new_location. */
 	struct api_err *(*vdi_clone)(const struct sr_ctx *sr, const char *location,
-				     const char *new_uuid, char **new_location);
+				     const char *new_uuid, int64_t size,
+				     const struct sr_live *live,
+				     char **new_location);
 	/* The image file and format QEMU opens. */
 	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
 };
@@ -64,6 +75,11 @@ struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
 /* VDI.clone / VDI.snapshot of a VDI that no running VM uses: the new VDI's
  * ref in *out (malloc'd). Call without locks. */
 struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);
+
+/* How VDIs attached to running VMs are snapshotted (the VM backend's
+ * disk_snapshot); without it such VDIs give VDI_IN_USE. */
+void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
+				    const char *new_top, char **err));
 
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);

@@ -146,14 +146,17 @@ srf_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
 
 static struct api_err *
 srf_vdi_clone(const struct sr_ctx *sr, const char *location,
-	      const char *new_uuid, char **new_location)
+	      const char *new_uuid, int64_t size, const struct sr_live *live,
+	      char **new_location)
 {
 	char *file = srf_file(sr, location), *base_uuid = db_new_uuid();
 	char *base = xasprintf("%s/%s.qcow2", sr->path, base_uuid);
 	char *base_name = xasprintf("%s.qcow2", base_uuid);
 	char *nfile = xasprintf("%s/%s.qcow2", sr->path, new_uuid);
+	char sz[32];
 	struct api_err *e = NULL;
 
+	snprintf(sz, sizeof(sz), "%lld", (long long)size);
 	if (rename(file, base) < 0) {
 		struct buf m = BUF_INIT;
 		buf_addf(&m, "%s: %s", file, strerror(errno));
@@ -161,18 +164,27 @@ srf_vdi_clone(const struct sr_ctx *sr, const char *location,
 		buf_free(&m);
 		goto out;
 	}
-	/* backing names relative to the SR directory: the SR can move */
-	char *a1[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base_name,
-		      "-F", "qcow2", file, NULL};
+	/* backing names relative to the SR directory: the SR can move; -u:
+	 * a running QEMU holds the base's lock, and the size is known */
+	char *a1[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", base_name,
+		      "-F", "qcow2", file, sz, NULL};
 	if ((e = srf_qemu_img("vdi_clone", a1))) {
 		rename(base, file);
 		goto out;
 	}
-	char *a2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base_name,
-		      "-F", "qcow2", nfile, NULL};
-	if ((e = srf_qemu_img("vdi_clone", a2))) {
+	if (live && (e = live->switch_top(live, file))) {
+		/* the VM still writes to the base under its old name */
 		unlink(file);
 		rename(base, file);
+		goto out;
+	}
+	char *a2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", base_name,
+		      "-F", "qcow2", nfile, sz, NULL};
+	if ((e = srf_qemu_img("vdi_clone", a2))) {
+		if (!live) {
+			unlink(file);
+			rename(base, file);
+		}
 		goto out;
 	}
 	chmod(base, 0400); /* the shared base never changes again */

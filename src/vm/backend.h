@@ -103,6 +103,12 @@ struct vm_backend_ops {
 	int (*disk_unplug)(const char *uuid, const char *id, char **err);
 	int (*nic_plug)(const char *uuid, const struct vm_nic *n, char **err);
 	int (*nic_unplug)(const char *uuid, const char *id, char **err);
+	/* Live snapshot of a disk: new_top is a qcow2 overlay (made by the
+	 * caller, backing = the file the disk used so far, which the caller
+	 * renamed) that becomes the disk's active layer; from then on the old
+	 * layer no longer changes. Crash-consistent. NULL: not supported. */
+	int (*disk_snapshot)(const char *uuid, const char *id,
+			     const char *new_top, char **err);
 	int (*stats)(const char *uuid, struct vm_stats *out, char **err);
 	/* Runs a guest-agent command (JSON text) and returns its JSON reply. */
 	int (*agent)(const char *uuid, const char *json, char **reply,

@@ -609,6 +609,8 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.power_state_reset", lc_power_state_reset, 0);
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
+	if (vm_cfg.backend->disk_snapshot)
+		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);
 	lc_resync();
 	vm_guest_agent_start();
 	metrics_start();

@@ -57,6 +57,22 @@ VBD=$($XE vbd-create vm-uuid=$VM vdi-uuid=$VDI device=1)
 check_rc "vbd-plug on a running VM" 0 $XE vbd-plug uuid=$VBD
 wait_for 60 grep -q 'DISKS:.*vd[a-z]:131072' "$CONSOLE" && ok "guest sees the hot-plugged disk" || not_ok "guest sees the disk" "$(grep DISKS "$CONSOLE" | tail -3)"
 check "vbd currently-attached" true "$($XE vbd-param-get uuid=$VBD param-name=currently-attached)"
+
+# live snapshot of the running VM (both its disks move onto new layers)
+ticks0=$(grep -c TICK "$CONSOLE")
+SNAP=$($XE vm-snapshot uuid=$VM new-name-label=live1)
+check "vm-snapshot of a running VM prints a uuid" 36 "${#SNAP}"
+check "the VM keeps running" running "$($XE vm-param-get uuid=$VM param-name=power-state)"
+SNVDI=$($XE vbd-list vm-uuid=$SNAP params=vdi-uuid --minimal)
+[ -n "$SNVDI" ] && qemu-img info --backing-chain -U "$STATE/sr-local/$SNVDI.qcow2" > /dev/null 2>&1 \
+	&& ok "the snapshot's disk is a readable chain" || not_ok "the snapshot's disk is a readable chain" "$SNVDI"
+qemu-img info -U --output=json "$STATE/sr-local/$VDI.qcow2" | grep -q '"backing-filename"' \
+	&& ok "the VM's disk now writes to a new layer over the shared base" || not_ok "the VM's disk has a new layer"
+ticking() { [ "$(grep -c TICK "$CONSOLE")" -gt "$ticks0" ]; }
+wait_for 30 ticking && ok "the guest runs on after the snapshot" || not_ok "the guest runs on after the snapshot"
+check_rc "a second live snapshot" 0 $XE vm-snapshot uuid=$VM new-name-label=live2
+check_rc "vbd-unplug" 0 $XE vbd-unplug uuid=$VBD
+check_rc "vbd-plug again (block node names reusable)" 0 $XE vbd-plug uuid=$VBD
 check_rc "vbd-unplug" 0 $XE vbd-unplug uuid=$VBD
 wait_for 60 sh -c "tail -1 \$(ls $CONSOLE) >/dev/null; grep DISKS '$CONSOLE' | tail -1 | grep -qv 131072" && ok "guest sees the disk go" || not_ok "guest sees the disk go"
 

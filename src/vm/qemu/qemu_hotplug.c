@@ -191,6 +191,111 @@ del_io:
 	return -1;
 }
 
+/* Deletes every block node of disk id (its layers from live snapshots
+ * too): top layers first, as each one holds the one below. */
+static void
+qemu_disk_nodes_del(struct qemu_vm *vm, const char *id)
+{
+	size_t plen = strlen(id);
+	for (int pass = 0; pass < 64; pass++) {
+		json_t *ret = NULL, *n;
+		char *e = NULL;
+		size_t i, left = 0, gone = 0;
+		if (qmp_command(vm->mon, "query-named-block-nodes",
+				NULL, &ret, QEMU_HP_CMD_MS, &e) != QMP_OK) {
+			free(e);
+			return;
+		}
+		json_array_foreach(ret, i, n) {
+			const char *name = json_string_value(json_object_get(n, "node-name"));
+			if (!name || strncmp(name, id, plen) != 0 || name[plen] != '-')
+				continue;
+			json_t *args = json_pack("{s:s}", "node-name", name);
+			char *e2 = NULL;
+			if (qmp_command(vm->mon, "blockdev-del", args, NULL,
+					QEMU_HP_CMD_MS, &e2) == QMP_OK)
+				gone++;
+			else
+				left++;
+			free(e2);
+			json_decref(args);
+		}
+		json_decref(ret);
+		if (!left || !gone)
+			return;
+	}
+}
+
+/* The node a device reads and writes through now (its top layer). */
+static char *
+qemu_disk_top(struct qemu_vm *vm, const char *id, char **err)
+{
+	json_t *ret = NULL, *b;
+	char *e = NULL, *top = NULL, want[48];
+	size_t i;
+	if (qmp_command(vm->mon, "query-block", NULL, &ret, QEMU_HP_CMD_MS, &e) != QMP_OK) {
+		*err = xasprintf("VM %s: query-block: %s", vm->uuid, e);
+		free(e);
+		return NULL;
+	}
+	snprintf(want, sizeof(want), "/machine/peripheral/%s/", id);
+	json_array_foreach(ret, i, b) {
+		const char *qdev = json_string_value(json_object_get(b, "qdev"));
+		const char *node = json_string_value(
+			json_object_get(json_object_get(b, "inserted"), "node-name"));
+		if (qdev && node && (strcmp(qdev, id) == 0 ||
+				     strncmp(qdev, want, strlen(want)) == 0))
+			top = xstrdup(node);
+	}
+	json_decref(ret);
+	if (!top)
+		*err = xasprintf("VM %s has no block device %s", vm->uuid, id);
+	return top;
+}
+
+int
+qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
+		   char **err)
+{
+	struct qemu_vm *vm = qemu_hp_get(uuid, err);
+	char *top = NULL, fnode[48], fmtnode[48];
+	int rc = -1;
+	if (!vm)
+		return -1;
+	if (qemu_find_disk(vm, id) < 0) {
+		*err = xasprintf("VM %s has no disk %s", uuid, id);
+		goto out;
+	}
+	if (!(top = qemu_disk_top(vm, id, err)))
+		goto out;
+	/* the new layer's names: <id>-fmt-s<n>, n one more than the top's */
+	char prefix[48];
+	int n = 1;
+	snprintf(prefix, sizeof(prefix), "%s-fmt-s", id);
+	if (strncmp(top, prefix, strlen(prefix)) == 0)
+		n = atoi(top + strlen(prefix)) + 1;
+	snprintf(fmtnode, sizeof(fmtnode), "%s-fmt-s%d", id, n);
+	snprintf(fnode, sizeof(fnode), "%s-file-s%d", id, n);
+	json_t *add = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:n}", "driver", "qcow2",
+				"node-name", fmtnode, "file", "driver", "file",
+				"filename", new_top, "node-name", fnode, "backing");
+	if (qemu_hp_cmd(vm, "blockdev-add", add, err) != QMP_OK)
+		goto out;
+	if (qemu_hp_cmd(vm, "blockdev-snapshot",
+			json_pack("{s:s, s:s}", "node", top, "overlay", fmtnode),
+			err) != QMP_OK) {
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmtnode));
+		goto out;
+	}
+	log_info(QEMU_TAG, "VM %s: disk %s now writes to %s (%s over %s)", uuid, id,
+		 new_top, fmtnode, top);
+	rc = 0;
+out:
+	free(top);
+	qemu_op_put(vm);
+	return rc;
+}
+
 int
 qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 {
@@ -245,8 +350,7 @@ qemu_disk_unplug(const char *uuid, const char *id, char **err)
 		*err = xasprintf("disk %s: CD drives cannot be unplugged (AHCI)", id);
 	} else if (qemu_device_del(vm, id, err) == 0) {
 		qemu_disk_names(id, file, fmt, io);
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
+		qemu_disk_nodes_del(vm, id);
 		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
 		vm_disk_clear(&vm->spec.disks[i]);
 		size_t tail = vm->spec.ndisks - (size_t)i - 1;
