@@ -2,6 +2,7 @@
 #include "storage/sr.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,59 @@ sr_api_vdi_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	return err;
 }
 
+/* GC callbacks: which locations are VDIs, and which of those a running VM
+ * writes to now (the read lock is held around the GC). */
+static bool
+sr_gc_known(void *ctx, const char *location)
+{
+	const char *sr_ref = ctx;
+	size_t n;
+	bool found = false;
+	db_rdlock();
+	struct db_row **v = db_list(DMC_VDI, &n);
+	for (size_t i = 0; i < n && !found; i++)
+		found = strcmp(v[i]->f[DMF_VDI_SR].s, sr_ref) == 0 &&
+			strcmp(v[i]->f[DMF_VDI_location].s, location) == 0;
+	free(v);
+	db_unlock();
+	return found;
+}
+
+static bool
+sr_gc_busy(void *ctx, const char *location)
+{
+	const char *sr_ref = ctx;
+	size_t n;
+	bool busy = false;
+	db_rdlock();
+	struct db_row **v = db_list(DMC_VDI, &n);
+	for (size_t i = 0; i < n && !busy; i++) {
+		if (strcmp(v[i]->f[DMF_VDI_SR].s, sr_ref) != 0 ||
+		    strcmp(v[i]->f[DMF_VDI_location].s, location) != 0)
+			continue;
+		const struct dm_coll *b = v[i]->f[DMF_VDI_VBDs].c;
+		for (size_t k = 0; b && k < b->n; k++) {
+			struct db_row *vbd = db_get(DMC_VBD, b->v[k].s);
+			busy = busy || (vbd && vbd->f[DMF_VBD_currently_attached].b);
+		}
+	}
+	free(v);
+	db_unlock();
+	return busy;
+}
+
+/* Coalesces the SR's chains; serialised, as two GCs would race. */
+static void
+sr_gc(struct sr_call *c)
+{
+	static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+	if (!c->drv->gc)
+		return;
+	pthread_mutex_lock(&gc_lock);
+	c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, c->sr_ref);
+	pthread_mutex_unlock(&gc_lock);
+}
+
 static struct api_err *
 sr_vdi_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
@@ -391,6 +445,8 @@ sr_vdi_delete(const char *ref)
 		db_txn_destroy(t, DMC_VDI, ref);
 		sr_update_space(t, &c);
 		err = api_commit(t);
+		if (!err)
+			sr_gc(&c);
 	}
 	sr_call_clear(&c);
 out:
@@ -466,6 +522,8 @@ sr_scan(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 				   (union dm_val){.i = c.drv->vdi_used(&c.ctx, vdi->f[DMF_VDI_location].s)});
 	}
 	err = api_commit(t);
+	if (!err)
+		sr_gc(&c);
 	sr_call_clear(&c);
 	return err;
 }

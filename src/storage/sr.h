@@ -53,6 +53,12 @@ struct sr_driver {
 				     const char *new_uuid, int64_t size,
 				     const struct sr_live *live,
 				     char **new_location);
+	/* Garbage collection of copy-on-write chains: removes hidden bases no
+	 * VDI needs any more and merges a base into its only child (when that
+	 * child is not in use by a running VM: busy(location) says). known()
+	 * tells which locations are VDIs. Returns the number of files removed. */
+	int (*gc)(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
+		  bool (*busy)(void *ctx, const char *location), void *ctx);
 	/* The image file and format QEMU opens. */
 	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
 };

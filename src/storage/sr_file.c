@@ -1,6 +1,8 @@
 /* sr_file: the local "ext"/"file" SR: a directory of qcow2 images made and
  * changed with qemu-img. */
+#include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,118 @@ out:
 	return e;
 }
 
+/* One qcow2 file of the SR and its backing file name ("" when none). */
+struct srf_node {
+	char *name;    /* "<x>.qcow2" */
+	char *backing; /* file name in the SR, or "" */
+	int children;
+	char *child;   /* the last child seen */
+};
+
+static char *
+srf_backing_of(const char *path)
+{
+	struct buf out = BUF_INIT;
+	char *argv[] = {"qemu-img", "info", "-U", "--output=json", (char *)path, NULL};
+	char *r = NULL;
+	if (spawn_run(argv, &out, NULL, 60) == 0 && out.data) {
+		json_t *j = json_loads(out.data, 0, NULL);
+		const char *b = json_string_value(json_object_get(j, "backing-filename"));
+		if (b) {
+			const char *slash = strrchr(b, '/');
+			r = xstrdup(slash ? slash + 1 : b);
+		}
+		json_decref(j);
+	}
+	buf_free(&out);
+	return r ? r : xstrdup("");
+}
+
+static int
+srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
+       bool (*busy)(void *ctx, const char *location), void *ctx)
+{
+	int removed = 0;
+	for (int round = 0; round < 16; round++) {
+		DIR *d = opendir(sr->path);
+		struct srf_node *nodes = NULL;
+		size_t n = 0;
+		struct dirent *de;
+		bool changed = false;
+		if (!d)
+			return removed;
+		while ((de = readdir(d))) {
+			size_t l = strlen(de->d_name);
+			if (l < 7 || strcmp(de->d_name + l - 6, ".qcow2") != 0)
+				continue;
+			nodes = xrealloc(nodes, (n + 1) * sizeof(*nodes));
+			char *p = xasprintf("%s/%s", sr->path, de->d_name);
+			nodes[n].name = xstrdup(de->d_name);
+			nodes[n].backing = srf_backing_of(p);
+			nodes[n].children = 0;
+			nodes[n].child = NULL;
+			free(p);
+			n++;
+		}
+		closedir(d);
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < n; k++)
+				if (strcmp(nodes[i].backing, nodes[k].name) == 0) {
+					nodes[k].children++;
+					nodes[k].child = nodes[i].name;
+				}
+		for (size_t i = 0; i < n && !changed; i++) {
+			char loc[64];
+			snprintf(loc, sizeof(loc), "%.*s", (int)(strlen(nodes[i].name) - 6),
+				 nodes[i].name);
+			if (known(ctx, loc))
+				continue; /* a VDI */
+			char *path = xasprintf("%s/%s", sr->path, nodes[i].name);
+			if (nodes[i].children == 0) {
+				/* a base nobody needs */
+				if (unlink(path) == 0) {
+					log_info("sr", "gc: removed unused base %s", nodes[i].name);
+					removed++;
+					changed = true;
+				}
+			} else if (nodes[i].children == 1) {
+				char cloc[64];
+				const char *c = nodes[i].child;
+				snprintf(cloc, sizeof(cloc), "%.*s", (int)(strlen(c) - 6), c);
+				if (!busy(ctx, cloc)) {
+					/* merge: the child takes the base's data and
+					 * the base's own backing */
+					char *cpath = xasprintf("%s/%s", sr->path, c);
+					char *argv[] = {"qemu-img", "rebase", "-q", "-f", "qcow2",
+							"-b", nodes[i].backing, "-F", "qcow2",
+							cpath, NULL};
+					char *argv0[] = {"qemu-img", "rebase", "-q", "-f", "qcow2",
+							 "-b", "", cpath, NULL};
+					struct api_err *e = srf_qemu_img(
+						"gc", *nodes[i].backing ? argv : argv0);
+					if (!e && unlink(path) == 0) {
+						log_info("sr", "gc: merged base %s into %s",
+							 nodes[i].name, c);
+						removed++;
+						changed = true;
+					}
+					api_err_free(e);
+					free(cpath);
+				}
+			}
+			free(path);
+		}
+		for (size_t i = 0; i < n; i++) {
+			free(nodes[i].name);
+			free(nodes[i].backing);
+		}
+		free(nodes);
+		if (!changed)
+			break;
+	}
+	return removed;
+}
+
 /* "ext" (XenServer's local file SR type) and "file" are the same driver. */
 #define SRF_DRIVER(name)                                                       \
 	{                                                                      \
@@ -206,6 +320,7 @@ out:
 		.vdi_destroy = srf_vdi_destroy, .vdi_resize = srf_vdi_resize,  \
 		.vdi_used = srf_vdi_used, .stat = srf_stat,                    \
 		.vdi_path = srf_vdi_path, .vdi_clone = srf_vdi_clone,          \
+		.gc = srf_gc,                                                  \
 	}
 
 static const struct sr_driver sr_file_driver = SRF_DRIVER("ext");

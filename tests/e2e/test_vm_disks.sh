@@ -47,4 +47,18 @@ pattern $SVDI 0xcd && ok "the snapshot itself is unchanged" || not_ok "the snaps
 qemu-io -f qcow2 -c 'write -P 0x11 0 1M' "$(file_of $RVDI)" > /dev/null
 pattern $SVDI 0xcd && ok "writes after the revert leave the snapshot alone" || not_ok "writes after the revert leave the snapshot alone"
 check_rc "snapshot-revert of something that is not a snapshot" 1 $XE snapshot-revert snapshot-uuid=$VM
+
+# deleting snapshots coalesces the chains: no hidden base outlives its use
+nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }
+for v in $($XE vdi-list sr-uuid=$SR params=uuid --minimal | tr , ' '); do
+	[ "$v" = "$RVDI" ] && continue
+	for b in $($XE vbd-list vdi-uuid=$v params=uuid --minimal | tr , ' '); do
+		$XE vbd-destroy uuid=$b > /dev/null
+	done
+	$XE vdi-destroy uuid=$v
+done
+$XE vm-destroy uuid=$SN
+check "only the VM's disk is left in the SR" "1 1" "$($XE vdi-list sr-uuid=$SR --minimal | tr , '\n' | grep -c .) $(nbases)"
+pattern $RVDI 0x11 && ok "the VM's data survived the coalescing" || not_ok "the VM's data survived the coalescing"
+qemu-img info --output=json "$(file_of $RVDI)" | grep -q backing-filename && not_ok "the disk stands alone again" || ok "the disk stands alone again"
 done_testing
