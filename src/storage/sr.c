@@ -400,6 +400,19 @@ sr_gc(struct sr_call *c)
 	pthread_mutex_unlock(&gc_lock);
 }
 
+void
+sr_coalesce(const char *sr_ref)
+{
+	struct sr_call c;
+	struct api_err *err = sr_call_prepare(sr_ref, &c);
+	if (err) {
+		api_err_free(err);
+		return;
+	}
+	sr_gc(&c);
+	sr_call_clear(&c);
+}
+
 static struct api_err *
 sr_vdi_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {

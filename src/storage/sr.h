@@ -87,6 +87,9 @@ struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);
 void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
 				    const char *new_top, char **err));
 
+/* Runs the SR's garbage collector (chains no running VM writes to). */
+void sr_coalesce(const char *sr_ref);
+
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);
 

@@ -94,6 +94,36 @@ lc_uuid(const char *vm)
 	return u;
 }
 
+/* After a VM stops, chains that were kept long for it can be coalesced. */
+static void
+lc_coalesce_disks(const char *vm)
+{
+	char **srs = NULL;
+	size_t n = 0;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	const struct dm_coll *b = r ? r->f[DMF_VM_VBDs].c : NULL;
+	for (size_t i = 0; b && i < b->n; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
+		struct db_row *vdi = vbd ? db_get(DMC_VDI, vbd->f[DMF_VBD_VDI].s) : NULL;
+		if (!vdi)
+			continue;
+		srs = xrealloc(srs, (n + 1) * sizeof(char *));
+		srs[n++] = xstrdup(vdi->f[DMF_VDI_SR].s);
+	}
+	db_unlock();
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i; k++)
+			seen = seen || strcmp(srs[k], srs[i]) == 0;
+		if (!seen)
+			sr_coalesce(srs[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(srs[i]);
+	free(srs);
+}
+
 static struct api_err *
 lc_simple(const char *vm, const char *op, const char *allowed, lc_call fn,
 	  const char *after)
@@ -108,6 +138,8 @@ lc_simple(const char *vm, const char *op, const char *allowed, lc_call fn,
 		vm_op_end(vm, opid, NULL);
 	} else {
 		vm_op_end(vm, opid, after);
+		if (after && strcmp(after, "Halted") == 0)
+			lc_coalesce_disks(vm);
 	}
 	free(uuid);
 	free(opid);

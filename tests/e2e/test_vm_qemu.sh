@@ -105,7 +105,18 @@ check "same QEMU process (not started twice)" "$QPID" "$(cat "$STATE/vms/$VM/pid
 check_rc "vm-pause after the restart (QMP re-attached)" 0 $XE vm-pause uuid=$VM
 check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
 
+# snapshots deleted while the VM runs: their chains are coalesced once it stops
+for s in $($XE snapshot-list params=uuid --minimal | tr , ' '); do
+	for v in $($XE vbd-list vm-uuid=$s params=vdi-uuid --minimal | tr , ' '); do
+		$XE vm-destroy uuid=$s > /dev/null 2>&1
+		$XE vdi-destroy uuid=$v
+	done
+	$XE vm-destroy uuid=$s > /dev/null 2>&1
+done
 check_rc "clean shutdown" 0 $XE vm-shutdown uuid=$VM
+nfiles=$(ls "$STATE"/sr-local/*.qcow2 | wc -l)
+nvdis=$($XE vdi-list sr-uuid=$SR --minimal | tr , '\n' | grep -c .)
+check "after the halt, no hidden base is left in the SR" "$nvdis" "$nfiles"
 check "halted" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
 grep -q GUEST-POWERDOWN "$CONSOLE" && ok "the guest saw the ACPI power button" || not_ok "the guest saw the power button" "$(tail -3 "$CONSOLE")"
 [ -n "$QPID" ] && ! kill -0 "$QPID" 2>/dev/null && ok "QEMU is gone" || not_ok "QEMU is gone"
