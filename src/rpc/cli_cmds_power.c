@@ -611,6 +611,7 @@ cli_cmd_vm_reset_powerstate(struct cli_ctx *ctx)
 struct cli_dup {
 	const char *name; /* new-name-label */
 	bool snapshot;    /* VM.snapshot rather than VM.clone */
+	bool quiesce;     /* VM.snapshot_with_quiesce */
 	char *sr;         /* VM.copy's SR (maybe OpaqueRef:NULL), or NULL */
 	char **made;      /* refs of the new VMs */
 	size_t n;
@@ -623,7 +624,10 @@ cli_dup_one(struct cli_ctx *ctx, const char *vm, void *arg)
 	xv *res = NULL;
 	int rc;
 
-	if (d->snapshot)
+	if (d->quiesce)
+		rc = cli_call(ctx, "VM.snapshot_with_quiesce", &res, xv_str(vm),
+			      xv_str(d->name), NULL);
+	else if (d->snapshot)
 		rc = cli_call(ctx, "VM.snapshot", &res, xv_str(vm),
 			      xv_str(d->name), xv_array(), NULL);
 	else if (d->sr)
@@ -687,7 +691,7 @@ cli_dup(struct cli_ctx *ctx, struct cli_vm_op *op, struct cli_dup *d)
 static int
 cli_cmd_vm_clone(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, false, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, true,
 			       L("new-name-label", "new-name-description",
 				 "ignore-vdi-uuids"),
@@ -699,7 +703,7 @@ cli_cmd_vm_clone(struct cli_ctx *ctx)
 static int
 cli_cmd_vm_snapshot(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, false, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, true,
 			       L("new-name-label", "new-name-description",
 				 "ignore-vdi-uuids"),
@@ -712,7 +716,7 @@ cli_cmd_vm_snapshot(struct cli_ctx *ctx)
 static int
 cli_cmd_vm_copy(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, false, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, false,
 			       L("new-name-label", "sr-uuid",
 				 "new-name-description"),
@@ -723,6 +727,17 @@ cli_cmd_vm_copy(struct cli_ctx *ctx)
 		d.sr = xstrdup(DM_NULL_REF);
 	else if (!(d.sr = cli_ref_by_uuid(ctx, DMC_SR, sr)))
 		return -1;
+	return cli_dup(ctx, &op, &d);
+}
+
+static int
+cli_cmd_vm_snapshot_quiesce(struct cli_ctx *ctx)
+{
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, true, NULL, NULL, 0};
+	struct cli_vm_op op = {false, true, true,
+			       L("new-name-label", "new-name-description"),
+			       NULL, NULL};
+
 	return cli_dup(ctx, &op, &d);
 }
 
@@ -769,6 +784,10 @@ const struct cli_cmd cli_power_cmds[] = {
 	 "Snapshot an existing VM, using storage-level fast disk snapshot "
 	 "operation where available.",
 	 cli_cmd_vm_snapshot, VMSEL, NULL},
+	{"vm-snapshot-with-quiesce", L("new-name-label"), L("new-name-description"),
+	 "Snapshot an existing VM with quiesce, using storage-level fast disk "
+	 "snapshot operation where available.",
+	 cli_cmd_vm_snapshot_quiesce, CLI_CMD_VM_SEL, NULL},
 	{"vm-copy", L("new-name-label"), L("new-name-description", "sr-uuid"),
 	 "Copy an existing VM, but without using storage-level fast disk "
 	 "clone operation (even if this is available). The disk images of the "

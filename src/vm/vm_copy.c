@@ -260,9 +260,65 @@ lc_snapshot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 			  nargs > 2 ? args[2] : NULL, result);
 }
 
+/* Runs one guest-agent command; 0 when it answered without an error. */
+static int
+lc_agent_do(const char *uuid, const char *cmd)
+{
+	char *reply = NULL, *err = NULL;
+	int rc = -1;
+	if (vm_cfg.backend->agent &&
+	    vm_cfg.backend->agent(uuid, cmd, &reply, 20, &err) == 0 &&
+	    reply && !strstr(reply, "\"error\""))
+		rc = 0;
+	free(reply);
+	free(err);
+	return rc;
+}
+
+/* VM.snapshot_with_quiesce(vm, new_name): the guest's filesystems are
+ * frozen by its agent (fsfreeze) for the moment of the snapshot. */
+static struct api_err *
+lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
+		    xv **result)
+{
+	(void)ctx;
+	if (nargs != 2 || args[0]->type != XV_STRING || args[1]->type != XV_STRING) {
+		char got[16];
+		snprintf(got, sizeof(got), "%zu", nargs + 1);
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH,
+				 "VM.snapshot_with_quiesce", "3", got, NULL);
+	}
+	const char *vm = args[0]->u.s;
+	char *uuid = NULL;
+	bool running = false;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r) {
+		uuid = xstrdup(r->f[DMF_VM_uuid].s);
+		running = strcmp(r->f[DMF_VM_power_state].s, "Running") == 0;
+	}
+	db_unlock();
+	if (!r)
+		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	if (!running) {
+		free(uuid);
+		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED, vm, NULL);
+	}
+	if (lc_agent_do(uuid, "{\"execute\":\"guest-fsfreeze-freeze\"}") < 0) {
+		free(uuid);
+		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_FAILED, vm, NULL);
+	}
+	struct api_err *err = lc_copy_vm(vm, args[1]->u.s, true, NULL, result);
+	if (lc_agent_do(uuid, "{\"execute\":\"guest-fsfreeze-thaw\"}") < 0)
+		log_warn("vm", "VM %s: the guest agent did not thaw its filesystems", uuid);
+	free(uuid);
+	return err;
+}
+
 void
 vm_copy_register(void)
 {
+	api_register("VM.snapshot_with_quiesce", lc_snapshot_quiesce, 0);
 	api_register("VM.clone", lc_clone, 0);
 	api_register("VM.snapshot", lc_snapshot, 0);
 	api_register("VM.revert", lc_revert, 0);
