@@ -388,6 +388,52 @@ sr_gc_busy(void *ctx, const char *location)
 	return busy;
 }
 
+static int (*sr_stream_ops)(const char *uuid, const char *id, char **err);
+
+void
+sr_set_live_stream(int (*fn)(const char *uuid, const char *id, char **err))
+{
+	sr_stream_ops = fn;
+}
+
+/* The VM writing to the VDI at location streams its chain into it. */
+static int
+sr_gc_live(void *ctx, const char *location)
+{
+	const char *sr_ref = ctx;
+	char uuid[37] = "", id[16] = "";
+	size_t n;
+	if (!sr_stream_ops)
+		return -1;
+	db_rdlock();
+	struct db_row **v = db_list(DMC_VDI, &n);
+	for (size_t i = 0; i < n && !uuid[0]; i++) {
+		if (strcmp(v[i]->f[DMF_VDI_SR].s, sr_ref) != 0 ||
+		    strcmp(v[i]->f[DMF_VDI_location].s, location) != 0)
+			continue;
+		const struct dm_coll *b = v[i]->f[DMF_VDI_VBDs].c;
+		for (size_t k = 0; b && k < b->n; k++) {
+			struct db_row *vbd = db_get(DMC_VBD, b->v[k].s);
+			struct db_row *vm = vbd ? db_get(DMC_VM, vbd->f[DMF_VBD_VM].s) : NULL;
+			if (!vbd || !vm || !vbd->f[DMF_VBD_currently_attached].b ||
+			    strcmp(vm->f[DMF_VM_resident_on].s, sr_host ? sr_host : "") != 0)
+				continue;
+			snprintf(uuid, sizeof(uuid), "%s", vm->f[DMF_VM_uuid].s);
+			snprintf(id, sizeof(id), "vbd%d", atoi(vbd->f[DMF_VBD_userdevice].s));
+		}
+	}
+	free(v);
+	db_unlock();
+	if (!uuid[0])
+		return -1;
+	char *msg = NULL;
+	int rc = sr_stream_ops(uuid, id, &msg);
+	if (rc < 0)
+		log_warn("sr", "live coalesce of %s failed: %s", location, msg ? msg : "");
+	free(msg);
+	return rc;
+}
+
 /* Coalesces the SR's chains; serialised, as two GCs would race. */
 static void
 sr_gc(struct sr_call *c)
@@ -396,7 +442,7 @@ sr_gc(struct sr_call *c)
 	if (!c->drv->gc)
 		return;
 	pthread_mutex_lock(&gc_lock);
-	c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, c->sr_ref);
+	c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, sr_gc_live, c->sr_ref);
 	pthread_mutex_unlock(&gc_lock);
 }
 

@@ -58,7 +58,8 @@ struct sr_driver {
 	 * child is not in use by a running VM: busy(location) says). known()
 	 * tells which locations are VDIs. Returns the number of files removed. */
 	int (*gc)(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
-		  bool (*busy)(void *ctx, const char *location), void *ctx);
+		  bool (*busy)(void *ctx, const char *location),
+		  int (*live_merge)(void *ctx, const char *location), void *ctx);
 	/* The image file and format QEMU opens. */
 	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
 };
@@ -86,6 +87,9 @@ struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);
  * disk_snapshot); without it such VDIs give VDI_IN_USE. */
 void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
 				    const char *new_top, char **err));
+
+/* How a running VM's disk is coalesced live (the backend's disk_stream). */
+void sr_set_live_stream(int (*fn)(const char *uuid, const char *id, char **err));
 
 /* Runs the SR's garbage collector (chains no running VM writes to). */
 void sr_coalesce(const char *sr_ref);

@@ -229,7 +229,8 @@ srf_backing_of(const char *path)
 
 static int
 srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
-       bool (*busy)(void *ctx, const char *location), void *ctx)
+       bool (*busy)(void *ctx, const char *location),
+       int (*live_merge)(void *ctx, const char *location), void *ctx)
 {
 	int removed = 0;
 	for (int round = 0; round < 16; round++) {
@@ -278,7 +279,15 @@ srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
 				char cloc[64];
 				const char *c = nodes[i].child;
 				snprintf(cloc, sizeof(cloc), "%.*s", (int)(strlen(c) - 6), c);
-				if (!busy(ctx, cloc)) {
+				if (busy(ctx, cloc)) {
+					/* the VM pulls the base into its top layer;
+					 * the base then has no child left */
+					if (live_merge && live_merge(ctx, cloc) == 0) {
+						log_info("sr", "gc: %s streamed into %s live",
+							 nodes[i].name, c);
+						changed = true;
+					}
+				} else {
 					/* merge: the child takes the base's data and
 					 * the base's own backing */
 					char *cpath = xasprintf("%s/%s", sr->path, c);

@@ -109,6 +109,10 @@ struct vm_backend_ops {
 	 * layer no longer changes. Crash-consistent. NULL: not supported. */
 	int (*disk_snapshot)(const char *uuid, const char *id,
 			     const char *new_top, char **err);
+	/* Live coalesce: copies everything below the disk's top layer into it
+	 * (block-stream) and drops the backing chain; blocks until done.
+	 * NULL: not supported. */
+	int (*disk_stream)(const char *uuid, const char *id, char **err);
 	int (*stats)(const char *uuid, struct vm_stats *out, char **err);
 	/* Runs a guest-agent command (JSON text) and returns its JSON reply. */
 	int (*agent)(const char *uuid, const char *json, char **reply,

@@ -643,6 +643,8 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	vm_devices_register();
 	if (vm_cfg.backend->disk_snapshot)
 		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);
+	if (vm_cfg.backend->disk_stream)
+		sr_set_live_stream(vm_cfg.backend->disk_stream);
 	lc_resync();
 	vm_guest_agent_start();
 	metrics_start();

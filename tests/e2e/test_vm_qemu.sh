@@ -114,10 +114,13 @@ for s in $($XE snapshot-list params=uuid --minimal | tr , ' '); do
 	done
 	$XE vm-destroy uuid=$s > /dev/null 2>&1
 done
-check_rc "clean shutdown" 0 $XE vm-shutdown uuid=$VM
 nfiles=$(ls "$STATE"/sr-local/*.qcow2 | wc -l)
 nvdis=$($XE vdi-list sr-uuid=$SR --minimal | tr , '\n' | grep -c .)
-check "after the halt, no hidden base is left in the SR" "$nvdis" "$nfiles"
+check "coalesced while the VM runs: no hidden base is left" "$nvdis" "$nfiles"
+qemu-img info -U --output=json "$STATE/sr-local/$VDI.qcow2" | grep -q '"backing-filename"' \
+	&& not_ok "the VM's disk stands alone again" || ok "the VM's disk stands alone again"
+wait_for 30 sh -c "[ \$(grep -c TICK '$CONSOLE') -gt $(grep -c TICK "$CONSOLE") ]" && ok "the guest runs on after the live coalesce" || not_ok "the guest runs on after the live coalesce"
+check_rc "clean shutdown" 0 $XE vm-shutdown uuid=$VM
 check "halted" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
 grep -q GUEST-POWERDOWN "$CONSOLE" && ok "the guest saw the ACPI power button" || not_ok "the guest saw the power button" "$(tail -3 "$CONSOLE")"
 [ -n "$QPID" ] && ! kill -0 "$QPID" 2>/dev/null && ok "QEMU is gone" || not_ok "QEMU is gone"

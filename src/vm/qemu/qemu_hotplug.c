@@ -297,6 +297,46 @@ out:
 }
 
 int
+qemu_disk_stream(const char *uuid, const char *id, char **err)
+{
+	struct qemu_vm *vm = qemu_hp_get(uuid, err);
+	char *top = NULL, job[48];
+	int rc = -1;
+	if (!vm)
+		return -1;
+	if (!(top = qemu_disk_top(vm, id, err)))
+		goto out;
+	snprintf(job, sizeof(job), "stream-%s", id);
+	unsigned long long seq = qmp_event_seq(vm->mon);
+	if (qemu_hp_cmd(vm, "block-stream",
+			json_pack("{s:s, s:s}", "job-id", job, "device", top), err) != QMP_OK)
+		goto out;
+	json_t *data = NULL;
+	char *e = NULL;
+	/* bounded: a disk streams at hundreds of MB/s from a local SR */
+	if (qmp_wait_event(vm->mon, seq, "BLOCK_JOB_COMPLETED", "device", job,
+			   600000, &data, &e) != QMP_OK) {
+		*err = xasprintf("VM %s: stream of disk %s did not finish: %s", uuid, id,
+				 e ? e : "timeout");
+		free(e);
+		qemu_hp_quiet(vm, "block-job-cancel", json_pack("{s:s}", "device", job));
+		goto out;
+	}
+	const char *jerr = json_string_value(json_object_get(data, "error"));
+	if (jerr) {
+		*err = xasprintf("VM %s: stream of disk %s failed: %s", uuid, id, jerr);
+	} else {
+		log_info(QEMU_TAG, "VM %s: disk %s streamed into its top layer", uuid, id);
+		rc = 0;
+	}
+	json_decref(data);
+out:
+	free(top);
+	qemu_op_put(vm);
+	return rc;
+}
+
+int
 qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 {
 	struct qemu_vm *vm;

@@ -153,6 +153,8 @@ bool qemu_accel_try(const char *dir, const char *accel, char *reason, size_t n);
 
 int qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err);
 int qemu_disk_unplug(const char *uuid, const char *id, char **err);
+/* backend.h disk_stream: live coalesce of disk id's chain into its top. */
+int qemu_disk_stream(const char *uuid, const char *id, char **err);
 /* backend.h disk_snapshot: switches disk id to the overlay new_top. */
 int qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
 		       char **err);
