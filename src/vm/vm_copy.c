@@ -315,9 +315,42 @@ lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	return err;
 }
 
+/* VM.assert_agile(self): can the VM move between hosts? Not with PCI
+ * devices passed through, nor with a disk on a storage only one host sees. */
+static struct api_err *
+lc_assert_agile(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct api_err *err = NULL;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, args[0]->u.s);
+	if (!r) {
+		err = api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+		goto out;
+	}
+	const struct dm_coll *oc = r->f[DMF_VM_other_config].c;
+	for (size_t i = 0; oc && i < oc->n && !err; i++)
+		if (strcmp(oc->v[2 * i].s, "pci") == 0 && *oc->v[2 * i + 1].s)
+			err = api_error(XE_VM_HAS_PCI_ATTACHED, r->ref, NULL);
+	const struct dm_coll *b = r->f[DMF_VM_VBDs].c;
+	for (size_t i = 0; b && i < b->n && !err; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
+		struct db_row *vdi = vbd ? db_get(DMC_VDI, vbd->f[DMF_VBD_VDI].s) : NULL;
+		struct db_row *sr = vdi ? db_get(DMC_SR, vdi->f[DMF_VDI_SR].s) : NULL;
+		if (sr && !sr->f[DMF_SR_shared].b)
+			err = api_error(XE_HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED, sr->ref, NULL);
+	}
+out:
+	db_unlock();
+	return err;
+}
+
 void
 vm_copy_register(void)
 {
+	api_register("VM.assert_agile", lc_assert_agile, API_READONLY);
 	api_register("VM.snapshot_with_quiesce", lc_snapshot_quiesce, 0);
 	api_register("VM.clone", lc_clone, 0);
 	api_register("VM.snapshot", lc_snapshot, 0);

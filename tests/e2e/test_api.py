@@ -125,6 +125,12 @@ try:
     s.VIF.destroy(sid, vif)
     t.eq(s.VM.get_VIFs(sid, vm)["Value"], [], "VIF.destroy updates VM.VIFs")
 
+    # agility: PCI passthrough pins a VM to its host
+    t.eq(s.VM.assert_agile(sid, vm)["Status"], "Success", "a plain VM is agile")
+    s.VM.add_to_other_config(sid, vm, "pci", "0/0000:44:00.0")
+    t.eq(fail_code(s.VM.assert_agile(sid, vm)), ["VM_HAS_PCI_ATTACHED", vm], "a VM with PCI devices is not agile")
+    s.VM.remove_from_other_config(sid, vm, "pci")
+
     # async tasks
     tr = s.Async.network.create(sid, {"name_label": "net2", "name_description": "", "MTU": "1500",
                                       "other_config": {}, "bridge": "xbr2"})
