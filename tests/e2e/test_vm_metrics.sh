@@ -3,7 +3,8 @@
 # -query / -record / -forget on the sim backend (names, units, the record
 # format of cli_operations.ml, errors), VM_metrics.memory-actual, sources
 # dropped when the VM stops; then, if the test guest can be built, a real
-# guest under QEMU: CPU use while it boots, memory, VIF bytes from its tap.
+# guest under QEMU: CPU use while it boots, memory, disk reads, VIF bytes
+# from its tap.
 . "$(dirname "$0")/lib.sh"
 
 export XAPID_METRICS_PERIOD=0.5
@@ -113,6 +114,34 @@ start_xapid q1 || { not_ok "xapid (qemu) starts"; done_testing; exit 1; }
 G=$($XE vm-install template="xapid test guest" new-name-label=mxg)
 NETW=$($XE network-list bridge=${BR}0 params=uuid --minimal)
 $XE vif-create vm-uuid=$G network-uuid=$NETW device=0 > /dev/null
+GSR=$($XE sr-list params=uuid --minimal | cut -d, -f1)
+GVDI=$($XE vdi-create sr-uuid=$GSR name-label=mxg-d virtual-size=67108864)
+$XE vbd-create vm-uuid=$G vdi-uuid=$GVDI device=0 > /dev/null
+# the kernel reads the partition table of xvda while it boots: one
+# snapshot of all sources at a time (get_data_sources), polled from before
+# the start on
+python3 - "$PORT" "$PASSWORD" "$G" > "$T_DIR/io.log" 2>&1 <<'EOF2' &
+import json, sys, time, urllib.request
+port, pw, vm = sys.argv[1:]
+def call(m, *p):
+    r = urllib.request.urlopen(urllib.request.Request(
+        "http://127.0.0.1:%s/jsonrpc" % port,
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": m, "params": list(p)}).encode(),
+        {"Content-Type": "application/json"}))
+    return json.loads(r.read())["result"]
+s = call("session.login_with_password", "root", pw, "1", "t")
+ref = call("VM.get_by_uuid", s, vm)
+end = time.time() + 60
+while time.time() < end:
+    d = {x["name_label"]: x["value"] for x in call("VM.get_data_sources", s, ref)}
+    n, b, l = d.get("vbd_xvda_iops_read", 0), d.get("vbd_xvda_read", 0), d.get("vbd_xvda_read_latency", 0)
+    if n > 0 and b >= 512 * n and l > 0:
+        print("iops %.1f B/s %.0f latency %.0f us avgqu %.3f" % (n, b, l, d.get("vbd_xvda_avgqu_sz", 0)))
+        print("ok")
+        break
+    time.sleep(0.05)
+EOF2
+IOPID=$!
 check_rc "real guest starts" 0 $XE vm-start uuid=$G
 busy() {
 	v=$($XE vm-data-source-query uuid=$G data-source=cpu0) || return 1
@@ -125,5 +154,7 @@ sends() {
 	awk -v v="$v" 'BEGIN { exit !(v > 0) }'
 }
 wait_for 60 sends && ok "vif_0_tx counts what the guest sends (DHCP)" || not_ok "vif_0_tx of the real guest" "$($XE vm-data-source-list uuid=$G --minimal 2>&1)"
+wait $IOPID
+check "vbd_xvda read rate, IOPS and latency from query-blockstats" ok "$(tail -1 "$T_DIR/io.log")"
 check_rc "real guest hard shutdown" 0 $XE vm-shutdown uuid=$G --force
 done_testing
