@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/xe.h"
+#include "cli/xe_console.h"
 #include "cli/xe_http.h"
 #include "util/xalloc.h"
 
@@ -356,11 +357,9 @@ xe_loop_run(struct cliproto_stream *s, const struct xe_target *base,
 			xe_loop_http_put(s, base, args, m.text, m.url);
 			break;
 		case CLIPROTO_HTTP_CONNECT:
-			fprintf(stderr,
-			        "This client does not support console"
-			        " connections (HttpConnect %s).\n",
-			        m.url);
-			xe_loop_send(s, CLIPROTO_FAILED);
+			xe_loop_send(s, xe_console_connect(base, m.url) == 0
+					     ? CLIPROTO_OK
+					     : CLIPROTO_FAILED);
 			break;
 		case CLIPROTO_ERROR:
 			xe_loop_error(&m);

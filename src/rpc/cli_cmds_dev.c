@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rpc/cli_conn.h"
 #include "rpc/cli_gen.h"
 #include "rpc/cli_vmop.h"
 #include "util/xalloc.h"
@@ -433,6 +434,30 @@ cli_cmd_vdi_snapshot(struct cli_ctx *ctx)
 	return cli_vdi_dup(ctx, "VDI.snapshot");
 }
 
+/* console [vm selectors]: the client relays its terminal to the VM's
+ * serial console (HttpConnect to /console). */
+static int
+cli_console_one(struct cli_ctx *ctx, const char *vm, void *arg)
+{
+	(void)arg;
+	if (!ctx->conn)
+		return cli_fail(ctx, "The console needs an xe client");
+	char *url = xasprintf("/console?ref=%s&session_id=%s", vm,
+			      ctx->api->session ? ctx->api->session : "");
+	int rc = cli_conn_http_connect(ctx->conn, url);
+	free(url);
+	if (rc < 0)
+		return cli_fail(ctx, "Console connection failed");
+	return 0;
+}
+
+static int
+cli_cmd_console(struct cli_ctx *ctx)
+{
+	struct cli_vm_op op = {false, false, false, NULL, cli_console_one, NULL};
+	return cli_do_vm_op(ctx, &op);
+}
+
 /* snapshot-revert snapshot-uuid= (or uuid=): VM.revert */
 static int
 cli_cmd_snapshot_revert(struct cli_ctx *ctx)
@@ -453,6 +478,8 @@ cli_cmd_snapshot_revert(struct cli_ctx *ctx)
 }
 
 const struct cli_cmd cli_dev_cmds[] = {
+	{"console", NULL, NULL, "Attach to a particular console.",
+	 cli_cmd_console, CLI_CMD_VM_SEL, NULL},
 	{"snapshot-revert", NULL, L("snapshot-uuid", "uuid"),
 	 "Revert an existing VM to a previous checkpointed or snapshotted state.",
 	 cli_cmd_snapshot_revert, CLI_CMD_STANDARD, NULL},

@@ -254,6 +254,16 @@ cli_conn_http_get(struct cli_conn *conn, const char *filename, const char *url)
 }
 
 int
+cli_conn_http_connect(struct cli_conn *conn, const char *url)
+{
+	if (cli_conn_check(conn) < 0)
+		return -1;
+	if (cliproto_write_http_connect(&conn->io, url) < 0)
+		return cli_conn_io(conn, -1, "sending HttpConnect");
+	return cli_conn_http_wait(conn, "HttpConnect");
+}
+
+int
 cli_conn_http_put(struct cli_conn *conn, const char *filename, const char *url)
 {
 	if (cli_conn_check(conn) < 0)

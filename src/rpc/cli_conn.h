@@ -85,4 +85,8 @@ int cli_conn_http_get(struct cli_conn *conn, const char *filename,
 int cli_conn_http_put(struct cli_conn *conn, const char *filename,
                       const char *url);
 
+/* Tells the client to open a raw connection to url (a console) and relay
+ * its terminal; returns when the client says it is done (0), or -1. */
+int cli_conn_http_connect(struct cli_conn *conn, const char *url);
+
 #endif

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -236,6 +237,108 @@ http_cli(struct MHD_Connection *c, struct http_req *rq, bool local)
 	return ret;
 }
 
+/* ---- /console: a raw relay to a VM's serial console ---- */
+
+static char *(*http_console_path)(const char *vm_ref);
+
+void
+http_set_console_resolver(char *(*fn)(const char *vm_ref))
+{
+	http_console_path = fn;
+}
+
+struct http_relay {
+	char *path;
+	MHD_socket sock;
+	struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void *
+http_console_main(void *p)
+{
+	struct http_relay *r = p;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", r->path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		struct pollfd pf[2] = {{r->sock, POLLIN, 0}, {fd, POLLIN, 0}};
+		char buf[4096];
+		for (;;) {
+			if (poll(pf, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (pf[0].revents) {
+				ssize_t n = recv(r->sock, buf, sizeof(buf), 0);
+				if (n <= 0 || send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+					break;
+			}
+			if (pf[1].revents) {
+				ssize_t n = recv(fd, buf, sizeof(buf), 0);
+				if (n <= 0 || send(r->sock, buf, (size_t)n, MSG_NOSIGNAL) != n)
+					break;
+			}
+		}
+	} else {
+		static const char msg[] = "The VM's console is not available.\r\n";
+		if (send(r->sock, msg, sizeof(msg) - 1, MSG_NOSIGNAL) < 0)
+			log_info("http", "console client gone");
+	}
+	if (fd >= 0)
+		close(fd);
+	MHD_upgrade_action(r->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(r->path);
+	free(r);
+	return NULL;
+}
+
+static void
+http_console_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
+		      const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		      struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_relay *r = cls;
+	(void)c;
+	(void)req_cls;
+	(void)extra_in;
+	(void)extra_in_size;
+	r->sock = sock;
+	r->urh = urh;
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, http_console_main, r) != 0)
+		http_console_main(r);
+	pthread_attr_destroy(&attr);
+}
+
+static enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
+				 struct api_err *err, unsigned status);
+static struct api_err *http_auth(struct MHD_Connection *c, bool local,
+				 struct api_ctx *ctx);
+
+static enum MHD_Result
+http_console(struct MHD_Connection *c, bool local)
+{
+	struct api_ctx ctx;
+	const char *ref = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ref");
+	http_ctx_init(&ctx, c, local);
+	struct api_err *err = http_auth(c, local, &ctx);
+	char *path = NULL;
+	if (!err && (!ref || !http_console_path || !(path = http_console_path(ref))))
+		err = api_error(XE_HANDLE_INVALID, "VM", ref ? ref : "", NULL);
+	api_ctx_clear(&ctx);
+	if (err)
+		return http_fail(c, NULL, err, MHD_HTTP_NOT_FOUND);
+	struct http_relay *r = xcalloc(1, sizeof(*r));
+	r->path = path;
+	struct MHD_Response *resp =
+		MHD_create_response_for_upgrade(http_console_upgraded, r);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "xe-console");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* Authenticates an HTTP handler call by session_id (or the Unix socket). */
 static struct api_err *
 http_auth(struct MHD_Connection *c, bool local, struct api_ctx *ctx)
@@ -365,6 +468,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return http_jsonrpc(c, rq, l->local);
 	if (strcmp(url, "/cli") == 0)
 		return http_cli(c, rq, l->local);
+	if (strcmp(url, "/console") == 0)
+		return http_console(c, l->local);
 	return http_xmlrpc(c, rq, l->local);
 }
 

@@ -26,6 +26,10 @@ int http_start(const struct http_config *cfg, char **err);
 /* Stops every listener and waits for their threads. */
 void http_stop(void);
 
+/* Where the serial console socket of a VM (by ref) is, malloc'd, or NULL
+ * when it has none (not running here). Set by the VM layer. */
+void http_set_console_resolver(char *(*fn)(const char *vm_ref));
+
 /* Makes a self-signed certificate/key pair for host if the files are
  * missing (openssl). Returns 0 or -1. */
 int http_ensure_cert(const char *cert, const char *key, const char *host);

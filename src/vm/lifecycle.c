@@ -10,6 +10,7 @@
 #include <time.h>
 #include <ctype.h>
 
+#include "rpc/http.h"
 #include "storage/sr.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -470,6 +471,22 @@ lc_set_is_a_template(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **re
 	return api_commit(t);
 }
 
+/* The serial console socket of a VM running here (for /console). */
+static char *
+lc_console_path(const char *vm_ref)
+{
+	char *path = NULL;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm_ref);
+	if (r && strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0 &&
+	    (strcmp(r->f[DMF_VM_power_state].s, "Running") == 0 ||
+	     strcmp(r->f[DMF_VM_power_state].s, "Paused") == 0))
+		path = xasprintf("%s/vms/%s/console.sock", vm_cfg.state_dir,
+				 r->f[DMF_VM_uuid].s);
+	db_unlock();
+	return path;
+}
+
 /* ---- events from the backend ---- */
 
 struct lc_event {
@@ -641,6 +658,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.power_state_reset", lc_power_state_reset, 0);
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
+	http_set_console_resolver(lc_console_path);
 	if (vm_cfg.backend->disk_snapshot)
 		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);
 	if (vm_cfg.backend->disk_stream)

@@ -39,6 +39,8 @@ has_ip() { $XE vm-param-get uuid=$VM param-name=networks | grep -q "0/ip: ${NET}
 wait_for 120 has_ip && ok "guest agent reports the address in networks" || not_ok "guest agent reports the address" "$($XE vm-param-get uuid=$VM param-name=networks 2>&1)"
 OSV=$($XE vm-param-get uuid=$VM param-name=os-version 2>&1)
 case "$OSV" in *name*) ok "os-version from the agent" ;; *) not_ok "os-version from the agent" "$OSV" ;; esac
+sleep 7 | timeout 30 $XE console uuid=$VM > "$T_DIR/console.out" 2>&1
+grep -q TICK "$T_DIR/console.out" && ok "xe console relays the guest's serial console" || not_ok "xe console relays the serial console" "$(head -5 "$T_DIR/console.out")"
 check_rc "vm-start of a running VM fails" 1 $XE vm-start uuid=$VM
 grep -q "expected: halted" "$T_DIR/last.err" && ok "VM_BAD_POWER_STATE printed as xe does" || not_ok "VM_BAD_POWER_STATE printed" "$(cat "$T_DIR/last.err")"
 
@@ -128,6 +130,7 @@ grep -q GUEST-POWERDOWN "$CONSOLE" && ok "the guest saw the ACPI power button" |
 check_rc "start again" 0 $XE vm-start uuid=$VM
 check_rc "hard shutdown" 0 $XE vm-shutdown uuid=$VM --force
 check "halted after --force" halted "$($XE vm-param-get uuid=$VM param-name=power-state)"
+check_rc "xe console of a halted VM fails" 1 $XE console uuid=$VM
 
 # bad input: a missing disk file, a PCI address that does not parse
 VDI2=$($XE vdi-create sr-uuid=$SR name-label=gone virtual-size=67108864)

@@ -469,10 +469,16 @@ qemu_cmdline_base(struct qemu_argv *a, const struct vm_spec *s,
 		qemu_arg(a, "-display");
 		qemu_arg(a, "none");
 	}
+	/* the serial console: a socket `xe console` attaches to, everything
+	 * also appended to console.log */
 	e = xasprintf("%s/console.log", o->vm_dir);
 	e2 = qemu_opt_escape(e);
+	char *cs = xasprintf("%s/console.sock", o->vm_dir), *cs2 = qemu_opt_escape(cs);
 	qemu_arg(a, "-chardev");
-	qemu_argf(a, "file,id=serial0,path=%s,append=on", e2);
+	qemu_argf(a, "socket,id=serial0,path=%s,server=on,wait=off,logfile=%s,logappend=on",
+		  cs2, e2);
+	free(cs);
+	free(cs2);
 	free(e);
 	free(e2);
 	qemu_arg(a, "-serial");
