@@ -167,8 +167,9 @@ test_machine(void **state)
 		    has(&f->c, "-S"));
 	assert_false(has(&f->c, "-incoming") || has(&f->c, "-vnc") || has(&f->c, "-kernel"));
 	assert_string_equal(arg(&f->c, "-chardev", 0),
-			    "file,id=serial0,path=/var/lib/xapid/vms/" UUID
-			    "/console.log,append=on");
+			    "socket,id=serial0,path=/var/lib/xapid/vms/" UUID
+			    "/console.sock,server=on,wait=off,logfile=/var/lib/xapid/vms/" UUID
+			    "/console.log,logappend=on");
 	assert_string_equal(arg(&f->c, "-serial", 0), "chardev:serial0");
 	assert_string_equal(arg(&f->c, "-chardev", 1),
 			    "socket,id=qmp,path=/var/lib/xapid/vms/" UUID
