@@ -8,3 +8,5 @@ echo "== 10,000 VMs / 40,000 VBDs in the database"
 python3 "$TOP/bench/bench_scale.py" 10000 4
 echo "== VM.start to guest up (vs the same QEMU command by hand; libvirt: bench/libvirt-peer.sh)"
 python3 "$TOP/bench/bench_vm_start.py" 5
+echo "== idle xapid with 20 running guests (CPU % of a core, memory per VM; vs the QEMUs)"
+python3 "$TOP/bench/bench_idle.py" 20 30
