@@ -688,30 +688,38 @@ cli_dup(struct cli_ctx *ctx, struct cli_vm_op *op, struct cli_dup *d)
 	return rc;
 }
 
+/* vm-clone, vm-snapshot and vm-snapshot-with-quiesce differ only in the
+ * call they make. */
 static int
-cli_cmd_vm_clone(struct cli_ctx *ctx)
+cli_dup_simple(struct cli_ctx *ctx, bool snapshot, bool quiesce)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, false, NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), snapshot, quiesce,
+			    NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, true,
 			       L("new-name-label", "new-name-description",
 				 "ignore-vdi-uuids"),
 			       NULL, NULL};
 
 	return cli_dup(ctx, &op, &d);
+}
+
+static int
+cli_cmd_vm_clone(struct cli_ctx *ctx)
+{
+	return cli_dup_simple(ctx, false, false);
 }
 
 static int
 cli_cmd_vm_snapshot(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, false, NULL, NULL, 0};
-	struct cli_vm_op op = {false, true, true,
-			       L("new-name-label", "new-name-description",
-				 "ignore-vdi-uuids"),
-			       NULL, NULL};
-
-	return cli_dup(ctx, &op, &d);
+	return cli_dup_simple(ctx, true, false);
 }
 
+static int
+cli_cmd_vm_snapshot_quiesce(struct cli_ctx *ctx)
+{
+	return cli_dup_simple(ctx, true, true);
+}
 
 static int
 cli_cmd_vm_copy(struct cli_ctx *ctx)
@@ -730,16 +738,6 @@ cli_cmd_vm_copy(struct cli_ctx *ctx)
 	return cli_dup(ctx, &op, &d);
 }
 
-static int
-cli_cmd_vm_snapshot_quiesce(struct cli_ctx *ctx)
-{
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), true, true, NULL, NULL, 0};
-	struct cli_vm_op op = {false, true, true,
-			       L("new-name-label", "new-name-description"),
-			       NULL, NULL};
-
-	return cli_dup(ctx, &op, &d);
-}
 
 /* ---- the command table (cli_frontend.ml cmdtable_data) ---- */
 
