@@ -434,6 +434,40 @@ cli_cmd_vdi_snapshot(struct cli_ctx *ctx)
 	return cli_vdi_dup(ctx, "VDI.snapshot");
 }
 
+/* vdi-copy uuid= sr-uuid= [base-vdi-uuid=] [into-vdi-uuid=]: VDI.copy */
+static int
+cli_cmd_vdi_copy(struct cli_ctx *ctx)
+{
+	const char *u = cli_param(ctx, "uuid"), *su = cli_param(ctx, "sr-uuid");
+	const char *into = cli_param(ctx, "into-vdi-uuid");
+	char *ref = cli_ref_by_uuid(ctx, DMC_VDI, u), *sr = NULL, *iv = NULL;
+	xv *res = NULL;
+	int rc = -1;
+
+	if (!ref)
+		return -1;
+	if (su && !(sr = cli_ref_by_uuid(ctx, DMC_SR, su)))
+		goto out;
+	if (into && !(iv = cli_ref_by_uuid(ctx, DMC_VDI, into)))
+		goto out;
+	rc = cli_call(ctx, "VDI.copy", &res, xv_str(ref), xv_str(sr ? sr : DM_NULL_REF),
+		      xv_str(DM_NULL_REF), xv_str(iv ? iv : DM_NULL_REF), NULL);
+	if (rc == 0 && res && res->type == XV_STRING) {
+		db_rdlock();
+		const char *nu = cli_ref_uuid(DMC_VDI, res->u.s);
+		char *o = xstrdup(nu ? nu : CLI_NID);
+		db_unlock();
+		cli_out_list(ctx->out, (const char *const *)&o, 1);
+		free(o);
+	}
+out:
+	xv_free(res);
+	free(ref);
+	free(sr);
+	free(iv);
+	return rc;
+}
+
 /* console [vm selectors]: the client relays its terminal to the VM's
  * serial console (HttpConnect to /console). */
 static int
@@ -478,6 +512,10 @@ cli_cmd_snapshot_revert(struct cli_ctx *ctx)
 }
 
 const struct cli_cmd cli_dev_cmds[] = {
+	{"vdi-copy", L("uuid"), L("sr-uuid", "base-vdi-uuid", "into-vdi-uuid"),
+	 "Copy either a full VDI or the block differences between two VDIs "
+	 "either into a fresh VDI in a specified SR or into an existing VDI.",
+	 cli_cmd_vdi_copy, 0, NULL},
 	{"console", NULL, NULL, "Attach to a particular console.",
 	 cli_cmd_console, CLI_CMD_VM_SEL, NULL},
 	{"snapshot-revert", NULL, L("snapshot-uuid", "uuid"),

@@ -11,6 +11,7 @@
 #include "db/store.h"
 #include "rpc/api.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 static char *sr_host;
@@ -335,6 +336,111 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 	return err;
 }
 
+struct api_err *
+sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
+	    char **out)
+{
+	struct api_err *err = NULL;
+	char *src = NULL, *dst_path = NULL, *target_sr = NULL;
+	const char *fmt = NULL, *dfmt = NULL;
+	struct sr_call c;
+
+	db_rdlock();
+	struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
+	if (!vdi) {
+		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
+	} else {
+		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
+			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+			if (vbd && vbd->f[DMF_VBD_currently_attached].b &&
+			    strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
+				err = api_error(XE_VDI_IN_USE, vdi_ref, "copy", NULL);
+		}
+		if (!err)
+			src = sr_vdi_path(vdi_ref, &fmt, &err);
+		target_sr = xstrdup(sr_ref && strcmp(sr_ref, DM_NULL_REF) != 0
+					    ? sr_ref
+					    : vdi->f[DMF_VDI_SR].s);
+	}
+	if (!err && into_vdi && strcmp(into_vdi, DM_NULL_REF) != 0) {
+		struct db_row *into = db_get(DMC_VDI, into_vdi);
+		if (!into)
+			err = api_error(XE_HANDLE_INVALID, "VDI", into_vdi, NULL);
+		else if (into->f[DMF_VDI_virtual_size].i < vdi->f[DMF_VDI_virtual_size].i)
+			err = api_error(XE_VDI_TOO_SMALL, into_vdi, "", NULL);
+		else
+			dst_path = sr_vdi_path(into_vdi, &dfmt, &err);
+	}
+	db_unlock();
+	if (err)
+		goto out;
+	if (dst_path) {
+		/* over an existing VDI: every byte written, nothing resized */
+		char *argv[] = {"qemu-img", "convert", "-q", "-n", "-f", (char *)fmt,
+				"-O", (char *)dfmt, src, dst_path, NULL};
+		struct buf e = BUF_INIT;
+		if (spawn_run(argv, NULL, &e, 3600) != 0)
+			err = api_error(XE_SR_BACKEND_FAILURE, "1", "", e.data ? e.data : "copy failed", NULL);
+		buf_free(&e);
+		if (!err)
+			*out = xstrdup(into_vdi);
+		goto out;
+	}
+	if ((err = sr_call_prepare(target_sr, &c)))
+		goto out;
+	char *uuid = db_new_uuid(), *loc = NULL;
+	if (!c.drv->vdi_copy)
+		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, target_sr, NULL);
+	else
+		err = c.drv->vdi_copy(&c.ctx, src, fmt, uuid, &loc);
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		const struct db_row *s0 = db_get(DMC_VDI, vdi_ref);
+		struct db_row *n = db_txn_create(t, DMC_VDI, NULL, uuid);
+		static const int keep[] = {DMF_VDI_name_label, DMF_VDI_name_description,
+					   DMF_VDI_virtual_size, DMF_VDI_type,
+					   DMF_VDI_sharable, DMF_VDI_read_only,
+					   DMF_VDI_other_config, DMF_VDI_xenstore_data,
+					   DMF_VDI_tags, DMF_VDI_on_boot};
+		for (size_t i = 0; s0 && i < sizeof(keep) / sizeof(keep[0]); i++)
+			db_txn_set(t, n, keep[i],
+				   dmv_copy(dm_classes[DMC_VDI].fields[keep[i]].type, s0->f[keep[i]]));
+		db_txn_set(t, n, DMF_VDI_SR, (union dm_val){.s = xstrdup(target_sr)});
+		db_txn_set(t, n, DMF_VDI_location, (union dm_val){.s = loc});
+		loc = NULL;
+		db_txn_set(t, n, DMF_VDI_managed, (union dm_val){.b = true});
+		char *ref = xstrdup(n->ref);
+		sr_update_space(t, &c);
+		if ((err = api_commit(t)))
+			free(ref);
+		else
+			*out = ref;
+	}
+	free(loc);
+	free(uuid);
+	sr_call_clear(&c);
+out:
+	free(src);
+	free(dst_path);
+	free(target_sr);
+	return err;
+}
+
+/* VDI.copy(vdi, sr, base_vdi, into_vdi): base_vdi only makes xapi send the
+ * differences; the copy here is always whole, so the result is the same. */
+static struct api_err *
+sr_api_vdi_copy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	char *ref = NULL;
+	(void)ctx;
+	(void)nargs;
+	struct api_err *err = sr_vdi_copy(args[0]->u.s, args[1]->u.s, args[3]->u.s, &ref);
+	if (!err)
+		*result = xv_str_own(ref);
+	return err;
+}
+
 static struct api_err *
 sr_api_vdi_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
@@ -608,6 +714,7 @@ sr_register(const char *host_ref)
 	api_register("VDI.destroy", sr_vdi_destroy, 0);
 	api_register("VDI.resize", sr_vdi_resize, 0);
 	api_register("VDI.clone", sr_api_vdi_clone, 0);
+	api_register("VDI.copy", sr_api_vdi_copy, 0);
 	api_register("VDI.snapshot", sr_api_vdi_clone, 0);
 	api_register("SR.scan", sr_scan, 0);
 	api_register("SR.get_supported_types", sr_supported_types, API_READONLY);

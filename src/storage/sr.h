@@ -60,6 +60,11 @@ struct sr_driver {
 	int (*gc)(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
 		  bool (*busy)(void *ctx, const char *location),
 		  int (*live_merge)(void *ctx, const char *location), void *ctx);
+	/* A full copy of an image file (any format qemu-img reads) as the new
+	 * VDI new_uuid of this SR; sets *location. */
+	struct api_err *(*vdi_copy)(const struct sr_ctx *sr, const char *src_path,
+				    const char *src_format, const char *new_uuid,
+				    char **location);
 	/* The image file and format QEMU opens. */
 	char *(*vdi_path)(const struct sr_ctx *sr, const char *location, const char **format);
 };
@@ -93,6 +98,12 @@ void sr_set_live_stream(int (*fn)(const char *uuid, const char *id, char **err))
 
 /* Runs the SR's garbage collector (chains no running VM writes to). */
 void sr_coalesce(const char *sr_ref);
+
+/* VDI.copy: a full, stand-alone copy of a VDI no running VM writes to,
+ * into SR sr_ref (NULL or OpaqueRef:NULL: the VDI's own SR), or over
+ * into_vdi when given. The new (or target) VDI's ref in *out. */
+struct api_err *sr_vdi_copy(const char *vdi_ref, const char *sr_ref,
+			    const char *into_vdi, char **out);
 
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);

@@ -200,6 +200,22 @@ out:
 	return e;
 }
 
+static struct api_err *
+srf_vdi_copy(const struct sr_ctx *sr, const char *src_path, const char *src_format,
+	     const char *new_uuid, char **location)
+{
+	char *dst = xasprintf("%s/%s.qcow2", sr->path, new_uuid);
+	char *argv[] = {"qemu-img", "convert", "-q", "-f", (char *)src_format, "-O",
+			"qcow2", (char *)src_path, dst, NULL};
+	struct api_err *e = srf_qemu_img("vdi_copy", argv);
+	if (e)
+		unlink(dst);
+	else
+		*location = xstrdup(new_uuid);
+	free(dst);
+	return e;
+}
+
 /* One qcow2 file of the SR and its backing file name ("" when none). */
 struct srf_node {
 	char *name;    /* "<x>.qcow2" */
@@ -329,7 +345,7 @@ srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
 		.vdi_destroy = srf_vdi_destroy, .vdi_resize = srf_vdi_resize,  \
 		.vdi_used = srf_vdi_used, .stat = srf_stat,                    \
 		.vdi_path = srf_vdi_path, .vdi_clone = srf_vdi_clone,          \
-		.gc = srf_gc,                                                  \
+		.gc = srf_gc, .vdi_copy = srf_vdi_copy,                        \
 	}
 
 static const struct sr_driver sr_file_driver = SRF_DRIVER("ext");

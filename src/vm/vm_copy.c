@@ -14,8 +14,8 @@
  * VBDs, and copy-on-write clones of its disks (the VDIs must not be in use
  * by a running VM: live snapshots come with the storage work). */
 static struct api_err *
-lc_copy_vm(const char *vm, const char *name, bool snapshot, const xv *ignore,
-	   xv **result)
+lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
+	   const xv *ignore, xv **result)
 {
 	struct api_err *err = NULL;
 	char **disk_vbd = NULL, **new_vdi = NULL;
@@ -46,7 +46,9 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const xv *ignore,
 	db_unlock();
 	for (size_t i = 0; !err && i < ndisks; i++) {
 		char *nv = NULL;
-		err = sr_vdi_clone(new_vdi[i], snapshot, &nv);
+		/* VM.copy: full copies into copy_sr; else copy-on-write */
+		err = copy_sr ? sr_vdi_copy(new_vdi[i], copy_sr, NULL, &nv)
+			      : sr_vdi_clone(new_vdi[i], snapshot, &nv);
 		free(new_vdi[i]);
 		new_vdi[i] = nv;
 	}
@@ -249,14 +251,14 @@ lc_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
 	(void)nargs;
-	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, NULL, result);
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, NULL, NULL, result);
 }
 
 static struct api_err *
 lc_snapshot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
-	return lc_copy_vm(args[0]->u.s, args[1]->u.s, true,
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, true, NULL,
 			  nargs > 2 ? args[2] : NULL, result);
 }
 
@@ -308,7 +310,7 @@ lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		free(uuid);
 		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_FAILED, vm, NULL);
 	}
-	struct api_err *err = lc_copy_vm(vm, args[1]->u.s, true, NULL, result);
+	struct api_err *err = lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, result);
 	if (lc_agent_do(uuid, "{\"execute\":\"guest-fsfreeze-thaw\"}") < 0)
 		log_warn("vm", "VM %s: the guest agent did not thaw its filesystems", uuid);
 	free(uuid);
@@ -347,9 +349,21 @@ out:
 	return err;
 }
 
+/* VM.copy(vm, new_name, sr): full copies of the disks (into sr, or each
+ * disk's own SR when NULL), for a halted VM. */
+static struct api_err *
+lc_vm_copy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, args[2]->u.s, NULL,
+			  result);
+}
+
 void
 vm_copy_register(void)
 {
+	api_register("VM.copy", lc_vm_copy, 0);
 	api_register("VM.assert_agile", lc_assert_agile, API_READONLY);
 	api_register("VM.snapshot_with_quiesce", lc_snapshot_quiesce, 0);
 	api_register("VM.clone", lc_clone, 0);

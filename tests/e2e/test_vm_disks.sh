@@ -48,6 +48,18 @@ qemu-io -f qcow2 -c 'write -P 0x11 0 1M' "$(file_of $RVDI)" > /dev/null
 pattern $SVDI 0xcd && ok "writes after the revert leave the snapshot alone" || not_ok "writes after the revert leave the snapshot alone"
 check_rc "snapshot-revert of something that is not a snapshot" 1 $XE snapshot-revert snapshot-uuid=$VM
 
+# full copies: stand-alone images with the same data
+CP=$($XE vm-copy uuid=$VM new-name-label=fullcopy)
+check "vm-copy prints a uuid" 36 "${#CP}"
+CPVDI=$($XE vbd-list vm-uuid=$CP params=vdi-uuid --minimal)
+pattern $CPVDI 0x11 && ok "the full copy has the VM's data" || not_ok "the full copy has the VM's data"
+qemu-img info --output=json "$(file_of $CPVDI)" | grep -q backing-filename && not_ok "the full copy stands alone" || ok "the full copy stands alone"
+VC=$($XE vdi-copy uuid=$RVDI sr-uuid=$SR)
+check "vdi-copy prints a uuid" 36 "${#VC}"
+pattern $VC 0x11 && ok "vdi-copy has the data" || not_ok "vdi-copy has the data"
+$XE vm-destroy uuid=$CP
+for v in $CPVDI $VC; do $XE vdi-destroy uuid=$v; done
+
 # deleting snapshots coalesces the chains: no hidden base outlives its use
 nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }
 for v in $($XE vdi-list sr-uuid=$SR params=uuid --minimal | tr , ' '); do
