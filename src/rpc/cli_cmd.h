@@ -173,4 +173,10 @@ int cli_gen_param_add(struct cli_ctx *ctx);
 int cli_gen_param_remove(struct cli_ctx *ctx);
 int cli_gen_param_clear(struct cli_ctx *ctx);
 
+/* track_http_operation: creates a task, tells the client to transfer file
+ * to/from path?session_id=..&task_id=..<extra>, waits for the client and the
+ * task, destroys the task. Returns 0 or -1 (failure recorded). */
+int cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
+		   const char *path, const char *extra, const char *label);
+
 #endif

@@ -468,6 +468,41 @@ out:
 	return rc;
 }
 
+/* vdi-export uuid= filename= [format=raw|vhd] / vdi-import uuid= filename=
+ * [format=raw|vhd]: the client streams the file from/to /export_raw_vdi or
+ * /import_raw_vdi. */
+static int
+cli_vdi_transfer(struct cli_ctx *ctx, bool put)
+{
+	const char *u = cli_param(ctx, "uuid"), *f = cli_param(ctx, "filename");
+	const char *fmt = cli_param(ctx, "format");
+	char *ref = cli_ref_by_uuid(ctx, DMC_VDI, u);
+	if (!ref)
+		return -1;
+	if (fmt && strcmp(fmt, "raw") != 0 && strcmp(fmt, "vhd") != 0) {
+		free(ref);
+		return cli_fail(ctx, "Unknown format: %s (raw or vhd)", fmt);
+	}
+	char *extra = xasprintf("&vdi=%s&format=%s", ref, fmt ? fmt : "raw");
+	int rc = cli_track_http(ctx, put, f, put ? "/import_raw_vdi" : "/export_raw_vdi",
+				extra, put ? "VDI import" : "VDI export");
+	free(extra);
+	free(ref);
+	return rc;
+}
+
+static int
+cli_cmd_vdi_export(struct cli_ctx *ctx)
+{
+	return cli_vdi_transfer(ctx, false);
+}
+
+static int
+cli_cmd_vdi_import(struct cli_ctx *ctx)
+{
+	return cli_vdi_transfer(ctx, true);
+}
+
 /* console [vm selectors]: the client relays its terminal to the VM's
  * serial console (HttpConnect to /console). */
 static int
@@ -512,6 +547,10 @@ cli_cmd_snapshot_revert(struct cli_ctx *ctx)
 }
 
 const struct cli_cmd cli_dev_cmds[] = {
+	{"vdi-export", L("uuid", "filename"), L("format", "base", "progress"),
+	 "Export a VDI.", cli_cmd_vdi_export, 0, NULL},
+	{"vdi-import", L("uuid", "filename"), L("format", "progress"),
+	 "Import a raw VDI.", cli_cmd_vdi_import, 0, NULL},
 	{"vdi-copy", L("uuid"), L("sr-uuid", "base-vdi-uuid", "into-vdi-uuid"),
 	 "Copy either a full VDI or the block differences between two VDIs "
 	 "either into a fresh VDI in a specified SR or into an existing VDI.",

@@ -72,7 +72,7 @@ cli_task_wait(const char *task, double timeout, struct api_err **err)
  * file to/from path?session_id=..&task_id=..<extra>, waits for the
  * client and for the task, destroys the task. Returns 0 or -1.
  */
-static int
+int
 cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
 	       const char *path, const char *extra, const char *label)
 {

@@ -21,9 +21,11 @@
 
 #include "db/dump.h"
 #include "rpc/api_int.h"
+#include "rpc/http_int.h"
 #include "rpc/cli_server.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/xmlrpc.h"
+#include "storage/sr.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -40,11 +42,6 @@ static size_t http_nls;
 static size_t http_max_body = 16u << 20;
 static char *http_cert_pem, *http_key_pem;
 
-struct http_req {
-	struct buf body;
-	bool too_big;
-	size_t limit;
-};
 
 struct http_upgrade {
 	char *body;
@@ -76,7 +73,7 @@ http_origin(struct MHD_Connection *c, bool local)
 	return s;
 }
 
-static enum MHD_Result
+enum MHD_Result
 http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
 	   struct buf *b)
 {
@@ -100,7 +97,7 @@ http_text(struct MHD_Connection *c, unsigned status, const char *text)
 	return http_reply(c, status, "text/html", &b);
 }
 
-static void
+void
 http_ctx_init(struct api_ctx *ctx, struct MHD_Connection *c, bool local)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -237,110 +234,8 @@ http_cli(struct MHD_Connection *c, struct http_req *rq, bool local)
 	return ret;
 }
 
-/* ---- /console: a raw relay to a VM's serial console ---- */
-
-static char *(*http_console_path)(const char *vm_ref);
-
-void
-http_set_console_resolver(char *(*fn)(const char *vm_ref))
-{
-	http_console_path = fn;
-}
-
-struct http_relay {
-	char *path;
-	MHD_socket sock;
-	struct MHD_UpgradeResponseHandle *urh;
-};
-
-static void *
-http_console_main(void *p)
-{
-	struct http_relay *r = p;
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", r->path);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		struct pollfd pf[2] = {{r->sock, POLLIN, 0}, {fd, POLLIN, 0}};
-		char buf[4096];
-		for (;;) {
-			if (poll(pf, 2, -1) < 0 && errno != EINTR)
-				break;
-			if (pf[0].revents) {
-				ssize_t n = recv(r->sock, buf, sizeof(buf), 0);
-				if (n <= 0 || send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
-					break;
-			}
-			if (pf[1].revents) {
-				ssize_t n = recv(fd, buf, sizeof(buf), 0);
-				if (n <= 0 || send(r->sock, buf, (size_t)n, MSG_NOSIGNAL) != n)
-					break;
-			}
-		}
-	} else {
-		static const char msg[] = "The VM's console is not available.\r\n";
-		if (send(r->sock, msg, sizeof(msg) - 1, MSG_NOSIGNAL) < 0)
-			log_info("http", "console client gone");
-	}
-	if (fd >= 0)
-		close(fd);
-	MHD_upgrade_action(r->urh, MHD_UPGRADE_ACTION_CLOSE);
-	free(r->path);
-	free(r);
-	return NULL;
-}
-
-static void
-http_console_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
-		      const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		      struct MHD_UpgradeResponseHandle *urh)
-{
-	struct http_relay *r = cls;
-	(void)c;
-	(void)req_cls;
-	(void)extra_in;
-	(void)extra_in_size;
-	r->sock = sock;
-	r->urh = urh;
-	pthread_t th;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, http_console_main, r) != 0)
-		http_console_main(r);
-	pthread_attr_destroy(&attr);
-}
-
-static enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
-				 struct api_err *err, unsigned status);
-static struct api_err *http_auth(struct MHD_Connection *c, bool local,
-				 struct api_ctx *ctx);
-
-static enum MHD_Result
-http_console(struct MHD_Connection *c, bool local)
-{
-	struct api_ctx ctx;
-	const char *ref = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ref");
-	http_ctx_init(&ctx, c, local);
-	struct api_err *err = http_auth(c, local, &ctx);
-	char *path = NULL;
-	if (!err && (!ref || !http_console_path || !(path = http_console_path(ref))))
-		err = api_error(XE_HANDLE_INVALID, "VM", ref ? ref : "", NULL);
-	api_ctx_clear(&ctx);
-	if (err)
-		return http_fail(c, NULL, err, MHD_HTTP_NOT_FOUND);
-	struct http_relay *r = xcalloc(1, sizeof(*r));
-	r->path = path;
-	struct MHD_Response *resp =
-		MHD_create_response_for_upgrade(http_console_upgraded, r);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "xe-console");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 /* Authenticates an HTTP handler call by session_id (or the Unix socket). */
-static struct api_err *
+struct api_err *
 http_auth(struct MHD_Connection *c, bool local, struct api_ctx *ctx)
 {
 	const char *sid =
@@ -357,7 +252,7 @@ http_auth(struct MHD_Connection *c, bool local, struct api_ctx *ctx)
 	return session_check(ctx, sid);
 }
 
-static enum MHD_Result
+enum MHD_Result
 http_fail(struct MHD_Connection *c, const char *task, struct api_err *err,
 	  unsigned status)
 {
@@ -426,14 +321,43 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct http_req *rq = *con_cls;
 	(void)version;
 
+	bool import = strcmp(method, "PUT") == 0 &&
+		      strncmp(url, "/import_raw_vdi", 15) == 0;
 	if (!rq) {
 		rq = xcalloc(1, sizeof(*rq));
+		rq->up_fd = -1;
 		rq->limit = strncmp(url, "/pool/xmldbdump", 15) == 0
 				    ? HTTP_MAX_DUMP
 				    : http_max_body;
 		*con_cls = rq;
+		if (import)
+			http_import_begin(c, rq, l->local);
 		return MHD_YES;
 	}
+	if (import) {
+		/* streamed to disk, never held in memory */
+		if (*upload_data_size) {
+			const char *p = upload_data;
+			size_t n = *upload_data_size;
+			while (n && rq->up_fd >= 0 && !rq->up_err) {
+				ssize_t w = write(rq->up_fd, p, n);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0) {
+					rq->up_err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
+							       strerror(errno), NULL);
+					break;
+				}
+				p += w;
+				n -= (size_t)w;
+			}
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return http_import_end(c, rq);
+	}
+	if (strncmp(url, "/export_raw_vdi", 15) == 0 && strcmp(method, "GET") == 0)
+		return http_export_vdi(c, l->local);
 	if (*upload_data_size) {
 		if (rq->body.len + *upload_data_size > rq->limit)
 			rq->too_big = true;
@@ -483,6 +407,12 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (rq) {
 		buf_free(&rq->body);
+		if (rq->up_fd >= 0) /* the client went away mid-upload */
+			close(rq->up_fd);
+		if (rq->up_path)
+			unlink(rq->up_path);
+		free(rq->up_path);
+		api_err_free(rq->up_err);
 		free(rq);
 		*con_cls = NULL;
 	}

@@ -105,6 +105,17 @@ void sr_coalesce(const char *sr_ref);
 struct api_err *sr_vdi_copy(const char *vdi_ref, const char *sr_ref,
 			    const char *into_vdi, char **out);
 
+/* vdi-export: the VDI's data as a temporary file in format "raw" or "vhd"
+ * (dynamic); the caller streams it and removes it. */
+struct api_err *sr_vdi_export_file(const char *vdi_ref, const char *format,
+				   char **tmp_path);
+/* vdi-import: a temporary file next to the VDI for the upload ... */
+struct api_err *sr_vdi_import_begin(const char *vdi_ref, char **tmp_path);
+/* ... then its contents ("raw" or "vhd") replace the VDI's data at once
+ * (a failure leaves the VDI as it was). Removes tmp_path either way. */
+struct api_err *sr_vdi_import_finish(const char *vdi_ref, const char *format,
+				     const char *tmp_path);
+
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);
 

@@ -60,6 +60,26 @@ pattern $VC 0x11 && ok "vdi-copy has the data" || not_ok "vdi-copy has the data"
 $XE vm-destroy uuid=$CP
 for v in $CPVDI $VC; do $XE vdi-destroy uuid=$v; done
 
+# vdi-export / vdi-import, raw and VHD
+check_rc "vdi-export raw" 0 $XE vdi-export uuid=$RVDI filename="$T_DIR/d.raw" format=raw
+qemu-img convert -O raw "$(file_of $RVDI)" "$T_DIR/ref.raw"
+cmp -s "$T_DIR/d.raw" "$T_DIR/ref.raw" && ok "the raw export is the disk's bytes" || not_ok "the raw export is the disk's bytes"
+check_rc "vdi-export vhd" 0 $XE vdi-export uuid=$RVDI filename="$T_DIR/d.vhd" format=vhd
+qemu-img info "$T_DIR/d.vhd" | grep -q 'file format: vpc' && ok "the VHD export is a VHD" || not_ok "the VHD export is a VHD"
+IV=$($XE vdi-create sr-uuid=$SR name-label=imported virtual-size=16777216)
+check_rc "vdi-import raw" 0 $XE vdi-import uuid=$IV filename="$T_DIR/d.raw" format=raw
+pattern $IV 0x11 && ok "the imported VDI has the data" || not_ok "the imported VDI has the data"
+IV2=$($XE vdi-create sr-uuid=$SR name-label=imported2 virtual-size=16777216)
+check_rc "vdi-import vhd" 0 $XE vdi-import uuid=$IV2 filename="$T_DIR/d.vhd" format=vhd
+pattern $IV2 0x11 && ok "the VHD import has the data" || not_ok "the VHD import has the data"
+head -c 100000 "$T_DIR/d.vhd" > "$T_DIR/trunc.vhd"
+check_rc "a truncated VHD is refused" 1 $XE vdi-import uuid=$IV2 filename="$T_DIR/trunc.vhd" format=vhd
+pattern $IV2 0x11 && ok "and the VDI is as it was" || not_ok "and the VDI is as it was"
+head -c 33554432 /dev/zero > "$T_DIR/big.raw"
+check_rc "a raw image bigger than the VDI is refused" 1 $XE vdi-import uuid=$IV filename="$T_DIR/big.raw"
+ls -a "$SRDIR" | grep -q '\.tmp$' && not_ok "no temporary file left in the SR" || ok "no temporary file left in the SR"
+for v in $IV $IV2; do $XE vdi-destroy uuid=$v; done
+
 # deleting snapshots coalesces the chains: no hidden base outlives its use
 nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }
 for v in $($XE vdi-list sr-uuid=$SR params=uuid --minimal | tr , ' '); do

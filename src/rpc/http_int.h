@@ -1,0 +1,44 @@
+/*
+ * http_int: what the files of the HTTP front door share (not for others):
+ * http.c (listeners, RPC endpoints, /cli, /pool/xmldbdump) and http_xfer.c
+ * (/console, /export_raw_vdi, /import_raw_vdi).
+ */
+#ifndef XAPID_RPC_HTTP_INT_H
+#define XAPID_RPC_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "rpc/api.h"
+#include "util/buf.h"
+
+struct http_req {
+	struct buf body;
+	bool too_big;
+	size_t limit;
+	int up_fd;       /* PUT /import_raw_vdi: the body goes to this file */
+	char *up_path;
+	struct api_err *up_err; /* the upload cannot be taken */
+};
+
+/* Queues b (taken) as the answer, with a content type. */
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+			   const char *ctype, struct buf *b);
+/* A fresh API context for a request (origin, local). */
+void http_ctx_init(struct api_ctx *ctx, struct MHD_Connection *c, bool local);
+/* Authenticates by session_id (query or cookie), or the Unix socket. */
+struct api_err *http_auth(struct MHD_Connection *c, bool local,
+			  struct api_ctx *ctx);
+/* Answers an error (and fails the task when given); takes err. */
+enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
+			  struct api_err *err, unsigned status);
+
+/* /console: relays the VM's serial console over an HTTP upgrade. */
+enum MHD_Result http_console(struct MHD_Connection *c, bool local);
+/* GET /export_raw_vdi?vdi=&format=raw|vhd */
+enum MHD_Result http_export_vdi(struct MHD_Connection *c, bool local);
+/* PUT /import_raw_vdi: the first call (where the body goes) and the end. */
+void http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local);
+enum MHD_Result http_import_end(struct MHD_Connection *c, struct http_req *rq);
+
+#endif
