@@ -360,9 +360,45 @@ lc_vm_copy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 			  result);
 }
 
+/* VM.provision: makes the disks a template's other_config:disks describes.
+ * Our templates carry no such description (their disks, if any, are real
+ * VBDs copied by VM.clone), so there is nothing to make. */
+static struct api_err *
+lc_provision(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct api_err *err = NULL;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, args[0]->u.s);
+	if (!r)
+		err = api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	const struct dm_coll *oc = r ? r->f[DMF_VM_other_config].c : NULL;
+	for (size_t i = 0; !err && oc && i < oc->n; i++)
+		if (strcmp(oc->v[2 * i].s, "disks") == 0 && *oc->v[2 * i + 1].s)
+			err = api_error(XE_NOT_IMPLEMENTED,
+					"VM.provision of other-config:disks", NULL);
+	db_unlock();
+	if (err)
+		return err;
+	/* as xapi: a provisioned VM is no longer a template */
+	struct db_txn *t = db_txn_begin();
+	struct db_row *w = db_txn_edit(t, DMC_VM, args[0]->u.s);
+	if (!w) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	}
+	db_txn_set(t, w, DMF_VM_is_a_template, (union dm_val){.b = false});
+	db_txn_set(t, w, DMF_VM_allowed_operations,
+		   (union dm_val){.c = vm_allowed_ops(w->f[DMF_VM_power_state].s, false)});
+	return api_commit(t);
+}
+
 void
 vm_copy_register(void)
 {
+	api_register("VM.provision", lc_provision, 0);
 	api_register("VM.copy", lc_vm_copy, 0);
 	api_register("VM.assert_agile", lc_assert_agile, API_READONLY);
 	api_register("VM.snapshot_with_quiesce", lc_snapshot_quiesce, 0);

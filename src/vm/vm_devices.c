@@ -272,6 +272,9 @@ vm_devices_register(void)
 	api_register("VIF.create", dev_vif_create, 0);
 	api_register("VBD.plug", dev_vbd_plug, 0);
 	api_register("VBD.unplug", dev_vbd_unplug, 0);
+	/* there is no guest handshake to skip: forced unplugs are unplugs */
+	api_register("VBD.unplug_force", dev_vbd_unplug, 0);
 	api_register("VIF.plug", dev_vif_plug, 0);
 	api_register("VIF.unplug", dev_vif_unplug, 0);
+	api_register("VIF.unplug_force", dev_vif_unplug, 0);
 }
