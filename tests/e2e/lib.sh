@@ -28,9 +28,13 @@ start_xapid() {
 	STATE=$T_DIR/$name
 	mkdir -p "$STATE"
 	echo "$PASSWORD" > "$T_DIR/$name.pw"
+	# a restart must not be taken for ready on the previous run's traces:
+	# the log is emptied and a socket left by a kill -9 removed first
+	: > "$T_DIR/$name.out"
+	rm -f "$STATE/xapi.sock"
 	"$XAPID" --state-dir "$STATE" --listen 127.0.0.1:$PORT --no-tls \
 		--password-file "$T_DIR/$name.pw" --host-name "$name" \
-		${XAPID_EXTRA_ARGS:-} > "$T_DIR/$name.out" 2>&1 &
+		${XAPID_EXTRA_ARGS:-} >> "$T_DIR/$name.out" 2>&1 &
 	XAPID_PID=$!
 	export XAPI_SOCKET=$STATE/xapi.sock
 	i=0

@@ -35,10 +35,13 @@ pool_start() {
 	dir=$T_DIR/h$k
 	mkdir -p "$dir"
 	echo "$POOL_PW" > "$T_DIR/h$k.pw"
+	# emptied here, not by the background job's redirection: else the wait
+	# below can read the previous run's "xapid ready"
+	: > "$T_DIR/h$k.out"
 	ip netns exec "$(pool_ns $k)" "$XAPID" --state-dir "$dir" \
 		--listen "$(pool_ip $k):80" --no-tls --password-file "$T_DIR/h$k.pw" \
 		--host-name "h$k" --bridge-prefix "xp${POOL_ID}h$k" --vm-backend sim \
-		${POOL_XAPID_ARGS:-} > "$T_DIR/h$k.out" 2>&1 &
+		${POOL_XAPID_ARGS:-} >> "$T_DIR/h$k.out" 2>&1 &
 	eval "POOL_PID_$k=$!"
 	n=0
 	while [ $n -lt 300 ]; do
