@@ -15,6 +15,8 @@
 #include "util/xalloc.h"
 
 static char *sr_host;
+/* Serialises the changes of copy-on-write chains (clones, GC). */
+static pthread_mutex_t sr_chain_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *
 sr_map_get(const struct dm_coll *c, const char *key)
@@ -295,6 +297,8 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 		return err;
 	}
 	char *uuid = db_new_uuid(), *nloc = NULL;
+	/* chains change only under this lock, the GC included */
+	pthread_mutex_lock(&sr_chain_lock);
 	if (!c.drv->vdi_clone)
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, sr_ref, NULL);
 	else
@@ -328,6 +332,7 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 		else
 			*out = ref;
 	}
+	pthread_mutex_unlock(&sr_chain_lock);
 	free(nloc);
 	free(uuid);
 	free(location);
@@ -544,12 +549,11 @@ sr_gc_live(void *ctx, const char *location)
 static void
 sr_gc(struct sr_call *c)
 {
-	static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
 	if (!c->drv->gc)
 		return;
-	pthread_mutex_lock(&gc_lock);
+	pthread_mutex_lock(&sr_chain_lock);
 	c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, sr_gc_live, c->sr_ref);
-	pthread_mutex_unlock(&gc_lock);
+	pthread_mutex_unlock(&sr_chain_lock);
 }
 
 void

@@ -60,6 +60,9 @@ srf_create(const struct sr_ctx *sr)
 	return NULL;
 }
 
+/* Hidden bases of copy-on-write chains ("<uuid>.base.qcow2"). */
+#define SRF_BASE_SUFFIX ".base.qcow2"
+
 /* A VDI's file: "<location>.qcow2"; a location with its own extension
  * (suspend images: "<uuid>.suspend") names the file itself. */
 static char *
@@ -152,13 +155,30 @@ srf_vdi_clone(const struct sr_ctx *sr, const char *location,
 	      char **new_location)
 {
 	char *file = srf_file(sr, location), *base_uuid = db_new_uuid();
-	char *base = xasprintf("%s/%s.qcow2", sr->path, base_uuid);
-	char *base_name = xasprintf("%s.qcow2", base_uuid);
+	/* hidden bases have their own suffix: the GC touches nothing else */
+	char *base = xasprintf("%s/%s" SRF_BASE_SUFFIX, sr->path, base_uuid);
+	char *base_name = xasprintf("%s" SRF_BASE_SUFFIX, base_uuid);
 	char *nfile = xasprintf("%s/%s.qcow2", sr->path, new_uuid);
+	char *journal = xasprintf("%s/.clone-%s.journal", sr->path, base_uuid);
 	char sz[32];
 	struct api_err *e = NULL;
 
 	snprintf(sz, sizeof(sz), "%lld", (long long)size);
+	/* until the VDI's new top exists, a crash must be undone: the journal
+	 * says where the base's data came from (srf_gc rolls it back) */
+	FILE *jf = fopen(journal, "we");
+	if (!jf || fprintf(jf, "%s\n%s\n", location, base_name) < 0 ||
+	    fflush(jf) != 0 || fsync(fileno(jf)) != 0) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "%s: %s", journal, strerror(errno));
+		e = srf_fail("vdi_clone", &m);
+		buf_free(&m);
+		if (jf)
+			fclose(jf);
+		unlink(journal);
+		goto out;
+	}
+	fclose(jf);
 	if (rename(file, base) < 0) {
 		struct buf m = BUF_INIT;
 		buf_addf(&m, "%s: %s", file, strerror(errno));
@@ -192,12 +212,52 @@ srf_vdi_clone(const struct sr_ctx *sr, const char *location,
 	chmod(base, 0400); /* the shared base never changes again */
 	*new_location = xstrdup(new_uuid);
 out:
+	unlink(journal); /* done, or undone above */
+	free(journal);
 	free(file);
 	free(base);
 	free(base_name);
 	free(base_uuid);
 	free(nfile);
 	return e;
+}
+
+/* Clones that a crash interrupted: while the VDI's own file is missing,
+ * its data is still whole in the base; put it back. */
+static void
+srf_recover(const struct sr_ctx *sr)
+{
+	DIR *d = opendir(sr->path);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".clone-", 7) != 0)
+			continue;
+		char *jp = xasprintf("%s/%s", sr->path, de->d_name);
+		char loc[128] = "", base[128] = "";
+		FILE *f = fopen(jp, "re");
+		if (f) {
+			if (fscanf(f, "%127s %127s", loc, base) != 2)
+				loc[0] = '\0';
+			fclose(f);
+		}
+		if (loc[0] && !strchr(loc, '/') && !strchr(base, '/')) {
+			char *file = srf_file(sr, loc);
+			char *bp = xasprintf("%s/%s", sr->path, base);
+			if (access(file, F_OK) != 0 && access(bp, F_OK) == 0) {
+				chmod(bp, 0600);
+				if (rename(bp, file) == 0)
+					log_warn("sr", "recovered an interrupted clone: %s is %s again",
+						 base, loc);
+			}
+			free(file);
+			free(bp);
+		}
+		unlink(jp);
+		free(jp);
+	}
+	closedir(d);
 }
 
 static struct api_err *
@@ -249,6 +309,7 @@ srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
        int (*live_merge)(void *ctx, const char *location), void *ctx)
 {
 	int removed = 0;
+	srf_recover(sr);
 	for (int round = 0; round < 16; round++) {
 		DIR *d = opendir(sr->path);
 		struct srf_node *nodes = NULL;
@@ -279,8 +340,12 @@ srf_gc(const struct sr_ctx *sr, bool (*known)(void *ctx, const char *location),
 				}
 		for (size_t i = 0; i < n && !changed; i++) {
 			char loc[64];
-			snprintf(loc, sizeof(loc), "%.*s", (int)(strlen(nodes[i].name) - 6),
-				 nodes[i].name);
+			size_t nl = strlen(nodes[i].name), bl = strlen(SRF_BASE_SUFFIX);
+			/* only hidden bases are the GC's: VDIs, and files whose
+			 * VDI row is still being written, are not */
+			if (nl <= bl || strcmp(nodes[i].name + nl - bl, SRF_BASE_SUFFIX) != 0)
+				continue;
+			snprintf(loc, sizeof(loc), "%.*s", (int)(nl - 6), nodes[i].name);
 			if (known(ctx, loc))
 				continue; /* a VDI */
 			char *path = xasprintf("%s/%s", sr->path, nodes[i].name);

@@ -80,8 +80,17 @@ check_rc "a raw image bigger than the VDI is refused" 1 $XE vdi-import uuid=$IV 
 ls -a "$SRDIR" | grep -q '\.tmp$' && not_ok "no temporary file left in the SR" || ok "no temporary file left in the SR"
 for v in $IV $IV2; do $XE vdi-destroy uuid=$v; done
 
+# a clone interrupted by a crash right after moving the data into the base
+# (the journal is still there) is rolled back, not collected as garbage
+L=$($XE vdi-param-get uuid=$RVDI param-name=location)
+mv "$SRDIR/$L.qcow2" "$SRDIR/crashed0.base.qcow2"
+printf '%s\ncrashed0.base.qcow2\n' "$L" > "$SRDIR/.clone-crashed0.journal"
+check_rc "sr-scan after the crash" 0 $XE sr-scan uuid=$SR
+[ -f "$SRDIR/$L.qcow2" ] && [ ! -f "$SRDIR/crashed0.base.qcow2" ] && ok "the interrupted clone is rolled back" || not_ok "the interrupted clone is rolled back" "$(ls -a "$SRDIR")"
+pattern $RVDI 0x11 && ok "and no byte was lost" || not_ok "and no byte was lost"
+
 # deleting snapshots coalesces the chains: no hidden base outlives its use
-nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }
+nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }  # VDIs and hidden bases alike
 for v in $($XE vdi-list sr-uuid=$SR params=uuid --minimal | tr , ' '); do
 	[ "$v" = "$RVDI" ] && continue
 	for b in $($XE vbd-list vdi-uuid=$v params=uuid --minimal | tr , ' '); do
