@@ -13,6 +13,26 @@
 /* VM.clone / VM.snapshot: a copy of the record, its VIFs (new MACs), CD
  * VBDs, and copy-on-write clones of its disks (the VDIs must not be in use
  * by a running VM: live snapshots come with the storage work). */
+/* The VM owns a disk made for it (a clone, snapshot or copy): its VBD says
+ * so with other_config:owner, which vm-uninstall honours as xapi's does,
+ * so that deleting a snapshot deletes its disks too. */
+static void
+vbd_set_owner(struct db_txn *t, struct db_row *vbd)
+{
+	const struct dm_type *ty = dm_classes[DMC_VBD].fields[DMF_VBD_other_config].type;
+	union dm_val key = {.s = "owner"};
+	const struct dm_coll *c = vbd->f[DMF_VBD_other_config].c;
+	if (dmc_map_find(ty->a, c, key) >= 0)
+		return;
+	size_t n = c ? c->n : 0;
+	struct dm_coll *nc = dmc_new(n + 1);
+	for (size_t i = 0; i < 2 * n; i++)
+		nc->v[i].s = xstrdup(c->v[i].s);
+	nc->v[2 * n].s = xstrdup("owner");
+	nc->v[2 * n + 1].s = xstrdup("true");
+	db_txn_set(t, vbd, DMF_VBD_other_config, (union dm_val){.c = nc});
+}
+
 static struct api_err *
 lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 	   const xv *ignore, xv **result)
@@ -105,8 +125,10 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 			if ((int)f != dm_classes[DMC_VBD].f_uuid)
 				db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
 		db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(nref)});
-		if (vdi)
+		if (vdi) {
 			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(vdi)});
+			vbd_set_owner(t, nb);
+		}
 		db_txn_set(t, nb, DMF_VBD_currently_attached, (union dm_val){.b = false});
 		db_txn_set(t, nb, DMF_VBD_device, (union dm_val){.s = xstrdup("")});
 	}
@@ -219,6 +241,7 @@ lc_revert(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 					db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
 			db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(vm)});
 			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(new_vdi[i])});
+			vbd_set_owner(t, nb);
 		}
 		err = api_commit(t);
 	}

@@ -89,6 +89,16 @@ check_rc "sr-scan after the crash" 0 $XE sr-scan uuid=$SR
 [ -f "$SRDIR/$L.qcow2" ] && [ ! -f "$SRDIR/crashed0.base.qcow2" ] && ok "the interrupted clone is rolled back" || not_ok "the interrupted clone is rolled back" "$(ls -a "$SRDIR")"
 pattern $RVDI 0x11 && ok "and no byte was lost" || not_ok "and no byte was lost"
 
+# a backup script's cycle: snapshot, then vm-uninstall of the snapshot takes
+# its disks with it (they belong to it: VBD other-config:owner)
+S2=$($XE vm-snapshot uuid=$VM new-name-label=backup)
+S2VDI=$($XE vbd-list vm-uuid=$S2 params=vdi-uuid --minimal)
+check_rc "template-param-set is-a-template=false ha-always-run=false (as VmBackup)" 0 \
+	$XE template-param-set is-a-template=false ha-always-run=false uuid=$S2
+check_rc "vm-uninstall of the snapshot" 0 $XE vm-uninstall uuid=$S2 force=true
+[ -z "$($XE vdi-list uuid=$S2VDI --minimal)" ] && ok "the snapshot's disk went with it" || not_ok "the snapshot's disk went with it"
+pattern $RVDI 0x11 && ok "the VM's own disk is untouched" || not_ok "the VM's own disk is untouched"
+
 # deleting snapshots coalesces the chains: no hidden base outlives its use
 nbases() { ls "$SRDIR"/*.qcow2 | wc -l; }  # VDIs and hidden bases alike
 for v in $($XE vdi-list sr-uuid=$SR params=uuid --minimal | tr , ' '); do
