@@ -104,6 +104,11 @@ try:
                 subprocess.run(["virsh", "-c", uri, "destroy", "xbench%d" % i],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 finally:
+    # a guest left running by a failed run would outlive xapid by design
+    try:
+        s.VM.hard_shutdown(sid, vm)
+    except Exception:
+        pass
     x.cleanup()
     shutil.rmtree(tmp, ignore_errors=True)
 
