@@ -341,6 +341,19 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 	return err;
 }
 
+bool
+sr_vdi_written(const struct db_row *vdi)
+{
+	const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+	for (size_t i = 0; vbds && i < vbds->n; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+		if (vbd && vbd->f[DMF_VBD_currently_attached].b &&
+		    strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
+			return true;
+	}
+	return false;
+}
+
 struct api_err *
 sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
 	    char **out)
@@ -355,13 +368,8 @@ sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
 	if (!vdi) {
 		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
 	} else {
-		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
-		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
-			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-			if (vbd && vbd->f[DMF_VBD_currently_attached].b &&
-			    strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
-				err = api_error(XE_VDI_IN_USE, vdi_ref, "copy", NULL);
-		}
+		if (sr_vdi_written(vdi))
+			err = api_error(XE_VDI_IN_USE, vdi_ref, "copy", NULL);
 		if (!err)
 			src = sr_vdi_path(vdi_ref, &fmt, &err);
 		target_sr = xstrdup(sr_ref && strcmp(sr_ref, DM_NULL_REF) != 0

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "api/errors.h"
+#include "db/store.h"
 
 /* A VDI in use by a running VM: after the driver moved the VDI's data into
  * the base and made the VDI's new top layer, switch() makes the VM write to
@@ -84,6 +85,10 @@ char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err
  * (malloc'd). */
 struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
 				      char **vdi_ref, char **path);
+/* True if a VM has the VDI attached read-write now, i.e. its bytes are
+ * changing under a reader. Call with the DB read lock held. */
+bool sr_vdi_written(const struct db_row *vdi);
+
 /* VDI.clone / VDI.snapshot of a VDI that no running VM uses: the new VDI's
  * ref in *out (malloc'd). Call without locks. */
 struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);

@@ -41,13 +41,8 @@ tr_source(const char *vdi_ref, char **path, const char **fmt)
 	if (!vdi) {
 		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
 	} else {
-		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
-		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
-			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-			if (vbd && vbd->f[DMF_VBD_currently_attached].b &&
-			    strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
-				err = api_error(XE_VDI_IN_USE, vdi_ref, "export", NULL);
-		}
+		if (sr_vdi_written(vdi))
+			err = api_error(XE_VDI_IN_USE, vdi_ref, "export", NULL);
 		if (!err)
 			*path = sr_vdi_path(vdi_ref, fmt, &err);
 	}
