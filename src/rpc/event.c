@@ -40,12 +40,14 @@ event_sub_parse(const xv *classes, struct event_sub *s)
 			s->all = true;
 			continue;
 		}
-		char *name = slash ? xstrndup(c, (size_t)(slash - c)) : xstrdup(c);
+		char *name =
+		    slash ? xstrndup(c, (size_t)(slash - c)) : xstrdup(c);
 		int k = dm_class_find_ci(name);
 		free(name);
 		if (k < 0 || !(dm_classes[k].flags & DMCF_TABLE)) {
 			event_sub_free(s);
-			return api_error(XE_EVENT_SUBSCRIPTION_PARSE_FAILURE, c, NULL);
+			return api_error(XE_EVENT_SUBSCRIPTION_PARSE_FAILURE, c,
+			                 NULL);
 		}
 		if (!slash) {
 			s->cls[k] = true;
@@ -79,7 +81,7 @@ event_op_name(enum db_op op)
 
 static xv *
 event_record(uint64_t id, int cls, enum db_op op, const char *ref,
-	     const struct db_row *row)
+             const struct db_row *row)
 {
 	xv *e = xv_struct();
 	xv_set(e, "id", xv_int((int64_t)id));
@@ -92,6 +94,22 @@ event_record(uint64_t id, int cls, enum db_op op, const char *ref,
 	return e;
 }
 
+/* Tokens are "<generation>,<epoch>". The epoch names this run of the
+ * daemon: generations of changes that are not durable (sessions, tasks) are
+ * not kept across a restart, so a token of an earlier run cannot be placed in
+ * this one's history and gets EVENTS_LOST (the client reloads). */
+static uint64_t event_epoch;
+
+/* The token for generation gen of this run. */
+static xv *
+event_token(uint64_t gen)
+{
+	return xv_strf("%020llu,%020llu", (unsigned long long)gen,
+	               (unsigned long long)event_epoch);
+}
+
+/* Parses a token: 0 with *gen (UINT64_MAX for ""), 1 if it belongs to another
+ * run of the daemon, -1 if malformed. A bare generation is taken as ours. */
 static int
 event_parse_token(const char *tok, uint64_t *gen)
 {
@@ -104,13 +122,19 @@ event_parse_token(const char *tok, uint64_t *gen)
 	if (end == tok || (*end && *end != ','))
 		return -1;
 	*gen = g;
-	return 0;
+	if (!*end)
+		return 0;
+	const char *e = end + 1;
+	unsigned long long epoch = strtoull(e, &end, 10);
+	if (end == e || *end)
+		return -1;
+	return epoch == event_epoch ? 0 : 1;
 }
 
 /* Collects the events after gen matching sub; -1 if gen left the window. */
 static int
 event_collect(const struct event_sub *sub, uint64_t gen, xv *events,
-	      uint64_t *latest)
+              uint64_t *latest)
 {
 	if (gen == UINT64_MAX) {
 		/* every live object, as adds */
@@ -124,9 +148,10 @@ event_collect(const struct event_sub *sub, uint64_t gen, xv *events,
 			struct db_row **rows = db_list(c, &n);
 			for (size_t i = 0; i < n; i++)
 				if (event_sub_match(sub, c, rows[i]->ref))
-					xv_push(events, event_record(rows[i]->mtime, c,
-								     DB_ADD, rows[i]->ref,
-								     rows[i]));
+					xv_push(events,
+					        event_record(
+					            rows[i]->mtime, c, DB_ADD,
+					            rows[i]->ref, rows[i]));
 			free(rows);
 		}
 		return 0;
@@ -142,7 +167,7 @@ event_collect(const struct event_sub *sub, uint64_t gen, xv *events,
 		if (!row && ch[i].op != DB_DEL)
 			continue;
 		xv_push(events, event_record(ch[i].gen, ch[i].cls, ch[i].op,
-					     ch[i].ref, row));
+		                             ch[i].ref, row));
 	}
 	db_changes_free(ch, n);
 	return 0;
@@ -159,7 +184,7 @@ event_now(void)
 /* Waits for events; 0 with events filled, or an error. */
 static struct api_err *
 event_wait_collect(const struct event_sub *sub, uint64_t gen, double timeout,
-		   xv *events, uint64_t *latest)
+                   xv *events, uint64_t *latest)
 {
 	double deadline = event_now() + (timeout > 0 ? timeout : 0);
 	for (;;) {
@@ -184,13 +209,16 @@ event_from(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	struct event_sub sub;
 	uint64_t gen, latest = 0;
 	double timeout = args[2]->type == XV_FLOAT ? args[2]->u.f
-			 : args[2]->type == XV_INT ? (double)args[2]->u.i
-						   : 0;
+	                 : args[2]->type == XV_INT ? (double)args[2]->u.i
+	                                           : 0;
 	(void)ctx;
 	(void)nargs;
-	if (event_parse_token(args[1]->u.s, &gen) < 0)
-		return api_error(XE_EVENT_FROM_TOKEN_PARSE_FAILURE, args[1]->u.s,
-				 NULL);
+	int tok = event_parse_token(args[1]->u.s, &gen);
+	if (tok < 0)
+		return api_error(XE_EVENT_FROM_TOKEN_PARSE_FAILURE,
+		                 args[1]->u.s, NULL);
+	if (tok > 0)
+		return api_error(XE_EVENTS_LOST, NULL);
 	struct api_err *err = event_sub_parse(args[0], &sub);
 	if (err)
 		return err;
@@ -207,12 +235,13 @@ event_from(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	db_rdlock();
 	for (int c = 0; c < DMC__COUNT; c++)
 		if (dm_classes[c].flags & DMCF_TABLE)
-			xv_set(counts, dm_classes[c].lower, xv_i4((int32_t)db_count(c)));
+			xv_set(counts, dm_classes[c].lower,
+			       xv_i4((int32_t)db_count(c)));
 	db_unlock();
 	xv *res = xv_struct();
 	xv_set(res, "events", events);
 	xv_set(res, "valid_ref_counts", counts);
-	xv_set(res, "token", xv_strf("%020llu,%020llu", (unsigned long long)latest, 0ULL));
+	xv_set(res, "token", event_token(latest));
 	*result = res;
 	return NULL;
 }
@@ -224,25 +253,25 @@ event_inject(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	(void)nargs;
 	int c = dm_class_find_ci(args[0]->u.s);
 	if (c < 0 || !(dm_classes[c].flags & DMCF_TABLE))
-		return api_error(XE_EVENT_SUBSCRIPTION_PARSE_FAILURE, args[0]->u.s,
-				 NULL);
+		return api_error(XE_EVENT_SUBSCRIPTION_PARSE_FAILURE,
+		                 args[0]->u.s, NULL);
 	struct db_txn *t = db_txn_begin();
 	uint64_t before = db_generation();
 	if (db_txn_touch(t, c, args[1]->u.s) < 0) {
 		db_txn_abort(t);
 		return api_error(XE_HANDLE_INVALID, dm_classes[c].name,
-				 args[1]->u.s, NULL);
+		                 args[1]->u.s, NULL);
 	}
 	struct api_err *err = api_commit(t);
 	if (err)
 		return err;
-	*result = xv_strf("%020llu,%020llu", (unsigned long long)before, 0ULL);
+	*result = event_token(before);
 	return NULL;
 }
 
 static struct api_err *
 event_get_current_id(struct api_ctx *ctx, xv *const *args, size_t nargs,
-		     xv **result)
+                     xv **result)
 {
 	(void)ctx;
 	(void)args;
@@ -264,7 +293,7 @@ static struct htab event_regs;
 
 static struct api_err *
 event_api_register(struct api_ctx *ctx, xv *const *args, size_t nargs,
-		   xv **result)
+                   xv **result)
 {
 	struct event_sub sub;
 	(void)nargs;
@@ -289,7 +318,7 @@ event_api_register(struct api_ctx *ctx, xv *const *args, size_t nargs,
 
 static struct api_err *
 event_api_unregister(struct api_ctx *ctx, xv *const *args, size_t nargs,
-		     xv **result)
+                     xv **result)
 {
 	(void)args;
 	(void)nargs;
@@ -341,13 +370,17 @@ event_api_next(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 void
 event_register(void)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	event_epoch =
+	    (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 	api_register("event.from", event_from, API_READONLY | API_NO_ASYNC);
 	api_register("event.inject", event_inject, API_READONLY | API_NO_ASYNC);
 	api_register("event.get_current_id", event_get_current_id,
-		     API_READONLY | API_NO_ASYNC);
+	             API_READONLY | API_NO_ASYNC);
 	api_register("event.register", event_api_register,
-		     API_READONLY | API_NO_ASYNC);
+	             API_READONLY | API_NO_ASYNC);
 	api_register("event.unregister", event_api_unregister,
-		     API_READONLY | API_NO_ASYNC);
+	             API_READONLY | API_NO_ASYNC);
 	api_register("event.next", event_api_next, API_READONLY | API_NO_ASYNC);
 }

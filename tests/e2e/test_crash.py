@@ -57,6 +57,8 @@ try:
                                  "other_config": {}, "bridge": "xcr0"})["Value"]
     last_gen = 0
     next_key = 0
+    ev_from = getattr(s.event, "from")
+    token = ev_from(sid, ["pool"], "", 0)["Value"]["token"]
     for rnd in range(ROUNDS):
         stop = threading.Event()
         th = threading.Thread(target=writer, args=(x.url, x.password, pool, vm, net, next_key, stop))
@@ -80,6 +82,14 @@ try:
         t.ok(vm_vifs == set(vifs) == net_vifs,
              "round %d: VM.VIFs and network.VIFs match the VIFs (nothing half-applied)" % rnd,
              "%d %d %d" % (len(vm_vifs), len(vifs), len(net_vifs)))
+        # a token of the previous run cannot be placed in this run's history
+        # (sessions and tasks are not durable): EVENTS_LOST, the client reloads
+        r = getattr(s.event, "from")(sid, ["pool"], token, 0)
+        t.eq(r.get("ErrorDescription", [""])[0], "EVENTS_LOST",
+             "round %d: event.from with a token of the previous run" % rnd)
+        token = getattr(s.event, "from")(sid, ["pool"], "", 0)["Value"]["token"]
+        r = getattr(s.event, "from")(sid, ["pool"], token, 0)
+        t.eq(r["Status"], "Success", "round %d: a token of this run works" % rnd)
         gen = s.event.get_current_id(sid)["Value"]
         t.ok(int(gen) >= last_gen, "round %d: generation moves forward (%s)" % (rnd, gen))
         last_gen = int(gen)
