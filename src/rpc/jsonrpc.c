@@ -13,35 +13,15 @@
 
 /* ---- writer ---- */
 
-/* Appends n bytes without terminating (the public writers terminate). */
-static inline void
-jr_put(struct buf *b, const void *s, size_t n)
-{
-	if (b->cap - b->len <= n)
-		buf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-}
-
-#define JR_LIT(b, lit) jr_put((b), (lit), sizeof(lit) - 1)
-
-static inline void
-jr_term(struct buf *b)
-{
-	if (!b->data)
-		buf_reserve(b, 0);
-	b->data[b->len] = '\0';
-}
-
 /* Per byte: 0 copy, 1..7 the escape in jr_esc, 8 \u00xx (as Yojson), 9 NUL
  * (the end of a C string; \u0000 inside counted text). */
 static const unsigned char jr_class[256] = {
-	[0] = 9,       [1 ... 7] = 8, ['\b'] = 3,	 ['\t'] = 7,
-	['\n'] = 5,    [11] = 8,      ['\f'] = 4,	 ['\r'] = 6,
-	[14 ... 31] = 8, ['"'] = 1,   ['\\'] = 2,	 [0x7f] = 8,
+    [0] = 9,         [1 ... 7] = 8, ['\b'] = 3, ['\t'] = 7,
+    ['\n'] = 5,      [11] = 8,      ['\f'] = 4, ['\r'] = 6,
+    [14 ... 31] = 8, ['"'] = 1,     ['\\'] = 2, [0x7f] = 8,
 };
 static const char *const jr_esc[] = {"",    "\\\"", "\\\\", "\\b",
-				     "\\f", "\\n",  "\\r",  "\\t"};
+                                     "\\f", "\\n",  "\\r",  "\\t"};
 
 /* Appends the escape for byte c of class k (1..9). */
 static void
@@ -50,10 +30,10 @@ jr_escape(struct buf *b, unsigned char k, unsigned char c)
 	static const char hex[] = "0123456789abcdef";
 
 	if (k < 8) {
-		jr_put(b, jr_esc[k], 2);
+		buf_put(b, jr_esc[k], 2);
 	} else {
 		char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-		jr_put(b, u, 6);
+		buf_put(b, u, 6);
 	}
 }
 
@@ -73,12 +53,12 @@ jr_str(struct buf *b, const char *s, size_t n)
 			p++;
 			continue;
 		}
-		jr_put(b, run, (size_t)(p - run));
+		buf_put(b, run, (size_t)(p - run));
 		jr_escape(b, k, *p);
 		run = ++p;
 	}
-	jr_put(b, run, (size_t)(p - run));
-	jr_put(b, "\"", 1);
+	buf_put(b, run, (size_t)(p - run));
+	buf_put(b, "\"", 1);
 }
 
 /* Appends the C string s as a JSON string literal, in one pass. */
@@ -87,20 +67,20 @@ jr_strz(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run = p;
 
-	jr_put(b, "\"", 1);
+	buf_put(b, "\"", 1);
 	for (;;) {
 		unsigned char k = jr_class[*p];
 		if (!k) {
 			p++;
 			continue;
 		}
-		jr_put(b, run, (size_t)(p - run));
+		buf_put(b, run, (size_t)(p - run));
 		if (k == 9)
 			break;
 		jr_escape(b, k, *p);
 		run = ++p;
 	}
-	jr_put(b, "\"", 1);
+	buf_put(b, "\"", 1);
 }
 
 /* Writes v in decimal at the end of out[24]; returns the start. */
@@ -123,7 +103,7 @@ void
 jsonrpc_write_string(struct buf *b, const char *s, size_t n)
 {
 	jr_str(b, s, n);
-	jr_term(b);
+	buf_term(b);
 }
 
 /* Formats f as Yojson's write_float does; returns the length. */
@@ -154,12 +134,12 @@ jr_value(struct buf *b, const xv *v)
 	int n;
 
 	if (!v) {
-		JR_LIT(b, "null");
+		BUF_LIT(b, "null");
 		return;
 	}
 	switch (v->type) {
 	case XV_NIL:
-		JR_LIT(b, "null");
+		BUF_LIT(b, "null");
 		break;
 	case XV_STRING:
 	case XV_DATETIME:
@@ -167,54 +147,54 @@ jr_value(struct buf *b, const xv *v)
 		break;
 	case XV_INT:
 		p = jr_i64(tmp, v->u.i);
-		jr_put(b, p, (size_t)(tmp + 24 - p));
+		buf_put(b, p, (size_t)(tmp + 24 - p));
 		break;
 	case XV_FLOAT:
 		n = jr_float(tmp, v->u.f);
-		jr_put(b, tmp, (size_t)n);
+		buf_put(b, tmp, (size_t)n);
 		break;
 	case XV_BOOL:
 		if (v->u.b)
-			JR_LIT(b, "true");
+			BUF_LIT(b, "true");
 		else
-			JR_LIT(b, "false");
+			BUF_LIT(b, "false");
 		break;
 	case XV_ARRAY:
-		JR_LIT(b, "[");
+		BUF_LIT(b, "[");
 		for (size_t i = 0; i < v->u.a.n; i++) {
 			if (i)
-				JR_LIT(b, ",");
+				BUF_LIT(b, ",");
 			jr_value(b, v->u.a.items[i]);
 		}
-		JR_LIT(b, "]");
+		BUF_LIT(b, "]");
 		break;
 	case XV_STRUCT:
-		JR_LIT(b, "{");
+		BUF_LIT(b, "{");
 		for (size_t i = 0; i < v->u.st.n; i++) {
 			const char *k = v->u.st.names[i];
 			if (i)
-				JR_LIT(b, ",");
+				BUF_LIT(b, ",");
 			jr_strz(b, k);
-			JR_LIT(b, ":");
+			BUF_LIT(b, ":");
 			jr_value(b, v->u.st.vals[i]);
 		}
-		JR_LIT(b, "}");
+		BUF_LIT(b, "}");
 		break;
 	case XV_GEN: {
 		char *name = NULL;
 		xv *item;
 		bool first = true;
 		if (v->u.g.is_struct)
-			JR_LIT(b, "{");
+			BUF_LIT(b, "{");
 		else
-			JR_LIT(b, "[");
+			BUF_LIT(b, "[");
 		while ((item = v->u.g.next(v->u.g.state, &name))) {
 			if (!first)
-				JR_LIT(b, ",");
+				BUF_LIT(b, ",");
 			first = false;
 			if (v->u.g.is_struct) {
 				jr_strz(b, name ? name : "");
-				JR_LIT(b, ":");
+				BUF_LIT(b, ":");
 			}
 			jr_value(b, item);
 			xv_free(item);
@@ -222,9 +202,9 @@ jr_value(struct buf *b, const xv *v)
 			name = NULL;
 		}
 		if (v->u.g.is_struct)
-			JR_LIT(b, "}");
+			BUF_LIT(b, "}");
 		else
-			JR_LIT(b, "]");
+			BUF_LIT(b, "]");
 		break;
 	}
 	}
@@ -234,119 +214,119 @@ void
 jsonrpc_write_value(struct buf *b, const xv *v)
 {
 	jr_value(b, v);
-	jr_term(b);
+	buf_term(b);
 }
 
 static void
 jr_id(struct buf *b, const char *id)
 {
-	JR_LIT(b, ",\"id\":");
+	BUF_LIT(b, ",\"id\":");
 	if (id)
-		jr_put(b, id, strlen(id));
+		buf_put(b, id, strlen(id));
 	else
-		JR_LIT(b, "0");
-	JR_LIT(b, "}");
+		BUF_LIT(b, "0");
+	BUF_LIT(b, "}");
 }
 
 void
 jsonrpc_write_success(struct buf *b, enum jsonrpc_version ver, const char *id,
-		      const xv *result)
+                      const xv *result)
 {
 	if (ver == JSONRPC_V2) {
-		JR_LIT(b, "{\"jsonrpc\":\"2.0\",\"result\":");
+		BUF_LIT(b, "{\"jsonrpc\":\"2.0\",\"result\":");
 		jr_value(b, result);
 	} else {
-		JR_LIT(b, "{\"result\":");
+		BUF_LIT(b, "{\"result\":");
 		jr_value(b, result);
-		JR_LIT(b, ",\"error\":null");
+		BUF_LIT(b, ",\"error\":null");
 	}
 	jr_id(b, id);
-	jr_term(b);
+	buf_term(b);
 }
 
 void
 jsonrpc_write_failure(struct buf *b, enum jsonrpc_version ver, const char *id,
-		      const char *code, const char *const *params,
-		      size_t nparams)
+                      const char *code, const char *const *params,
+                      size_t nparams)
 {
 	if (ver == JSONRPC_V2) {
-		JR_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
-			  "\"message\":");
+		BUF_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
+		           "\"message\":");
 		jr_strz(b, code);
-		JR_LIT(b, ",\"data\":[");
+		BUF_LIT(b, ",\"data\":[");
 	} else {
-		JR_LIT(b, "{\"result\":null,\"error\":[");
+		BUF_LIT(b, "{\"result\":null,\"error\":[");
 		jr_strz(b, code);
 		if (nparams)
-			JR_LIT(b, ",");
+			BUF_LIT(b, ",");
 	}
 	for (size_t i = 0; i < nparams; i++) {
 		const char *s = params[i] ? params[i] : "";
 		if (i)
-			JR_LIT(b, ",");
+			BUF_LIT(b, ",");
 		jr_strz(b, s);
 	}
 	if (ver == JSONRPC_V2)
-		JR_LIT(b, "]}");
+		BUF_LIT(b, "]}");
 	else
-		JR_LIT(b, "]");
+		BUF_LIT(b, "]");
 	jr_id(b, id);
-	jr_term(b);
+	buf_term(b);
 }
 
 void
 jsonrpc_write_failure_xv(struct buf *b, enum jsonrpc_version ver,
-			 const char *id, const xv *desc)
+                         const char *id, const xv *desc)
 {
 	bool coded = desc && desc->type == XV_ARRAY && desc->u.a.n &&
-		     desc->u.a.items[0]->type == XV_STRING;
+	             desc->u.a.items[0]->type == XV_STRING;
 
 	if (ver != JSONRPC_V2) {
-		JR_LIT(b, "{\"result\":null,\"error\":");
+		BUF_LIT(b, "{\"result\":null,\"error\":");
 		jr_value(b, desc);
 	} else if (coded) {
-		JR_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
-			  "\"message\":");
+		BUF_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
+		           "\"message\":");
 		jr_value(b, desc->u.a.items[0]);
-		JR_LIT(b, ",\"data\":[");
+		BUF_LIT(b, ",\"data\":[");
 		for (size_t i = 1; i < desc->u.a.n; i++) {
 			if (i > 1)
-				JR_LIT(b, ",");
+				BUF_LIT(b, ",");
 			jr_value(b, desc->u.a.items[i]);
 		}
-		JR_LIT(b, "]}");
+		BUF_LIT(b, "]}");
 	} else {
-		JR_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
-			  "\"message\":\"\",\"data\":");
+		BUF_LIT(b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
+		           "\"message\":\"\",\"data\":");
 		jr_value(b, desc);
-		JR_LIT(b, "}");
+		BUF_LIT(b, "}");
 	}
 	jr_id(b, id);
-	jr_term(b);
+	buf_term(b);
 }
 
 void
 jsonrpc_write_call(struct buf *b, enum jsonrpc_version ver, int64_t id,
-		   const char *method, const xv *params)
+                   const char *method, const xv *params)
 {
 	char tmp[32];
 	int n;
 
 	if (ver == JSONRPC_V2)
-		JR_LIT(b, "{\"jsonrpc\":\"2.0\",\"method\":");
+		BUF_LIT(b, "{\"jsonrpc\":\"2.0\",\"method\":");
 	else
-		JR_LIT(b, "{\"method\":");
+		BUF_LIT(b, "{\"method\":");
 	jr_strz(b, method);
-	JR_LIT(b, ",\"params\":");
+	BUF_LIT(b, ",\"params\":");
 	if (params && params->type == XV_ARRAY)
 		jr_value(b, params);
 	else
-		JR_LIT(b, "[]");
+		BUF_LIT(b, "[]");
 	n = snprintf(tmp, sizeof(tmp), "%lld", (long long)id);
-	JR_LIT(b, ",\"id\":");
-	jr_put(b, tmp, (size_t)n);
-	JR_LIT(b, "}");
-	jr_term(b);
+	BUF_LIT(b, ",\"id\":");
+	buf_put(b, tmp, (size_t)n);
+	BUF_LIT(b, "}");
+	buf_term(b);
 }
 
 /* ---- parser ---- */
@@ -360,9 +340,8 @@ struct jr_ctx {
 	size_t errlen;
 };
 
-static xv *
-jr_fail(struct jr_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static xv *jr_fail(struct jr_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Records the first hard error (JSONRPC_MALFORMED); returns NULL. */
 static xv *
@@ -458,7 +437,7 @@ jr_idtext(json_t *id)
 		buf_addf(&b, "%lld", (long long)json_integer_value(id));
 	} else if (json_is_string(id)) {
 		jr_str(&b, json_string_value(id), json_string_length(id));
-		jr_term(&b);
+		buf_term(&b);
 	} else {
 		return NULL;
 	}
@@ -500,10 +479,10 @@ jr_call(struct jr_ctx *c, json_t *j, struct jsonrpc_call *call)
 	json_t *p = json_object_get(j, "params");
 	json_t *ver = json_object_get(j, "jsonrpc");
 
-	call->version = json_is_string(ver) &&
-					strcmp(json_string_value(ver), "2.0") == 0
-				? JSONRPC_V2
-				: JSONRPC_V1;
+	call->version =
+	    json_is_string(ver) && strcmp(json_string_value(ver), "2.0") == 0
+	        ? JSONRPC_V2
+	        : JSONRPC_V1;
 	if (!(call->id = jr_idtext(json_object_get(j, "id")))) {
 		jr_fail(c, "no string or integer id");
 		return;
@@ -557,7 +536,7 @@ jsonrpc_parse_call(const char *body, size_t len, struct jsonrpc_call *call)
 	if (c.bad) {
 		call->bad = c.bad;
 		snprintf(call->err, sizeof(call->err),
-			 "invalid UTF-8 in a parameter");
+		         "invalid UTF-8 in a parameter");
 		return JSONRPC_INVALID_VALUE;
 	}
 	return JSONRPC_OK;
@@ -581,13 +560,14 @@ jr_error2(struct jr_ctx *c, json_t *e, struct jsonrpc_response *resp)
 	json_t *data = json_object_get(e, "data");
 	xv *d;
 
-	if (!json_is_object(e) || !json_is_integer(json_object_get(e, "code")) ||
+	if (!json_is_object(e) ||
+	    !json_is_integer(json_object_get(e, "code")) ||
 	    !json_is_string(msg)) {
 		jr_fail(c, "bad error object");
 		return;
 	}
 	resp->error = xv_push(xv_array(), xv_strn(json_string_value(msg),
-						  json_string_length(msg)));
+	                                          json_string_length(msg)));
 	if (!data || !(d = jr_conv(c, data, 1)))
 		return;
 	if (d->type == XV_ARRAY) {
@@ -642,7 +622,7 @@ jr_response(struct jr_ctx *c, json_t *j, struct jsonrpc_response *resp)
 
 int
 jsonrpc_parse_response(const char *body, size_t len,
-		       struct jsonrpc_response *resp)
+                       struct jsonrpc_response *resp)
 {
 	struct jr_ctx c = {0};
 	json_t *j;

@@ -8,32 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Appends n bytes without terminating (the public writers terminate). */
-static inline void
-xr_put(struct buf *b, const void *s, size_t n)
-{
-	if (b->cap - b->len <= n)
-		buf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-}
-
-#define XR_LIT(b, lit) xr_put((b), (lit), sizeof(lit) - 1)
-
-/* Restores the NUL after the contents. */
-static inline void
-xr_term(struct buf *b)
-{
-	if (!b->data)
-		buf_reserve(b, 0);
-	b->data[b->len] = '\0';
-}
-
 /* Per byte: 0 copy, 1..4 the entity in xr_ent, 5 drop, 6 NUL (the end of
  * a C string; dropped inside counted text). */
 static const unsigned char xr_class[256] = {
-	[0] = 6,       [1 ... 8] = 5, [11 ... 12] = 5, [14 ... 31] = 5,
-	['&'] = 1,     ['<'] = 2,     ['>'] = 3,       ['"'] = 4,
+    [0] = 6,   [1 ... 8] = 5, [11 ... 12] = 5, [14 ... 31] = 5,
+    ['&'] = 1, ['<'] = 2,     ['>'] = 3,       ['"'] = 4,
 };
 static const char *const xr_ent[] = {"", "&amp;", "&lt;", "&gt;", "&quot;"};
 static const unsigned char xr_entlen[] = {0, 5, 4, 4, 6};
@@ -53,12 +32,12 @@ xr_text(struct buf *b, const char *s, size_t n)
 			p++;
 			continue;
 		}
-		xr_put(b, run, (size_t)(p - run));
+		buf_put(b, run, (size_t)(p - run));
 		if (k < 5)
-			xr_put(b, xr_ent[k], xr_entlen[k]);
+			buf_put(b, xr_ent[k], xr_entlen[k]);
 		run = ++p;
 	}
-	xr_put(b, run, (size_t)(p - run));
+	buf_put(b, run, (size_t)(p - run));
 }
 
 /* Appends the escaped form of the C string s, in one pass (no strlen). */
@@ -73,11 +52,11 @@ xr_textz(struct buf *b, const char *s)
 			p++;
 			continue;
 		}
-		xr_put(b, run, (size_t)(p - run));
+		buf_put(b, run, (size_t)(p - run));
 		if (k == 6)
 			return;
 		if (k < 5)
-			xr_put(b, xr_ent[k], xr_entlen[k]);
+			buf_put(b, xr_ent[k], xr_entlen[k]);
 		run = ++p;
 	}
 }
@@ -86,7 +65,7 @@ void
 xmlrpc_write_text(struct buf *b, const char *s, size_t n)
 {
 	xr_text(b, s, n);
-	xr_term(b);
+	buf_term(b);
 }
 
 /* Writes v in decimal at the end of out[24]; returns the start. */
@@ -113,83 +92,83 @@ xr_value(struct buf *b, const xv *v)
 	int n;
 
 	if (!v) {
-		XR_LIT(b, "<value></value>");
+		BUF_LIT(b, "<value></value>");
 		return;
 	}
 	switch (v->type) {
 	case XV_NIL:
-		XR_LIT(b, "<value></value>");
+		BUF_LIT(b, "<value></value>");
 		break;
 	case XV_STRING:
-		XR_LIT(b, "<value>");
+		BUF_LIT(b, "<value>");
 		xr_textz(b, v->u.s);
-		XR_LIT(b, "</value>");
+		BUF_LIT(b, "</value>");
 		break;
 	case XV_INT:
 		p = xr_i64(tmp, v->u.i);
 		if (v->flags & XV_F_I4) {
-			XR_LIT(b, "<value><i4>");
-			xr_put(b, p, (size_t)(tmp + 24 - p));
-			XR_LIT(b, "</i4></value>");
+			BUF_LIT(b, "<value><i4>");
+			buf_put(b, p, (size_t)(tmp + 24 - p));
+			BUF_LIT(b, "</i4></value>");
 		} else {
-			XR_LIT(b, "<value>");
-			xr_put(b, p, (size_t)(tmp + 24 - p));
-			XR_LIT(b, "</value>");
+			BUF_LIT(b, "<value>");
+			buf_put(b, p, (size_t)(tmp + 24 - p));
+			BUF_LIT(b, "</value>");
 		}
 		break;
 	case XV_FLOAT:
-		XR_LIT(b, "<value><double>");
+		BUF_LIT(b, "<value><double>");
 		/* As OCaml's Printf "%.16g": nan, inf, -inf. */
 		if (isnan(v->u.f))
 			n = snprintf(tmp, sizeof(tmp), "nan");
 		else
 			n = snprintf(tmp, sizeof(tmp), "%.16g", v->u.f);
-		xr_put(b, tmp, (size_t)n);
-		XR_LIT(b, "</double></value>");
+		buf_put(b, tmp, (size_t)n);
+		BUF_LIT(b, "</double></value>");
 		break;
 	case XV_BOOL:
 		if (v->u.b)
-			XR_LIT(b, "<value><boolean>1</boolean></value>");
+			BUF_LIT(b, "<value><boolean>1</boolean></value>");
 		else
-			XR_LIT(b, "<value><boolean>0</boolean></value>");
+			BUF_LIT(b, "<value><boolean>0</boolean></value>");
 		break;
 	case XV_DATETIME:
-		XR_LIT(b, "<value><dateTime.iso8601>");
+		BUF_LIT(b, "<value><dateTime.iso8601>");
 		xr_textz(b, v->u.s);
-		XR_LIT(b, "</dateTime.iso8601></value>");
+		BUF_LIT(b, "</dateTime.iso8601></value>");
 		break;
 	case XV_ARRAY:
-		XR_LIT(b, "<value><array><data>");
+		BUF_LIT(b, "<value><array><data>");
 		for (size_t i = 0; i < v->u.a.n; i++)
 			xr_value(b, v->u.a.items[i]);
-		XR_LIT(b, "</data></array></value>");
+		BUF_LIT(b, "</data></array></value>");
 		break;
 	case XV_STRUCT:
-		XR_LIT(b, "<value><struct>");
+		BUF_LIT(b, "<value><struct>");
 		for (size_t i = 0; i < v->u.st.n; i++) {
 			const char *name = v->u.st.names[i];
-			XR_LIT(b, "<member><name>");
+			BUF_LIT(b, "<member><name>");
 			xr_textz(b, name);
-			XR_LIT(b, "</name>");
+			BUF_LIT(b, "</name>");
 			xr_value(b, v->u.st.vals[i]);
-			XR_LIT(b, "</member>");
+			BUF_LIT(b, "</member>");
 		}
-		XR_LIT(b, "</struct></value>");
+		BUF_LIT(b, "</struct></value>");
 		break;
 	case XV_GEN: {
 		char *name = NULL;
 		xv *item;
 		if (v->u.g.is_struct)
-			XR_LIT(b, "<value><struct>");
+			BUF_LIT(b, "<value><struct>");
 		else
-			XR_LIT(b, "<value><array><data>");
+			BUF_LIT(b, "<value><array><data>");
 		while ((item = v->u.g.next(v->u.g.state, &name))) {
 			if (v->u.g.is_struct) {
-				XR_LIT(b, "<member><name>");
+				BUF_LIT(b, "<member><name>");
 				xr_textz(b, name ? name : "");
-				XR_LIT(b, "</name>");
+				BUF_LIT(b, "</name>");
 				xr_value(b, item);
-				XR_LIT(b, "</member>");
+				BUF_LIT(b, "</member>");
 			} else {
 				xr_value(b, item);
 			}
@@ -198,9 +177,9 @@ xr_value(struct buf *b, const xv *v)
 			name = NULL;
 		}
 		if (v->u.g.is_struct)
-			XR_LIT(b, "</struct></value>");
+			BUF_LIT(b, "</struct></value>");
 		else
-			XR_LIT(b, "</data></array></value>");
+			BUF_LIT(b, "</data></array></value>");
 		break;
 	}
 	}
@@ -210,77 +189,77 @@ void
 xmlrpc_write_value(struct buf *b, const xv *v)
 {
 	xr_value(b, v);
-	xr_term(b);
+	buf_term(b);
 }
 
-#define XR_HEAD                                                                \
-	"<?xml version=\"1.0\"?><methodResponse><params><param>"
+#define XR_HEAD "<?xml version=\"1.0\"?><methodResponse><params><param>"
 #define XR_TAIL "</param></params></methodResponse>"
 
 void
 xmlrpc_write_success(struct buf *b, const xv *value)
 {
-	XR_LIT(b, XR_HEAD "<value><struct><member><name>Status</name>"
-		  "<value>Success</value></member><member><name>Value</name>");
+	BUF_LIT(b, XR_HEAD
+	        "<value><struct><member><name>Status</name>"
+	        "<value>Success</value></member><member><name>Value</name>");
 	xr_value(b, value);
-	XR_LIT(b, "</member></struct></value>" XR_TAIL);
-	xr_term(b);
+	BUF_LIT(b, "</member></struct></value>" XR_TAIL);
+	buf_term(b);
 }
 
 /* The start of a failure document, up to the ErrorDescription value. */
 #define XR_FAIL_HEAD                                                           \
 	XR_HEAD "<value><struct><member><name>Status</name>"                   \
-		"<value>Failure</value></member><member>"                      \
-		"<name>ErrorDescription</name>"
+	        "<value>Failure</value></member><member>"                      \
+	        "<name>ErrorDescription</name>"
 
 void
-xmlrpc_write_failure(struct buf *b, const char *code,
-		     const char *const *params, size_t nparams)
+xmlrpc_write_failure(struct buf *b, const char *code, const char *const *params,
+                     size_t nparams)
 {
-	XR_LIT(b, XR_FAIL_HEAD "<value><array><data><value>");
+	BUF_LIT(b, XR_FAIL_HEAD "<value><array><data><value>");
 	xr_textz(b, code);
-	XR_LIT(b, "</value>");
+	BUF_LIT(b, "</value>");
 	for (size_t i = 0; i < nparams; i++) {
 		const char *s = params[i] ? params[i] : "";
-		XR_LIT(b, "<value>");
+		BUF_LIT(b, "<value>");
 		xr_textz(b, s);
-		XR_LIT(b, "</value>");
+		BUF_LIT(b, "</value>");
 	}
-	XR_LIT(b, "</data></array></value></member></struct></value>" XR_TAIL);
-	xr_term(b);
+	BUF_LIT(b, "</data></array></value></member></struct></value>" XR_TAIL);
+	buf_term(b);
 }
 
 void
 xmlrpc_write_failure_xv(struct buf *b, const xv *desc)
 {
-	XR_LIT(b, XR_FAIL_HEAD);
+	BUF_LIT(b, XR_FAIL_HEAD);
 	xr_value(b, desc);
-	XR_LIT(b, "</member></struct></value>" XR_TAIL);
-	xr_term(b);
+	BUF_LIT(b, "</member></struct></value>" XR_TAIL);
+	buf_term(b);
 }
 
 void
 xmlrpc_write_bare(struct buf *b, const xv *value)
 {
-	XR_LIT(b, XR_HEAD);
+	BUF_LIT(b, XR_HEAD);
 	xr_value(b, value);
-	XR_LIT(b, XR_TAIL);
-	xr_term(b);
+	BUF_LIT(b, XR_TAIL);
+	buf_term(b);
 }
 
 void
 xmlrpc_write_call(struct buf *b, const char *method, const xv *params)
 {
-	XR_LIT(b, "<?xml version=\"1.0\"?><methodCall><methodName>");
+	BUF_LIT(b, "<?xml version=\"1.0\"?><methodCall><methodName>");
 	xr_textz(b, method);
-	XR_LIT(b, "</methodName><params>");
+	BUF_LIT(b, "</methodName><params>");
 	if (params && params->type == XV_ARRAY) {
 		for (size_t i = 0; i < params->u.a.n; i++) {
-			XR_LIT(b, "<param>");
+			BUF_LIT(b, "<param>");
 			xr_value(b, params->u.a.items[i]);
-			XR_LIT(b, "</param>");
+			BUF_LIT(b, "</param>");
 		}
 	}
-	XR_LIT(b, "</params></methodCall>");
-	xr_term(b);
+	BUF_LIT(b, "</params></methodCall>");
+	buf_term(b);
 }
