@@ -36,6 +36,30 @@ dmc_new(size_t n)
 	return c;
 }
 
+struct dm_coll *
+dmc_append(struct dm_coll *c, size_t width, const union dm_val *vals)
+{
+	size_t n = c ? c->n : 0;
+	struct dm_coll *nc = dmc_new(n + 1);
+	if (c)
+		memcpy(nc->v, c->v, width * n * sizeof(union dm_val));
+	memcpy(&nc->v[width * n], vals, width * sizeof(union dm_val));
+	free(c);
+	return nc;
+}
+
+void
+dmc_remove_at(struct dm_coll **pc, size_t width, size_t at)
+{
+	struct dm_coll *c = *pc;
+	memmove(&c->v[width * at], &c->v[width * (at + 1)],
+	        width * (c->n - at - 1) * sizeof(union dm_val));
+	if (--c->n == 0) {
+		free(c);
+		*pc = NULL;
+	}
+}
+
 union dm_val
 dmv_zero(const struct dm_type *t)
 {

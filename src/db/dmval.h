@@ -73,6 +73,14 @@ int dmv_dump_parse(const struct dm_type *t, const char *text,
 
 /* Collections. */
 struct dm_coll *dmc_new(size_t n); /* n slots zeroed: set elems or map pairs */
+/* c (NULL: empty) grown by one element of width values (1: a set element,
+ * 2: a map key and value), moved in from vals; c's container is freed and
+ * its values move to the result. */
+struct dm_coll *dmc_append(struct dm_coll *c, size_t width,
+                           const union dm_val *vals);
+/* Removes element at (values already freed by the caller) keeping the order;
+ * an emptied collection becomes NULL. */
+void dmc_remove_at(struct dm_coll **pc, size_t width, size_t at);
 /* Index of key in a map, or -1 (keys compared as scalars of type kt). */
 long dmc_map_find(const struct dm_type *kt, const struct dm_coll *c,
 		  union dm_val key);

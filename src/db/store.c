@@ -381,19 +381,11 @@ db_rel_update(struct db_txn *t, int cls, int fi, const char *target,
 	union dm_val key = {.s = (char *)ref};
 	long at = dmc_set_find(ty->a, c, key);
 	if (add && at < 0) {
-		struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
-		for (size_t i = 0; c && i < c->n; i++)
-			nc->v[i] = c->v[i];
-		nc->v[nc->n - 1].s = xstrdup(ref);
-		free(c);
-		r->f[fi].c = nc;
+		union dm_val e = {.s = xstrdup(ref)};
+		r->f[fi].c = dmc_append(c, 1, &e);
 	} else if (!add && at >= 0) {
 		free(c->v[at].s);
-		c->v[at] = c->v[c->n - 1];
-		if (--c->n == 0) {
-			free(c);
-			r->f[fi].c = NULL;
-		}
+		dmc_remove_at(&r->f[fi].c, 1, (size_t)at);
 	}
 }
 

@@ -81,13 +81,7 @@ implicit_do_map_add(int cls, int fi, struct db_row *r, xv *const *args)
 		dmv_free(t->b, &v);
 		return err;
 	}
-	struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
-	if (c)
-		memcpy(nc->v, c->v, 2 * c->n * sizeof(union dm_val));
-	nc->v[2 * nc->n - 2] = k;
-	nc->v[2 * nc->n - 1] = v;
-	free(c);
-	r->f[fi].c = nc;
+	r->f[fi].c = dmc_append(c, 2, (union dm_val[]){k, v});
 	return NULL;
 }
 
@@ -106,12 +100,7 @@ implicit_do_map_remove(int cls, int fi, struct db_row *r, xv *const *args)
 		return NULL;
 	dmv_free(t->a, &c->v[2 * at]);
 	dmv_free(t->b, &c->v[2 * at + 1]);
-	memmove(&c->v[2 * at], &c->v[2 * at + 2],
-		(2 * (c->n - (size_t)at) - 2) * sizeof(union dm_val));
-	if (--c->n == 0) {
-		free(c);
-		r->f[fi].c = NULL;
-	}
+	dmc_remove_at(&r->f[fi].c, 2, (size_t)at);
 	return NULL;
 }
 
@@ -128,12 +117,7 @@ implicit_do_set_add(int cls, int fi, struct db_row *r, xv *const *args)
 		dmv_free(t->a, &e);
 		return NULL;
 	}
-	struct dm_coll *nc = dmc_new((c ? c->n : 0) + 1);
-	if (c)
-		memcpy(nc->v, c->v, c->n * sizeof(union dm_val));
-	nc->v[nc->n - 1] = e;
-	free(c);
-	r->f[fi].c = nc;
+	r->f[fi].c = dmc_append(c, 1, &e);
 	return NULL;
 }
 
@@ -151,12 +135,7 @@ implicit_do_set_remove(int cls, int fi, struct db_row *r, xv *const *args)
 	if (at < 0)
 		return NULL;
 	dmv_free(t->a, &c->v[at]);
-	memmove(&c->v[at], &c->v[at + 1],
-		(c->n - (size_t)at - 1) * sizeof(union dm_val));
-	if (--c->n == 0) {
-		free(c);
-		r->f[fi].c = NULL;
-	}
+	dmc_remove_at(&r->f[fi].c, 1, (size_t)at);
 	return NULL;
 }
 
