@@ -26,6 +26,8 @@ struct vm_disk {
 	bool cdrom;
 	bool bootable;
 	int userdevice;     /* 0..254: also the virtio serial the guest sees */
+	int port;           /* root port rpN it sits on; 0: assigned at start
+			     * (a migration destination gets the source's) */
 };
 
 struct vm_nic {
@@ -33,6 +35,7 @@ struct vm_nic {
 	char mac[18];       /* "aa:bb:cc:dd:ee:ff" */
 	char *bridge;       /* Linux bridge the tap joins */
 	int mtu;
+	int port;           /* as vm_disk.port */
 };
 
 struct vm_pci {
@@ -55,6 +58,8 @@ struct vm_spec {
 	bool start_paused;
 	bool vnc;
 	int hotplug_slots;     /* pcie-root-ports made at boot for hot-plug */
+	int nports;            /* all root ports, when the devices' ports are
+				* given (migration: the source's); else 0 */
 };
 
 enum vm_run_state {
@@ -74,6 +79,22 @@ struct vm_stats {
 		uint64_t rd_total_ns, wr_total_ns;
 	} disks[256];
 	size_t ndisks;
+};
+
+/* Knobs of a live migration (0: the default). */
+struct vm_migrate_opts {
+	double downtime_ms;    /* longest pause allowed at the switch-over (100) */
+	int64_t bandwidth;     /* bytes/s at most (10 GiB/s: no limit) */
+	double stall_s;        /* give up when nothing moves this long (60) */
+};
+
+/* What a completed live migration measured (source side, from QMP). */
+struct vm_migrate_stats {
+	double total_ms;       /* migrate command to completion */
+	double downtime_ms;    /* QEMU's: vCPUs stopped until the state was sent */
+	double setup_ms;
+	uint64_t ram_bytes;    /* memory bytes sent */
+	int64_t dirty_syncs;   /* pre-copy passes over memory */
 };
 
 /* Called by a backend when a VM changes state on its own (guest power-off
@@ -114,6 +135,32 @@ struct vm_backend_ops {
 	 * NULL: not supported. */
 	int (*disk_stream)(const char *uuid, const char *id, char **err);
 	int (*stats)(const char *uuid, struct vm_stats *out, char **err);
+	/*
+	 * Live migration, in two steps on each side. fd is a connected stream
+	 * socket to the other side, made by the caller (who keeps its copy and
+	 * closes it after step 1); what travels on it is the backend's business.
+	 * Step 1, destination: migrate_receive starts the VM of spec (disk and
+	 * NIC ports as layout() gave them on the source; start_paused ignored)
+	 * with its state coming from fd, and returns once all of it arrived: the
+	 * VM then waits here, stopped. Step 1, source: migrate_send sends the VM
+	 * (pre-copy while it runs, then a short pause for the rest) and returns
+	 * once all was sent: the VM is then stopped here, its disks handed over.
+	 * A failure in step 1 leaves the source running as before (if it was)
+	 * and nothing on the destination.
+	 * Step 2, migrate_end on both sides: commit on the destination runs the
+	 * VM (paused if it was paused on the source: was_running false); on the
+	 * source it ends the old process. Without commit the destination's VM is
+	 * removed and the source resumes (if it was running).
+	 * NULL: the backend cannot migrate.
+	 */
+	int (*migrate_receive)(const struct vm_spec *spec, int fd, char **err);
+	int (*migrate_send)(const char *uuid, int fd, const struct vm_migrate_opts *o,
+			    struct vm_migrate_stats *st, char **err);
+	int (*migrate_end)(const char *uuid, bool commit, bool was_running, char **err);
+	/* The running VM's spec as it is now (hot-plugged devices included),
+	 * with every device's root port and nports filled in: what a migration
+	 * destination must reproduce. */
+	int (*layout)(const char *uuid, struct vm_spec *out, char **err);
 	/* Runs a guest-agent command (JSON text) and returns its JSON reply. */
 	int (*agent)(const char *uuid, const char *json, char **reply,
 		     double timeout_s, char **err);

@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@ struct sim_vm {
 	char uuid[37];
 	enum vm_run_state state;
 	struct vm_spec spec;
+	int mig;               /* 0, SIM_MIG_IN or SIM_MIG_OUT (see below) */
+	bool mig_was_running;
 };
 
 static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -461,6 +465,170 @@ sim_agent(const char *uuid, const char *json, char **reply, double timeout_s, ch
 	return rc;
 }
 
+/* ---- live migration ----
+ * On the connection: the source sends "xapid-sim-migrate <uuid>\n" and the
+ * destination answers "ok\n" once it holds the VM (stopped), or closes. */
+
+#define SIM_MIG_IN 1
+#define SIM_MIG_OUT 2
+#define SIM_MIG_MAGIC "xapid-sim-migrate "
+
+/* Reads one line (at most n-1 bytes) from fd within timeout_s. */
+static int
+sim_read_line(int fd, char *buf, size_t n, double timeout_s, char **err)
+{
+	size_t k = 0;
+
+	while (k + 1 < n) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int r = poll(&p, 1, (int)(timeout_s * 1000));
+		if (r <= 0) {
+			*err = xstrdup(r == 0 ? "sim: migration: the other side is silent"
+					      : "sim: migration: poll failed");
+			return -1;
+		}
+		ssize_t got = read(fd, buf + k, 1);
+		if (got <= 0) {
+			*err = xstrdup("sim: migration: connection closed");
+			return -1;
+		}
+		if (buf[k] == '\n') {
+			buf[k] = 0;
+			return 0;
+		}
+		k++;
+	}
+	*err = xstrdup("sim: migration: line too long");
+	return -1;
+}
+
+static int
+sim_write_all(int fd, const char *s, char **err)
+{
+	size_t n = strlen(s);
+
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			*err = xasprintf("sim: migration: send: %s", strerror(errno));
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+sim_migrate_receive(const struct vm_spec *spec, int fd, char **err)
+{
+	char line[128], *want = xasprintf(SIM_MIG_MAGIC "%s", spec->uuid);
+	struct vm_spec s = *spec;
+	struct sim_vm *v;
+	int rc = -1;
+
+	if (sim_read_line(fd, line, sizeof(line), 60, err) < 0)
+		goto out;
+	if (strcmp(line, want) != 0) {
+		*err = xasprintf("sim: migration: unexpected stream for VM %s", spec->uuid);
+		goto out;
+	}
+	s.start_paused = true;
+	if (sim_start(&s, err) < 0)
+		goto out;
+	pthread_mutex_lock(&sim_lock);
+	if ((v = sim_get(spec->uuid, NULL)))
+		v->mig = SIM_MIG_IN;
+	pthread_mutex_unlock(&sim_lock);
+	if (sim_write_all(fd, "ok\n", err) < 0) {
+		sim_stop(spec->uuid, false, NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(want);
+	return rc;
+}
+
+static int
+sim_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
+		 struct vm_migrate_stats *st, char **err)
+{
+	char *hello = xasprintf(SIM_MIG_MAGIC "%s\n", uuid), line[16];
+	double stall = o && o->stall_s > 0 ? o->stall_s : 60;
+	struct sim_vm *v;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&sim_lock);
+	v = sim_get(uuid, err);
+	if (v && v->mig) {
+		*err = xasprintf("sim: VM %s is already being migrated", uuid);
+		v = NULL;
+	}
+	pthread_mutex_unlock(&sim_lock);
+	if (!v || sim_write_all(fd, hello, err) < 0 ||
+	    sim_read_line(fd, line, sizeof(line), stall, err) < 0)
+		goto out;
+	if (strcmp(line, "ok") != 0) {
+		*err = xstrdup("sim: migration: the destination refused");
+		goto out;
+	}
+	pthread_mutex_lock(&sim_lock);
+	if ((v = sim_get(uuid, err))) {
+		v->mig = SIM_MIG_OUT;
+		v->mig_was_running = v->state == VMR_RUNNING;
+		v->state = VMR_PAUSED;
+		st->ram_bytes = strlen(hello);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&sim_lock);
+out:
+	free(hello);
+	return rc;
+}
+
+static int
+sim_migrate_end(const char *uuid, bool commit, bool was_running, char **err)
+{
+	struct sim_vm *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&sim_lock);
+	v = sim_get(uuid, err);
+	if (!v || !v->mig) {
+		if (v)
+			*err = xasprintf("sim: VM %s is not being migrated", uuid);
+		pthread_mutex_unlock(&sim_lock);
+		return -1;
+	}
+	if (commit == (v->mig == SIM_MIG_OUT)) {
+		sim_forget(v); /* the VM lives on the other side */
+	} else {
+		bool run = v->mig == SIM_MIG_IN ? was_running : v->mig_was_running;
+		v->mig = 0;
+		v->state = run ? VMR_RUNNING : VMR_PAUSED;
+		rc = sim_save(v, err);
+	}
+	pthread_mutex_unlock(&sim_lock);
+	return rc;
+}
+
+static int
+sim_layout(const char *uuid, struct vm_spec *out, char **err)
+{
+	struct sim_vm *v;
+
+	pthread_mutex_lock(&sim_lock);
+	v = sim_get(uuid, err);
+	if (v)
+		vm_spec_copy(out, &v->spec);
+	pthread_mutex_unlock(&sim_lock);
+	return v ? 0 : -1;
+}
+
 static const char *
 sim_accel(void)
 {
@@ -484,6 +652,10 @@ const struct vm_backend_ops vm_backend_sim = {
 	.nic_plug = sim_nic_plug,
 	.nic_unplug = sim_nic_unplug,
 	.stats = sim_stats,
+	.migrate_receive = sim_migrate_receive,
+	.migrate_send = sim_migrate_send,
+	.migrate_end = sim_migrate_end,
+	.layout = sim_layout,
 	.agent = sim_agent,
 	.accel = sim_accel,
 };

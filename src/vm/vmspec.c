@@ -125,6 +125,8 @@ vm_spec_to_json(const struct vm_spec *s)
 	json_object_set_new(o, "start_paused", json_boolean(s->start_paused));
 	json_object_set_new(o, "vnc", json_boolean(s->vnc));
 	json_object_set_new(o, "hotplug_slots", json_integer(s->hotplug_slots));
+	if (s->nports)
+		json_object_set_new(o, "nports", json_integer(s->nports));
 	a = json_array();
 	for (size_t i = 0; i < s->ndisks; i++) {
 		const struct vm_disk *d = &s->disks[i];
@@ -136,6 +138,8 @@ vm_spec_to_json(const struct vm_spec *s)
 		json_object_set_new(x, "cdrom", json_boolean(d->cdrom));
 		json_object_set_new(x, "bootable", json_boolean(d->bootable));
 		json_object_set_new(x, "userdevice", json_integer(d->userdevice));
+		if (d->port)
+			json_object_set_new(x, "port", json_integer(d->port));
 		json_array_append_new(a, x);
 	}
 	json_object_set_new(o, "disks", a);
@@ -147,6 +151,8 @@ vm_spec_to_json(const struct vm_spec *s)
 		json_object_set_new(x, "mac", json_string(n->mac));
 		vm_json_str(x, "bridge", n->bridge);
 		json_object_set_new(x, "mtu", json_integer(n->mtu));
+		if (n->port)
+			json_object_set_new(x, "port", json_integer(n->port));
 		json_array_append_new(a, x);
 	}
 	json_object_set_new(o, "nics", a);
@@ -202,6 +208,7 @@ vm_spec_from_json(const json_t *j, struct vm_spec *s, char **err)
 	s->start_paused = json_is_true(json_object_get(j, "start_paused"));
 	s->vnc = json_is_true(json_object_get(j, "vnc"));
 	s->hotplug_slots = vm_json_int(j, "hotplug_slots");
+	s->nports = vm_json_int(j, "nports");
 	a = json_object_get(j, "disks");
 	if (a && !json_is_array(a))
 		goto bad;
@@ -216,6 +223,7 @@ vm_spec_from_json(const json_t *j, struct vm_spec *s, char **err)
 		d->cdrom = json_is_true(json_object_get(x, "cdrom"));
 		d->bootable = json_is_true(json_object_get(x, "bootable"));
 		d->userdevice = vm_json_int(x, "userdevice");
+		d->port = vm_json_int(x, "port");
 		s->ndisks++;
 	}
 	a = json_object_get(j, "nics");
@@ -229,6 +237,7 @@ vm_spec_from_json(const json_t *j, struct vm_spec *s, char **err)
 			goto bad;
 		n->bridge = vm_json_dup(x, "bridge");
 		n->mtu = vm_json_int(x, "mtu");
+		n->port = vm_json_int(x, "port");
 		s->nnics++;
 	}
 	a = json_object_get(j, "pcis");

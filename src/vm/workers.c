@@ -45,6 +45,11 @@ WORKERS_WRAP(disk_plug, (const char *u, const struct vm_disk *d, char **e), (u, 
 WORKERS_WRAP(disk_unplug, (const char *u, const char *i, char **e), (u, i, e))
 WORKERS_WRAP(nic_plug, (const char *u, const struct vm_nic *n, char **e), (u, n, e))
 WORKERS_WRAP(nic_unplug, (const char *u, const char *i, char **e), (u, i, e))
+WORKERS_WRAP(migrate_receive, (const struct vm_spec *s, int fd, char **e), (s, fd, e))
+WORKERS_WRAP(migrate_send,
+	     (const char *u, int fd, const struct vm_migrate_opts *o, struct vm_migrate_stats *st,
+	      char **e),
+	     (u, fd, o, st, e))
 
 const struct vm_backend_ops *
 vm_workers_wrap(const struct vm_backend_ops *inner, unsigned size)
@@ -64,6 +69,10 @@ vm_workers_wrap(const struct vm_backend_ops *inner, unsigned size)
 	workers_ops.disk_unplug = workers_disk_unplug;
 	workers_ops.nic_plug = workers_nic_plug;
 	workers_ops.nic_unplug = workers_nic_unplug;
+	if (inner->migrate_receive)
+		workers_ops.migrate_receive = workers_migrate_receive;
+	if (inner->migrate_send)
+		workers_ops.migrate_send = workers_migrate_send;
 	log_info("vm", "worker pool of %u", size);
 	return &workers_ops;
 }

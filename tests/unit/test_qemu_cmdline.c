@@ -240,6 +240,48 @@ test_root_ports(void **state)
 	build_fails(f, "too many PCI devices");
 }
 
+/* A migration destination: the devices sit on the ports the source gave
+ * them (a disk hot-plugged on rp6 included); the rest take free ones. */
+static void
+test_given_ports(void **state)
+{
+	struct fixture *f = *state;
+	json_t *d;
+
+	f->spec.nports = 8;
+	f->disks[0].port = 6; /* hot-plugged at the source */
+	f->disks[2].port = 1;
+	f->nics[0].port = 2;
+	f->nics[1].port = 3;
+	build_ok(f);
+	assert_int_equal(f->c.nports, 8);
+	assert_int_equal(f->c.disk_port[0], 6);
+	assert_int_equal(f->c.disk_port[1], -1);
+	assert_int_equal(f->c.disk_port[2], 1);
+	assert_int_equal(f->c.nic_port[1], 3);
+	assert_int_equal(f->c.pci_port[0], 4); /* lowest free */
+	d = json_arg(&f->c, "-device", "id", "vbd0");
+	assert_string_equal(jstr(d, "bus"), "rp6");
+	json_decref(d);
+	d = json_arg(&f->c, "-device", "id", "rp8");
+	assert_non_null(d);
+	json_decref(d);
+	assert_null(json_arg(&f->c, "-device", "id", "rp9"));
+	/* a device plugged since the last layout: lowest free port */
+	f->nics[1].port = 0;
+	build_ok(f);
+	assert_int_equal(f->c.nic_port[1], 3);
+	/* repeated, out of range, too many devices */
+	f->nics[1].port = 6;
+	build_fails(f, "invalid or repeated");
+	f->nics[1].port = 9;
+	build_fails(f, "invalid or repeated");
+	f->nics[1].port = 3;
+	f->spec.nports = 4;
+	f->disks[0].port = 0;
+	build_fails(f, "more devices than the 4 root ports");
+}
+
 static void
 test_disks(void **state)
 {
@@ -525,6 +567,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pci_vnc_incoming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_given_ports, setup, teardown),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_pci_check),
 	};

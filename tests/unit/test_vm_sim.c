@@ -2,7 +2,8 @@
  * Unit tests of the sim VM backend (src/vm/sim.c) and the spec helpers
  * (src/vm/vmspec.c): power operations and their state checks, devices,
  * statistics, the canned agent answers, suspend images, re-attach from the
- * state files a previous xapid left, and the spec's JSON round trip.
+ * state files a previous xapid left, live migration between two processes,
+ * and the spec's JSON round trip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -199,6 +202,86 @@ test_attach_from_file(void **state)
 	assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* The destination side of a sim migration, in a child process (one sim
+ * backend per process) with its own state dir; exits 0 when it went as
+ * expected: received, then committed (or aborted when abort is set). */
+static int
+sim_dest(int fd, int ctl, bool abort_it)
+{
+	char d2[] = "/tmp/test_vm_sim_dst.XXXXXX", *err = NULL, c = 0;
+	struct vm_spec s = spec(U1);
+	int rc = 1;
+
+	/* the fork copied the source's table: forget its VM here (the file
+	 * lives in the source's dir, not in d2) */
+	if (!mkdtemp(d2) || be->init(d2, NULL, &err) < 0 || be->destroy(U1, &err) < 0)
+		return 1;
+	if (be->migrate_receive(&s, fd, &err) == 0 && be->attach(U1) == VMR_PAUSED &&
+	    read(ctl, &c, 1) == 1 && be->migrate_end(U1, !abort_it, true, &err) == 0)
+		rc = abort_it ? be->attach(U1) != VMR_HALTED : be->attach(U1) != VMR_RUNNING;
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d2);
+	if (system(cmd) != 0)
+		rc = 1;
+	free(err);
+	return rc;
+}
+
+static void
+test_migrate(void **state)
+{
+	struct vm_spec s = spec(U1), lay;
+	struct vm_migrate_stats st;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(be->start(&s, &err), 0);
+	assert_int_equal(be->layout(U1, &lay, &err), 0);
+	assert_string_equal(lay.uuid, U1);
+	vm_spec_clear(&lay);
+	for (int round = 0; round < 2; round++) {
+		bool abort_it = round == 0;
+		int sv[2], cv[2], wst = 0;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cv), 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(sv[0]);
+			close(cv[0]);
+			_exit(sim_dest(sv[1], cv[1], abort_it));
+		}
+		close(sv[1]);
+		close(cv[1]);
+		assert_int_equal(be->migrate_send(U1, sv[0], NULL, &st, &err), 0);
+		assert_int_equal(be->attach(U1), VMR_PAUSED);
+		assert_int_equal(be->migrate_send(U1, sv[0], NULL, &st, &err), -1);
+		assert_non_null(strstr(err, "already being migrated"));
+		free(err);
+		err = NULL;
+		assert_int_equal(write(cv[0], "x", 1), 1);
+		waitpid(pid, &wst, 0);
+		assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+		assert_int_equal(be->migrate_end(U1, !abort_it, true, &err), 0);
+		assert_int_equal(be->attach(U1), abort_it ? VMR_RUNNING : VMR_HALTED);
+		close(sv[0]);
+		close(cv[0]);
+	}
+	/* a destination that hangs up: the VM stays */
+	assert_int_equal(be->start(&s, &err), 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	assert_int_equal(be->migrate_send(U1, sv[0], NULL, &st, &err), -1);
+	free(err);
+	err = NULL;
+	close(sv[0]);
+	assert_int_equal(be->attach(U1), VMR_RUNNING);
+	assert_int_equal(be->migrate_end(U1, true, true, &err), -1);
+	free(err);
+	err = NULL;
+	assert_int_equal(be->destroy(U1, &err), 0);
+}
+
 static void
 test_spec_json(void **state)
 {
@@ -254,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_devices_stats_agent),
 		cmocka_unit_test(test_suspend_resume),
 		cmocka_unit_test(test_attach_from_file),
+		cmocka_unit_test(test_migrate),
 		cmocka_unit_test(test_spec_json),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

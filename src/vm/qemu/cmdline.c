@@ -521,6 +521,76 @@ out:
 	return rc;
 }
 
+/* Marks port p used (1..nports); false when out of range or taken. */
+static bool
+qemu_take_port(bool *used, int nports, int p)
+{
+	if (p < 1 || p > nports || used[p])
+		return false;
+	used[p] = true;
+	return true;
+}
+
+/* The lowest free port (taken), or 0. */
+static int
+qemu_next_port(bool *used, int nports)
+{
+	for (int p = 1; p <= nports; p++)
+		if (qemu_take_port(used, nports, p))
+			return p;
+	return 0;
+}
+
+/* Ports as the spec gives them (a migration destination reproduces the
+ * source's layout, hot-plugged devices included); devices without one
+ * (PCI passthrough, a device plugged since) take the lowest free port. */
+static int
+qemu_given_ports(const struct vm_spec *s, struct qemu_cmdline *out, char **err)
+{
+	int n = s->nports, ide = 0;
+	bool *used;
+
+	if (n > QEMU_MAX_PORTS) {
+		*err = xasprintf("%d root ports: at most %d", n, QEMU_MAX_PORTS);
+		return -1;
+	}
+	used = xcalloc((size_t)n + 1, sizeof(bool));
+	for (size_t i = 0; i < s->ndisks; i++) {
+		const struct vm_disk *d = &s->disks[i];
+		if (d->cdrom)
+			out->disk_port[i] = -1 - ide++;
+		else if (d->port && !qemu_take_port(used, n, d->port))
+			goto taken;
+		else
+			out->disk_port[i] = d->port;
+	}
+	for (size_t i = 0; i < s->nnics; i++) {
+		if (s->nics[i].port && !qemu_take_port(used, n, s->nics[i].port))
+			goto taken;
+		out->nic_port[i] = s->nics[i].port;
+	}
+	for (size_t i = 0; i < s->ndisks; i++)
+		if (!out->disk_port[i] && !(out->disk_port[i] = qemu_next_port(used, n)))
+			goto full;
+	for (size_t i = 0; i < s->nnics; i++)
+		if (!out->nic_port[i] && !(out->nic_port[i] = qemu_next_port(used, n)))
+			goto full;
+	for (size_t i = 0; i < s->npcis; i++)
+		if (!(out->pci_port[i] = qemu_next_port(used, n)))
+			goto full;
+	out->nports = n;
+	free(used);
+	return 0;
+taken:
+	*err = xasprintf("the root ports of the devices are invalid or repeated (%d ports)", n);
+	free(used);
+	return -1;
+full:
+	*err = xasprintf("more devices than the %d root ports", n);
+	free(used);
+	return -1;
+}
+
 int
 qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 		   struct qemu_cmdline *out, char **err)
@@ -538,13 +608,18 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 	disk_boot = xcalloc(s->ndisks + 1, sizeof(int));
 	nic_boot = xcalloc(s->nnics + 1, sizeof(int));
 	qemu_boot_order(s, disk_boot, nic_boot);
-	for (size_t i = 0; i < s->ndisks; i++)
-		out->disk_port[i] = s->disks[i].cdrom ? -1 - ide++ : ++port;
-	for (size_t i = 0; i < s->nnics; i++)
-		out->nic_port[i] = ++port;
-	for (size_t i = 0; i < s->npcis; i++)
-		out->pci_port[i] = ++port;
-	out->nports = port + (s->hotplug_slots > 0 ? s->hotplug_slots : 0);
+	if (s->nports > 0) {
+		if (qemu_given_ports(s, out, err) < 0)
+			goto fail;
+	} else {
+		for (size_t i = 0; i < s->ndisks; i++)
+			out->disk_port[i] = s->disks[i].cdrom ? -1 - ide++ : ++port;
+		for (size_t i = 0; i < s->nnics; i++)
+			out->nic_port[i] = ++port;
+		for (size_t i = 0; i < s->npcis; i++)
+			out->pci_port[i] = ++port;
+		out->nports = port + (s->hotplug_slots > 0 ? s->hotplug_slots : 0);
+	}
 	for (int n = 1; n <= out->nports; n++)
 		qemu_arg_json(&a, "-device", qemu_json_root_port(n));
 

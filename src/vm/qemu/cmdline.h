@@ -10,7 +10,9 @@
  *   1f.x ICH9 (LPC, AHCI with the CD drives on ide.0..ide.5, SMBus)
  * Every PCI device gets its own root port, in this order: virtio-blk disks,
  * virtio-net NICs, vfio-pci devices, then spec->hotplug_slots empty ports for
- * hot-plug (pcie.0 itself cannot hot-plug). Disks and NICs are described in
+ * hot-plug (pcie.0 itself cannot hot-plug). When spec->nports is set, there
+ * are that many ports and each disk/NIC goes on the port it names (a
+ * migration destination reproduces the source's layout this way). Disks and NICs are described in
  * JSON (-blockdev/-device/-netdev accept it), and the same JSON objects are
  * what hot-plug sends over QMP (blockdev-add, device_add, netdev_add).
  */

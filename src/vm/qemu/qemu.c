@@ -36,13 +36,12 @@
 #include "vm/vmspec.h"
 
 #define QEMU_QMP_OPEN_MS 30000  /* spawn to QMP ready (TCG on a busy host) */
-#define QEMU_CMD_MS 10000       /* an ordinary QMP command */
 #define QEMU_REBOOT_S 120       /* clean reboot, both ways */
 #define QEMU_MIGRATE_STALL_S 60 /* suspend/resume: no progress for this long */
 
 static char qemu_accel_name[8] = "tcg";
 
-static double
+double
 qemu_now(void)
 {
 	struct timespec ts;
@@ -65,8 +64,7 @@ qemu_err_add_log(struct qemu_vm *vm, char **err)
 	free(tail);
 }
 
-/* A QMP command of an op (args stolen); errors name the VM and command. */
-static int
+int
 qemu_qmp(struct qemu_vm *vm, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
 	 char **err)
 {
@@ -87,8 +85,7 @@ qemu_qmp(struct qemu_vm *vm, const char *cmd, json_t *args, json_t **ret, int ti
 	return rc;
 }
 
-/* Reconnects QMP when the connection was lost (or never made on attach). */
-static int
+int
 qemu_ensure_mon(struct qemu_vm *vm, char **err)
 {
 	if (vm->mon && qmp_alive(vm->mon))
@@ -136,8 +133,7 @@ qemu_migrate_wait(struct qemu_vm *vm, char **err)
 	}
 }
 
-/* Passes fd to QEMU under name (getfd). */
-static int
+int
 qemu_getfd(struct qemu_vm *vm, const char *name, int fd, char **err)
 {
 	json_t *a = json_pack("{s:s}", "fdname", name);
@@ -195,10 +191,11 @@ qemu_clear_stale(struct qemu_vm *vm, char **err)
 	return 0;
 }
 
-/* Creates the process of vm (vm->spec; image for a resume). On failure
- * nothing is left: no process, no tap, no pid/state file. Op lock held. */
+/* Creates the process of vm (vm->spec; image for a resume, mig_fd >= 0 for
+ * a migration destination). On failure nothing is left: no process, no tap,
+ * no pid/state file. Op lock held. */
 static int
-qemu_launch(struct qemu_vm *vm, const char *image, char **err)
+qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 {
 	const struct vm_spec *s = &vm->spec;
 	struct qemu_cmdline c = {0};
@@ -235,7 +232,7 @@ qemu_launch(struct qemu_vm *vm, const char *image, char **err)
 		taps[i] = vm->taps[i];
 	}
 	struct qemu_cmdline_opts o = {qemu_binary, vm->dir, qemu_accel_name, true,
-				      image ? "defer" : NULL, taps, direct};
+				      image || mig_fd >= 0 ? "defer" : NULL, taps, direct};
 	if (qemu_cmdline_build(s, &o, &c, err) < 0)
 		goto fail;
 	vm->nports = c.nports;
@@ -251,11 +248,15 @@ qemu_launch(struct qemu_vm *vm, const char *image, char **err)
 	t_qmp = qemu_now();
 	if (image && qemu_incoming(vm, image, err) < 0)
 		goto fail_log;
-	if (!s->start_paused && qemu_qmp(vm, "cont", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
+	if (mig_fd >= 0 && qemu_mig_incoming(vm, mig_fd, err) < 0)
 		goto fail_log;
-	qemu_set_state(vm, s->start_paused ? VMR_PAUSED : VMR_RUNNING);
+	bool paused = s->start_paused || mig_fd >= 0;
+	if (!paused && qemu_qmp(vm, "cont", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
+		goto fail_log;
+	qemu_set_state(vm, paused ? VMR_PAUSED : VMR_RUNNING);
 	log_info(QEMU_TAG, "VM %s %s (%s): spawned %.0f ms, QMP ready %.0f ms, total %.0f ms",
-		 vm->uuid, image ? "resumed" : "started", s->start_paused ? "paused" : "running",
+		 vm->uuid, image ? "resumed" : mig_fd >= 0 ? "received" : "started",
+		 paused ? "paused" : "running",
 		 (t_spawn - t0) * 1e3, (t_qmp - t0) * 1e3, (qemu_now() - t0) * 1e3);
 	qemu_cmdline_free(&c);
 	free(taps);
@@ -301,9 +302,8 @@ qemu_forget_process(struct qemu_vm *vm)
 	pthread_mutex_unlock(&qemu_lock);
 }
 
-/* start and resume. */
-static int
-qemu_start_common(const struct vm_spec *spec, const char *image, char **err)
+int
+qemu_start_vm(const struct vm_spec *spec, const char *image, int mig_fd, char **err)
 {
 	struct qemu_vm *vm;
 	int rc;
@@ -322,7 +322,7 @@ qemu_start_common(const struct vm_spec *spec, const char *image, char **err)
 		return -1;
 	}
 	qemu_op_begin(vm, false);
-	rc = qemu_launch(vm, image, err);
+	rc = qemu_launch(vm, image, mig_fd, err);
 	qemu_op_end(vm, false);
 	if (rc < 0)
 		qemu_vm_remove(vm);
@@ -334,19 +334,18 @@ qemu_start_common(const struct vm_spec *spec, const char *image, char **err)
 static int
 qemu_start(const struct vm_spec *spec, char **err)
 {
-	return qemu_start_common(spec, NULL, err);
+	return qemu_start_vm(spec, NULL, -1, err);
 }
 
 static int
 qemu_resume(const struct vm_spec *spec, const char *path, char **err)
 {
-	return qemu_start_common(spec, path, err);
+	return qemu_start_vm(spec, path, -1, err);
 }
 
 /* ---- stop ---- */
 
-/* The process is gone: files, taps, table. Op lock held. */
-static void
+void
 qemu_finish(struct qemu_vm *vm, const char *what)
 {
 	qemu_cleanup(vm);
@@ -553,7 +552,7 @@ qemu_reboot_acpi(struct qemu_vm *vm, char **err)
 	qemu_cleanup(vm);
 	qemu_forget_process(vm);
 	vm->spec.start_paused = false;
-	rc = qemu_launch(vm, NULL, err);
+	rc = qemu_launch(vm, NULL, -1, err);
 	vm->spec.start_paused = paused;
 	if (rc < 0)
 		qemu_vm_remove(vm); /* halted now; the error says why */
@@ -753,6 +752,10 @@ const struct vm_backend_ops vm_backend_qemu = {
 	.nic_plug = qemu_nic_plug,
 	.nic_unplug = qemu_nic_unplug,
 	.stats = qemu_stats,
+	.migrate_receive = qemu_migrate_receive,
+	.migrate_send = qemu_migrate_send,
+	.migrate_end = qemu_migrate_end,
+	.layout = qemu_layout,
 	.agent = qemu_agent,
 	.accel = qemu_accel,
 };

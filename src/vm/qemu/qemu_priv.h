@@ -3,6 +3,7 @@
  *
  *   qemu.c         the ops table: init, start/resume, shutdown, destroy,
  *                  reboot, pause/unpause, suspend, stats, agent
+ *   qemu_migrate.c live migration (both sides) and the VM's layout
  *   qemu_proc.c    the VM table, spawning QEMU, the reaper thread, QMP
  *                  events
  *   qemu_state.c   state files (re-attach after a restart), clean-up
@@ -32,6 +33,14 @@
 
 #define QEMU_TAG "vm.qemu"
 #define QEMU_TAPNAME 16
+#define QEMU_CMD_MS 10000 /* an ordinary QMP command */
+
+/* Where a VM is in a live migration (qemu_migrate.c). */
+enum qemu_mig {
+	QEMU_MIG_NONE,
+	QEMU_MIG_IN,  /* received, stopped: waits for migrate_end */
+	QEMU_MIG_OUT, /* sent, stopped (postmigrate): waits for migrate_end */
+};
 
 struct qemu_vm {
 	char uuid[37];
@@ -61,6 +70,8 @@ struct qemu_vm {
 	int *nic_port;             /* per spec NIC */
 	int *pci_port;             /* per spec PCI device */
 	char (*taps)[QEMU_TAPNAME]; /* per spec NIC */
+	enum qemu_mig mig;         /* op thread only */
+	bool mig_was_running;      /* QEMU_MIG_OUT: it ran before */
 };
 
 extern pthread_mutex_t qemu_lock;
@@ -68,6 +79,35 @@ extern pthread_cond_t qemu_cond; /* broadcast when a VM exits */
 extern char *qemu_vms_dir;       /* DIR/vms */
 extern char *qemu_binary;
 extern vm_event_cb qemu_event_cb;
+
+/* ---- qemu.c ---- */
+
+/* Monotonic seconds. */
+double qemu_now(void);
+/* A QMP command of an op (args stolen); errors name the VM and command. */
+int qemu_qmp(struct qemu_vm *vm, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
+	     char **err);
+/* Reconnects QMP when the connection was lost (or never made on attach). */
+int qemu_ensure_mon(struct qemu_vm *vm, char **err);
+/* Passes fd to QEMU under name (getfd). */
+int qemu_getfd(struct qemu_vm *vm, const char *name, int fd, char **err);
+/* start / resume (image) / migration destination (mig_fd >= 0): adds the
+ * VM to the table and launches it; on failure nothing is left. */
+int qemu_start_vm(const struct vm_spec *spec, const char *image, int mig_fd, char **err);
+/* The process is gone: files, taps, table. Op lock held. */
+void qemu_finish(struct qemu_vm *vm, const char *what);
+
+/* ---- qemu_migrate.c ---- */
+
+/* backend.h migrate_receive, migrate_send, migrate_end, layout. */
+int qemu_migrate_receive(const struct vm_spec *spec, int fd, char **err);
+int qemu_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
+		      struct vm_migrate_stats *st, char **err);
+int qemu_migrate_end(const char *uuid, bool commit, bool was_running, char **err);
+int qemu_layout(const char *uuid, struct vm_spec *out, char **err);
+/* In a launch of a migration destination (-incoming defer, QMP up): feeds
+ * fd to QEMU and waits until the whole state arrived (VM stopped). */
+int qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err);
 
 /* ---- qemu_proc.c ---- */
 

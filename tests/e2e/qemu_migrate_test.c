@@ -1,0 +1,850 @@
+/*
+ * qemu_migrate_test: live migration between two qemu backends (src/vm/qemu/)
+ * in two network namespaces, without xapid, with real TCG guests. Prints TAP.
+ *
+ * usage: qemu_migrate_test VMLINUX INITRD          the test
+ *        qemu_migrate_test --bench MIB VMLINUX INITRD
+ *                                  one migration of an idle MIB guest; prints
+ *                                  "bench: total_ms=.. downtime_ms=.. ..." lines
+ *   (run by tests/e2e/test_qemu_migrate.sh and bench/bench_migrate.py)
+ *
+ * Two "hosts": namespaces xmg<id>a and xmg<id>b on a bridge, each with its
+ * own VM bridge for the guests' taps. This process is the source host
+ * (namespace a, state dir DIR/src); a child process is the destination
+ * (namespace b, DIR/dst) and obeys commands on a socketpair. The TCP
+ * connection between them is what xapid's tunnel would be. Disks are in DIR,
+ * seen by both: shared storage.
+ *
+ * Stages: VM 1 boots on the source, gets a disk hot-plugged, migrates (the
+ * guest's TICK counter goes on at the destination, no reboot, the disk still
+ * there, the agent answers, the source is cleaned up). VM 2 then survives
+ * failed migrations, each leaving it running at the source and nothing at
+ * the destination: the destination QEMU killed halfway, the network cut
+ * halfway (no progress: cancelled), a destination that cannot load the state
+ * (other memory size), an abort after step 1 (both sides ready); then it
+ * migrates for good. Every wait is bounded; everything made is removed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/backend.h"
+#include "vm/vmspec.h"
+
+static const struct vm_backend_ops *be = &vm_backend_qemu;
+static char dir[64], id[16], ns_a[24], ns_b[24], ip_a[20], ip_b[20];
+static const char *vmlinux, *initrd;
+static int ntest, nfail, ctl = -1, bench_mib, root_ns = -1;
+static pid_t child = -1;
+static char *err;
+static char UUID_1[37], UUID_2[37];
+
+static char **
+E(void)
+{
+	free(err);
+	err = NULL;
+	return &err;
+}
+
+static const char *
+ES(void)
+{
+	return err ? err : "";
+}
+
+static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%sok %d - ", cond ? "" : "not ", ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Moves this (still single-threaded) process into a network namespace, as
+ * `ip netns exec` does: with a private /sys showing that namespace (the
+ * backend looks bridges up there). */
+static bool
+enter_ns(const char *ns)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	int rc = setns(fd, CLONE_NEWNET);
+	close(fd);
+	if (rc < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount("", "/", NULL, MS_SLAVE | MS_REC, NULL) < 0 ||
+	    umount2("/sys", MNT_DETACH) < 0 || mount(ns, "/sys", "sysfs", 0, NULL) < 0) {
+		printf("# cannot enter %s: %s\n", ns, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* ---- consoles and files ---- */
+
+/* DIR/<side>/vms/<uuid>/<name> */
+static char *
+vm_path(const char *side, const char *uuid, const char *name)
+{
+	return xasprintf("%s/%s/vms/%s/%s", dir, side, uuid, name);
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *s = NULL;
+	size_t n = 0;
+
+	if (!f)
+		return xstrdup("");
+	if (getdelim(&s, &n, 0, f) < 0) {
+		free(s);
+		s = xstrdup("");
+	}
+	fclose(f);
+	return s;
+}
+
+static char *
+console(const char *side, const char *uuid)
+{
+	char *p = vm_path(side, uuid, "console.log"), *s = slurp(p);
+
+	free(p);
+	return s;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int k = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		k++;
+	return k;
+}
+
+/* The highest "TICK n" on a console, or -1. */
+static int
+last_tick(const char *side, const char *uuid)
+{
+	char *c = console(side, uuid);
+	int best = -1;
+
+	for (const char *p = c; (p = strstr(p, "TICK ")); p++) {
+		int n = atoi(p + 5);
+		if (n > best)
+			best = n;
+	}
+	free(c);
+	return best;
+}
+
+/* Waits until a console shows a TICK above n. */
+static bool
+wait_tick(const char *side, const char *uuid, int n, double timeout_s)
+{
+	double t0 = now();
+
+	while (now() - t0 < timeout_s) {
+		if (last_tick(side, uuid) > n)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static bool
+wait_console(const char *side, const char *uuid, const char *text, double timeout_s)
+{
+	double t0 = now();
+
+	while (now() - t0 < timeout_s) {
+		char *c = console(side, uuid);
+		bool has = strstr(c, text) != NULL;
+		free(c);
+		if (has)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static bool
+vm_file(const char *side, const char *uuid, const char *name)
+{
+	char *p = vm_path(side, uuid, name);
+	struct stat st;
+	bool has = stat(p, &st) == 0;
+
+	free(p);
+	return has;
+}
+
+static pid_t
+qemu_pid(const char *side, const char *uuid)
+{
+	char *p = vm_path(side, uuid, "pid"), *s = slurp(p);
+	pid_t pid = atoi(s);
+
+	free(p);
+	free(s);
+	return pid;
+}
+
+/* Number of taps on the VM bridge of a namespace. */
+static int
+taps_in(const char *ns)
+{
+	char cmd[160], buf[64] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s ls /sys/class/net/xmgvm/brif | wc -l", ns);
+	if ((f = popen(cmd, "r"))) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		pclose(f);
+	}
+	return atoi(buf);
+}
+
+static void
+dump_vm(const char *side, const char *uuid)
+{
+	sh("tail -c 800 %s/%s/vms/%s/qemu.log 2>/dev/null | sed 's/^/# qemu.log: /'; "
+	   "tail -n 5 %s/%s/vms/%s/console.log 2>/dev/null | sed 's/^/# console: /'",
+	   dir, side, uuid, dir, side, uuid);
+}
+
+/* ---- the destination (child process) ---- */
+
+static void
+on_event(const char *uuid, enum vm_run_state st, bool reboot, const char *reason)
+{
+	printf("# event: %s state %d reboot %d (%s)\n", uuid, st, reboot, reason);
+}
+
+static void
+reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+reply(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	for (int i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n++] = '\n';
+	(void)!write(ctl, buf, (size_t)n);
+}
+
+/* Reads a line from the control socket (at most timeout_s). */
+static bool
+ctl_read(char *buf, size_t n, double timeout_s)
+{
+	size_t k = 0;
+
+	while (k + 1 < n) {
+		struct pollfd p = {ctl, POLLIN, 0};
+		if (poll(&p, 1, (int)(timeout_s * 1000)) <= 0 || read(ctl, buf + k, 1) != 1)
+			return false;
+		if (buf[k] == '\n')
+			break;
+		k++;
+	}
+	buf[k] = 0;
+	return true;
+}
+
+/* "recv PORT SPECJSON": listen, accept one connection, migrate_receive. */
+static void
+dst_recv(char *args)
+{
+	int port = atoi(args), one = 1;
+	char *js = strchr(args, ' ');
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	json_t *j = js ? json_loads(js + 1, 0, NULL) : NULL;
+	struct vm_spec spec;
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd = -1;
+
+	inet_pton(AF_INET, ip_b, &sa.sin_addr);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!j || vm_spec_from_json(j, &spec, E()) < 0) {
+		reply("received -1 bad spec");
+		json_decref(j);
+		close(ls);
+		return;
+	}
+	json_decref(j);
+	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 1) < 0) {
+		reply("received -1 listen: %s", strerror(errno));
+		goto out;
+	}
+	reply("listening");
+	struct pollfd p = {ls, POLLIN, 0};
+	if (poll(&p, 1, 60000) != 1 || (fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		reply("received -1 no connection");
+		goto out;
+	}
+	double t0 = now();
+	int rc = be->migrate_receive(&spec, fd, E());
+	reply("received %d %.0f %s", rc, (now() - t0) * 1e3, rc ? ES() : "ok");
+out:
+	if (fd >= 0)
+		close(fd);
+	close(ls);
+	vm_spec_clear(&spec);
+}
+
+static void
+dst_main(void)
+{
+	char line[8192];
+
+	if (!enter_ns(ns_b) || be->init(xasprintf("%s/dst", dir), on_event, E()) < 0) {
+		reply("init -1 %s", ES());
+		_exit(1);
+	}
+	reply("init 0");
+	while (ctl_read(line, sizeof(line), 3600)) {
+		char *arg = strchr(line, ' ');
+		if (arg)
+			*arg++ = 0;
+		if (strcmp(line, "recv") == 0 && arg) {
+			dst_recv(arg);
+		} else if (strcmp(line, "end") == 0 && arg) {
+			char uuid[37] = "";
+			int commit = 0, run = 0;
+			sscanf(arg, "%36s %d %d", uuid, &commit, &run);
+			int rc = be->migrate_end(uuid, commit, run, E());
+			reply("ended %d %s", rc, rc ? ES() : "ok");
+		} else if (strcmp(line, "attach") == 0 && arg) {
+			reply("state %d", (int)be->attach(arg));
+		} else if (strcmp(line, "ping") == 0 && arg) {
+			char *r = NULL;
+			int rc = be->agent(arg, "{\"execute\": \"guest-ping\"}", &r, 10, E());
+			reply("ping %d %s", rc, rc ? ES() : r);
+			free(r);
+		} else if (strcmp(line, "destroy") == 0 && arg) {
+			int rc = be->destroy(arg, E());
+			reply("destroyed %d %s", rc, rc ? ES() : "ok");
+		} else if (strcmp(line, "quit") == 0) {
+			break;
+		}
+	}
+	_exit(0);
+}
+
+/* Sends a command to the destination and reads its answer (malloc'd). */
+static char *
+dst(double timeout_s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *
+dst(double timeout_s, const char *fmt, ...)
+{
+	char *cmd = NULL, line[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	if (cmd) {
+		(void)!write(ctl, cmd, strlen(cmd));
+		(void)!write(ctl, "\n", 1);
+		free(cmd);
+	}
+	if (!ctl_read(line, sizeof(line), timeout_s))
+		return xstrdup("(no answer)");
+	return xstrdup(line);
+}
+
+static char *
+dst_wait(double timeout_s)
+{
+	char line[4096];
+
+	if (!ctl_read(line, sizeof(line), timeout_s))
+		return xstrdup("(no answer)");
+	return xstrdup(line);
+}
+
+/* ---- the source ---- */
+
+static struct vm_disk disks[2];
+static struct vm_nic nics[1];
+
+static void
+make_spec(struct vm_spec *s, const char *uuid, int mib, const char *disk)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+	s->name = "mig";
+	s->memory = (int64_t)mib << 20;
+	s->vcpus = s->vcpus_max = 1;
+	s->kernel = (char *)vmlinux;
+	s->initrd = (char *)initrd;
+	s->cmdline = "console=ttyS0 quiet xapid.tick=1";
+	s->hotplug_slots = 2;
+	memset(disks, 0, sizeof(disks));
+	snprintf(disks[0].id, 16, "vbd0");
+	disks[0].path = xasprintf("%s/%s", dir, disk);
+	disks[0].format = "qcow2";
+	disks[0].bootable = true;
+	s->disks = disks;
+	s->ndisks = 1;
+	memset(nics, 0, sizeof(nics));
+	snprintf(nics[0].id, 16, "vif0");
+	snprintf(nics[0].mac, 18, "02:00:00:6d:00:%02x", uuid[35] == '1' ? 1 : 2);
+	nics[0].bridge = "xmgvm";
+	s->nics = nics;
+	s->nnics = 1;
+}
+
+/* One migration attempt of uuid with the destination spec dspec: the
+ * destination listens, the source connects and sends. Returns the send's
+ * result; *dres gets the destination's answer (malloc'd). during() runs
+ * once the transfer is under way (for fault injection). */
+static int
+migrate(const char *uuid, const struct vm_spec *dspec, const struct vm_migrate_opts *o,
+	struct vm_migrate_stats *st, char **dres, void (*during)(const char *))
+{
+	static int port = 47100;
+	json_t *j = vm_spec_to_json(dspec);
+	char *js = json_dumps(j, JSON_COMPACT), *ans;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = -1, rc = -1;
+
+	json_decref(j);
+	port++;
+	ans = dst(30, "recv %d %s", port, js);
+	free(js);
+	if (strcmp(ans, "listening") != 0) {
+		*dres = ans;
+		*E() = xstrdup("destination not listening");
+		return -1;
+	}
+	free(ans);
+	sa.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip_b, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*E() = xasprintf("connect: %s", strerror(errno));
+	} else if (during) {
+		pid_t p = fork();
+		if (p == 0) {
+			during(uuid);
+			_exit(0);
+		}
+		rc = be->migrate_send(uuid, fd, o, st, E());
+		waitpid(p, NULL, 0);
+	} else {
+		rc = be->migrate_send(uuid, fd, o, st, E());
+	}
+	close(fd);
+	*dres = dst_wait(120);
+	return rc;
+}
+
+/* The destination's spec: the source's layout (shared disks: same paths). */
+static bool
+layout(const char *uuid, struct vm_spec *out)
+{
+	int rc = be->layout(uuid, out, E());
+	ok(rc == 0, "layout of %s%s%s", uuid, rc ? ": " : "", ES());
+	return rc == 0;
+}
+
+static bool
+boot(const char *uuid, int mib, const char *disk)
+{
+	struct vm_spec s;
+
+	make_spec(&s, uuid, mib, disk);
+	int rc = be->start(&s, E());
+	free(disks[0].path);
+	disks[0].path = NULL;
+	ok(rc == 0, "start %s (%d MiB) on the source%s%s", uuid, mib, rc ? ": " : "", ES());
+	bool up = rc == 0 && wait_tick("src", uuid, 1, 180);
+	ok(up, "its guest booted and ticks");
+	if (!up)
+		dump_vm("src", uuid);
+	return up;
+}
+
+/* After a failed attempt: the VM still runs at the source, nothing is left
+ * at the destination. */
+static void
+still_at_source(const char *uuid, const char *what)
+{
+	int t = last_tick("src", uuid);
+	char *a;
+
+	ok(be->attach(uuid) == VMR_RUNNING, "%s: the VM is running at the source", what);
+	ok(wait_tick("src", uuid, t + 1, 30), "%s: its TICK goes on at the source (after %d)", what,
+	   t);
+	a = dst(30, "attach %s", uuid);
+	ok(strcmp(a, "state 0") == 0 && !vm_file("dst", uuid, "pid") &&
+		   !vm_file("dst", uuid, "qmp.sock") && taps_in(ns_b) == 0,
+	   "%s: nothing left at the destination (%s, taps %d)", what, a, taps_in(ns_b));
+	free(a);
+}
+
+static void
+kill_dest(const char *uuid)
+{
+	for (int i = 0; i < 100 && qemu_pid("dst", uuid) <= 0; i++)
+		usleep(50000);
+	usleep(1500000);
+	pid_t p = qemu_pid("dst", uuid);
+	printf("# killing the destination QEMU (pid %d) halfway\n", (int)p);
+	if (p > 0)
+		kill(p, SIGKILL);
+}
+
+static void
+cut_net(const char *uuid)
+{
+	(void)uuid;
+	usleep(1500000);
+	printf("# cutting the network halfway\n");
+	sh("ip -n %s link set eth0 down", ns_b);
+}
+
+/* VM 1: migrates for good, with a hot-plugged disk. */
+static void
+stage_migrate(void)
+{
+	struct vm_disk d = {.id = "vbd1", .format = "qcow2", .userdevice = 1};
+	struct vm_migrate_stats st;
+	struct vm_spec ds;
+	char *dres = NULL, *a;
+
+	if (!boot(UUID_1, 256, "d1.qcow2"))
+		return;
+	d.path = xasprintf("%s/h1.qcow2", dir);
+	int rc = be->disk_plug(UUID_1, &d, E());
+	free(d.path);
+	ok(rc == 0 && wait_console("src", UUID_1, "vdb:98304", 30),
+	   "a disk hot-plugged at the source is seen by the guest%s%s", rc ? ": " : "", ES());
+	if (!layout(UUID_1, &ds))
+		return;
+	ok(ds.nports == 4 && ds.ndisks == 2 && ds.disks[1].port > 0,
+	   "the layout names %d root ports and the hot-plugged disk's (rp%d)", ds.nports,
+	   ds.ndisks > 1 ? ds.disks[1].port : 0);
+	int t = last_tick("src", UUID_1);
+	rc = migrate(UUID_1, &ds, NULL, &st, &dres, NULL);
+	ok(rc == 0, "migrate_send%s%s", rc ? ": " : "", ES());
+	ok(dres && strncmp(dres, "received 0", 10) == 0, "migrate_receive: %s", dres ? dres : "");
+	free(dres);
+	vm_spec_clear(&ds);
+	if (rc == 0)
+		printf("# migration: total %.0f ms, downtime %.0f ms, setup %.0f ms, %llu MiB, %lld "
+		       "passes\n",
+		       st.total_ms, st.downtime_ms, st.setup_ms,
+		       (unsigned long long)(st.ram_bytes >> 20), (long long)st.dirty_syncs);
+	ok(rc == 0 && st.total_ms > 0 && st.ram_bytes > 0, "stats: total %.0f ms, downtime %.0f ms",
+	   st.total_ms, st.downtime_ms);
+	ok(be->attach(UUID_1) == VMR_PAUSED, "step 1 done: the source is stopped");
+	a = dst(60, "end %s 1 1", UUID_1);
+	ok(strcmp(a, "ended 0 ok") == 0, "destination commit: %s", a);
+	free(a);
+	rc = be->migrate_end(UUID_1, true, true, E());
+	ok(rc == 0, "source commit%s%s", rc ? ": " : "", ES());
+	ok(be->attach(UUID_1) == VMR_HALTED && !vm_file("src", UUID_1, "pid") &&
+		   taps_in(ns_a) == 0,
+	   "the source has no process, pid file or tap left");
+	bool on = wait_tick("dst", UUID_1, t, 30);
+	ok(on, "the guest's TICK goes on at the destination (source's last %d, now %d)", t,
+	   last_tick("dst", UUID_1));
+	if (!on)
+		dump_vm("dst", UUID_1);
+	char *c = console("dst", UUID_1);
+	ok(count(c, "GUEST-UP") == 0, "no reboot at the destination");
+	free(c);
+	a = dst(30, "ping %s", UUID_1);
+	ok(strncmp(a, "ping 0", 6) == 0, "the guest agent answers at the destination: %s", a);
+	free(a);
+	a = dst(30, "attach %s", UUID_1);
+	ok(strcmp(a, "state 1") == 0 && taps_in(ns_b) == 1, "running at the destination with its tap");
+	free(a);
+	a = dst(60, "destroy %s", UUID_1);
+	ok(strncmp(a, "destroyed 0", 11) == 0, "destroyed at the destination");
+	free(a);
+}
+
+/* VM 2: failed migrations leave it at the source; then it moves. */
+static void
+stage_failures(void)
+{
+	struct vm_migrate_opts slow = {.bandwidth = 8 << 20, .stall_s = 5};
+	struct vm_migrate_stats st;
+	struct vm_spec ds;
+	char *dres = NULL, *a;
+	int rc;
+
+	if (!boot(UUID_2, 256, "d2.qcow2") || !layout(UUID_2, &ds))
+		return;
+
+	rc = migrate(UUID_2, &ds, &slow, &st, &dres, kill_dest);
+	ok(rc != 0, "destination killed halfway: the send fails (%s)", ES());
+	ok(strncmp(dres, "received -1", 11) == 0, "... and so does the receive (%.120s)", dres);
+	free(dres);
+	still_at_source(UUID_2, "destination killed");
+
+	rc = migrate(UUID_2, &ds, &slow, &st, &dres, cut_net);
+	ok(rc != 0 && strstr(ES(), "no progress"), "network cut halfway: cancelled (%s)", ES());
+	sh("ip -n %s link set eth0 up", ns_b);
+	ok(strncmp(dres, "received -1", 11) == 0, "... the destination gave up (%.120s)", dres);
+	free(dres);
+	still_at_source(UUID_2, "network cut");
+
+	ds.memory = 128 << 20;
+	rc = migrate(UUID_2, &ds, NULL, &st, &dres, NULL);
+	ds.memory = 256 << 20;
+	ok(rc != 0, "a destination that cannot load the state: the send fails (%s)", ES());
+	ok(strncmp(dres, "received -1", 11) == 0, "... and the receive (%.120s)", dres);
+	free(dres);
+	still_at_source(UUID_2, "bad destination");
+
+	rc = migrate(UUID_2, &ds, NULL, &st, &dres, NULL);
+	ok(rc == 0 && strncmp(dres, "received 0", 10) == 0, "step 1 succeeds (%s / %s)", ES(),
+	   dres);
+	free(dres);
+	a = dst(60, "end %s 0 1", UUID_2);
+	ok(strcmp(a, "ended 0 ok") == 0, "destination abort: %s", a);
+	free(a);
+	rc = be->migrate_end(UUID_2, false, true, E());
+	ok(rc == 0, "source abort%s%s", rc ? ": " : "", ES());
+	still_at_source(UUID_2, "aborted after step 1");
+
+	int t = last_tick("src", UUID_2);
+	rc = migrate(UUID_2, &ds, NULL, &st, &dres, NULL);
+	ok(rc == 0 && strncmp(dres, "received 0", 10) == 0, "then it migrates (%s / %s)", ES(),
+	   dres);
+	free(dres);
+	a = dst(60, "end %s 1 1", UUID_2);
+	free(a);
+	ok(be->migrate_end(UUID_2, true, true, E()) == 0, "committed");
+	ok(wait_tick("dst", UUID_2, t, 30), "its TICK goes on at the destination (after %d)", t);
+	a = dst(60, "destroy %s", UUID_2);
+	free(a);
+	vm_spec_clear(&ds);
+}
+
+/* --bench: one migration of an idle guest, numbers on stdout. */
+static void
+bench(void)
+{
+	struct vm_migrate_stats st;
+	struct vm_spec ds;
+	char *dres = NULL, *a;
+
+	if (!boot(UUID_1, bench_mib, "d1.qcow2") || !wait_tick("src", UUID_1, 4, 60) ||
+	    !layout(UUID_1, &ds))
+		return;
+	double t0 = now();
+	int rc = migrate(UUID_1, &ds, NULL, &st, &dres, NULL);
+	double t1 = now();
+	a = rc == 0 ? dst(60, "end %s 1 1", UUID_1) : xstrdup("");
+	double t2 = now();
+	if (rc == 0)
+		be->migrate_end(UUID_1, true, true, E());
+	double t3 = now();
+	ok(rc == 0 && strcmp(a, "ended 0 ok") == 0, "bench migration (%s / %s / %s)", ES(), dres,
+	   a);
+	if (rc == 0)
+		printf("bench: total_ms=%.0f downtime_ms=%.0f qemu_total_ms=%.0f "
+		       "switch_ms=%.0f wall_ms=%.0f ram_mib=%llu passes=%lld\n",
+		       (t1 - t0) * 1e3, st.downtime_ms, st.total_ms, (t2 - t1) * 1e3,
+		       (t3 - t0) * 1e3, (unsigned long long)(st.ram_bytes >> 20),
+		       (long long)st.dirty_syncs);
+	free(a);
+	free(dres);
+	vm_spec_clear(&ds);
+	a = dst(60, "destroy %s", UUID_1);
+	free(a);
+}
+
+static void
+cleanup(void)
+{
+	const char *uuids[] = {UUID_1, UUID_2};
+
+	for (size_t i = 0; i < 2; i++) {
+		if (be->destroy(uuids[i], E()) != 0)
+			printf("# destroy %s: %s\n", uuids[i], ES());
+		for (int k = 0; k < 2; k++) {
+			pid_t p = qemu_pid(k ? "dst" : "src", uuids[i]);
+			if (p > 0 && kill(p, SIGKILL) == 0)
+				printf("# killed a QEMU left behind (pid %d)\n", (int)p);
+		}
+	}
+	if (root_ns >= 0 && setns(root_ns, CLONE_NEWNET) < 0)
+		printf("# cannot go back to the first network namespace\n");
+	if (child > 0) {
+		char *a = dst(10, "quit");
+		free(a);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; ip link del %sbr 2>/dev/null",
+	   ns_a, ns_b, id);
+	if (!getenv("KEEP"))
+		sh("rm -rf %s", dir);
+}
+
+static bool
+setup(void)
+{
+	return sh("ip link add %sbr type bridge && ip link set %sbr up", id, id) == 0 &&
+	       sh("ip netns add %s && ip netns add %s", ns_a, ns_b) == 0 &&
+	       sh("ip link add %sv0 type veth peer name eth0 netns %s && "
+		  "ip link add %sv1 type veth peer name eth0 netns %s",
+		  id, ns_a, id, ns_b) == 0 &&
+	       sh("ip link set %sv0 master %sbr up && ip link set %sv1 master %sbr up", id, id, id,
+		  id) == 0 &&
+	       sh("ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up && "
+		  "ip -n %s link set lo up && ip -n %s addr add %s/24 dev eth0 && "
+		  "ip -n %s link set eth0 up && ip -n %s link set lo up",
+		  ns_a, ip_a, ns_a, ns_a, ns_b, ip_b, ns_b, ns_b) == 0 &&
+	       sh("ip -n %s link add xmgvm type bridge && ip -n %s link set xmgvm up && "
+		  "ip -n %s link add xmgvm type bridge && ip -n %s link set xmgvm up",
+		  ns_a, ns_a, ns_b, ns_b) == 0 &&
+	       sh("mkdir -p %s/src %s/dst && qemu-img create -q -f qcow2 %s/d1.qcow2 64M && "
+		  "qemu-img create -q -f qcow2 %s/d2.qcow2 64M && "
+		  "qemu-img create -q -f qcow2 %s/h1.qcow2 48M",
+		  dir, dir, dir, dir, dir) == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int sv[2];
+	char *a;
+
+	if (argc == 5 && strcmp(argv[1], "--bench") == 0) {
+		bench_mib = atoi(argv[2]);
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s [--bench MIB] VMLINUX INITRD\n", argv[0]);
+		return 2;
+	}
+	vmlinux = argv[1];
+	initrd = argv[2];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	log_set_level(getenv("DEBUG") ? LOG_DEBUG : LOG_WARN);
+	snprintf(dir, sizeof(dir), "/tmp/xmgt.XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	unsigned r = (unsigned)(getpid() ^ time(NULL));
+	snprintf(id, sizeof(id), "xmg%04x", r & 0xffff);
+	snprintf(ns_a, sizeof(ns_a), "%sa", id);
+	snprintf(ns_b, sizeof(ns_b), "%sb", id);
+	snprintf(ip_a, sizeof(ip_a), "10.%u.%u.1", 200 + (r >> 16) % 50, (r >> 8) & 0xff);
+	snprintf(ip_b, sizeof(ip_b), "10.%u.%u.2", 200 + (r >> 16) % 50, (r >> 8) & 0xff);
+	snprintf(UUID_1, sizeof(UUID_1), "6d16c0de-%04x-4000-8000-000000000001", r & 0xffff);
+	snprintf(UUID_2, sizeof(UUID_2), "6d16c0de-%04x-4000-8000-000000000002", r & 0xffff);
+	root_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (!setup()) {
+		printf("1..0 # SKIP cannot make namespaces, bridges or images\n");
+		cleanup();
+		return 0;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 1;
+	child = fork();
+	if (child == 0) {
+		ctl = sv[1];
+		close(sv[0]);
+		dst_main();
+	}
+	ctl = sv[0];
+	close(sv[1]);
+	a = dst_wait(60);
+	char *sdir = xasprintf("%s/src", dir);
+	bool up = strcmp(a, "init 0") == 0 && enter_ns(ns_a) && be->init(sdir, on_event, E()) == 0;
+	free(sdir);
+	ok(up, "two backends in namespaces %s and %s (%s%s)", ns_a, ns_b, a, ES());
+	free(a);
+	if (up && bench_mib) {
+		bench();
+	} else if (up) {
+		stage_migrate();
+		stage_failures();
+	}
+	cleanup();
+	free(err);
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}
