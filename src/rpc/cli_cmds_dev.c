@@ -468,22 +468,20 @@ out:
 	return rc;
 }
 
-/* vdi-export uuid= filename= [format=raw|vhd] / vdi-import uuid= filename=
- * [format=raw|vhd]: the client streams the file from/to /export_raw_vdi or
- * /import_raw_vdi. */
+/* vdi-export uuid= filename= [format=raw|vhd] [base=<vdi uuid>] / vdi-import
+ * uuid= filename= [format=raw|vhd]: the client streams the file from/to
+ * /export_raw_vdi or /import_raw_vdi. As xapi's cli_operations.ml, format and
+ * base go to the server as given (it answers an unknown format, or base). */
 static int
 cli_vdi_transfer(struct cli_ctx *ctx, bool put)
 {
 	const char *u = cli_param(ctx, "uuid"), *f = cli_param(ctx, "filename");
-	const char *fmt = cli_param(ctx, "format");
+	const char *fmt = cli_param(ctx, "format"), *base = put ? NULL : cli_param(ctx, "base");
 	char *ref = cli_ref_by_uuid(ctx, DMC_VDI, u);
 	if (!ref)
 		return -1;
-	if (fmt && strcmp(fmt, "raw") != 0 && strcmp(fmt, "vhd") != 0) {
-		free(ref);
-		return cli_fail(ctx, "Unknown format: %s (raw or vhd)", fmt);
-	}
-	char *extra = xasprintf("&vdi=%s&format=%s", ref, fmt ? fmt : "raw");
+	char *extra = xasprintf("&vdi=%s%s%s%s%s", ref, fmt ? "&format=" : "", fmt ? fmt : "",
+				base ? "&base=" : "", base ? base : "");
 	int rc = cli_track_http(ctx, put, f, put ? "/import_raw_vdi" : "/export_raw_vdi",
 				extra, put ? "VDI import" : "VDI export");
 	free(extra);

@@ -26,6 +26,7 @@
 #include "rpc/jsonrpc.h"
 #include "rpc/xmlrpc.h"
 #include "storage/sr.h"
+#include "storage/vdi_import.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -325,7 +326,6 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		      strncmp(url, "/import_raw_vdi", 15) == 0;
 	if (!rq) {
 		rq = xcalloc(1, sizeof(*rq));
-		rq->up_fd = -1;
 		rq->limit = strncmp(url, "/pool/xmldbdump", 15) == 0
 				    ? HTTP_MAX_DUMP
 				    : http_max_body;
@@ -335,22 +335,9 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (import) {
-		/* streamed to disk, never held in memory */
+		/* written into the new image as it comes, never held */
 		if (*upload_data_size) {
-			const char *p = upload_data;
-			size_t n = *upload_data_size;
-			while (n && rq->up_fd >= 0 && !rq->up_err) {
-				ssize_t w = write(rq->up_fd, p, n);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0) {
-					rq->up_err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
-							       strerror(errno), NULL);
-					break;
-				}
-				p += w;
-				n -= (size_t)w;
-			}
+			http_import_data(rq, upload_data, *upload_data_size);
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
@@ -407,11 +394,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (rq) {
 		buf_free(&rq->body);
-		if (rq->up_fd >= 0) /* the client went away mid-upload */
-			close(rq->up_fd);
-		if (rq->up_path)
-			unlink(rq->up_path);
-		free(rq->up_path);
+		vdi_import_abort(rq->imp); /* the client went away mid-upload */
 		api_err_free(rq->up_err);
 		free(rq);
 		*con_cls = NULL;

@@ -1,7 +1,7 @@
 /*
  * http_int: what the files of the HTTP front door share (not for others):
- * http.c (listeners, RPC endpoints, /cli, /pool/xmldbdump) and http_xfer.c
- * (/console, /export_raw_vdi, /import_raw_vdi).
+ * http.c (listeners, RPC endpoints, /cli, /pool/xmldbdump), http_xfer.c
+ * (/console) and http_vdi.c (/export_raw_vdi, /import_raw_vdi).
  */
 #ifndef XAPID_RPC_HTTP_INT_H
 #define XAPID_RPC_HTTP_INT_H
@@ -12,12 +12,13 @@
 #include "rpc/api.h"
 #include "util/buf.h"
 
+struct vdi_import;
+
 struct http_req {
 	struct buf body;
 	bool too_big;
 	size_t limit;
-	int up_fd;       /* PUT /import_raw_vdi: the body goes to this file */
-	char *up_path;
+	struct vdi_import *imp; /* PUT /import_raw_vdi: the body goes here */
 	struct api_err *up_err; /* the upload cannot be taken */
 };
 
@@ -35,10 +36,12 @@ enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
 
 /* /console: relays the VM's serial console over an HTTP upgrade. */
 enum MHD_Result http_console(struct MHD_Connection *c, bool local);
-/* GET /export_raw_vdi?vdi=&format=raw|vhd */
+/* GET /export_raw_vdi?vdi=&format=raw|vhd[&base=] (http_vdi.c) */
 enum MHD_Result http_export_vdi(struct MHD_Connection *c, bool local);
-/* PUT /import_raw_vdi: the first call (where the body goes) and the end. */
+/* PUT /import_raw_vdi: the first call (where the body goes), each piece
+ * of the body, and the end. */
 void http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local);
+void http_import_data(struct http_req *rq, const char *data, size_t len);
 enum MHD_Result http_import_end(struct MHD_Connection *c, struct http_req *rq);
 
 #endif

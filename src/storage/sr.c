@@ -18,6 +18,15 @@ static char *sr_host;
 /* Serialises the changes of copy-on-write chains (clones, GC). */
 static pthread_mutex_t sr_chain_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void
+sr_chain_hold(bool hold)
+{
+	if (hold)
+		pthread_mutex_lock(&sr_chain_lock);
+	else
+		pthread_mutex_unlock(&sr_chain_lock);
+}
+
 static const char *
 sr_map_get(const struct dm_coll *c, const char *key)
 {

@@ -101,6 +101,11 @@ void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
 /* How a running VM's disk is coalesced live (the backend's disk_stream). */
 void sr_set_live_stream(int (*fn)(const char *uuid, const char *id, char **err));
 
+/* Takes (hold) or releases the lock under which chains change (clones,
+ * the GC): a reader that maps a chain and opens its files holds it for
+ * that moment so no base vanishes in between. Never held long. */
+void sr_chain_hold(bool hold);
+
 /* Runs the SR's garbage collector (chains no running VM writes to). */
 void sr_coalesce(const char *sr_ref);
 
@@ -110,16 +115,7 @@ void sr_coalesce(const char *sr_ref);
 struct api_err *sr_vdi_copy(const char *vdi_ref, const char *sr_ref,
 			    const char *into_vdi, char **out);
 
-/* vdi-export: the VDI's data as a temporary file in format "raw" or "vhd"
- * (dynamic); the caller streams it and removes it. */
-struct api_err *sr_vdi_export_file(const char *vdi_ref, const char *format,
-				   char **tmp_path);
-/* vdi-import: a temporary file next to the VDI for the upload ... */
-struct api_err *sr_vdi_import_begin(const char *vdi_ref, char **tmp_path);
-/* ... then its contents ("raw" or "vhd") replace the VDI's data at once
- * (a failure leaves the VDI as it was). Removes tmp_path either way. */
-struct api_err *sr_vdi_import_finish(const char *vdi_ref, const char *format,
-				     const char *tmp_path);
+/* vdi-export / vdi-import: storage/vdi_stream.h and storage/vdi_import.h. */
 
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);

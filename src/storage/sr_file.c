@@ -2,10 +2,12 @@
  * changed with qemu-img. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -224,6 +226,20 @@ out:
 
 /* Clones that a crash interrupted: while the VDI's own file is missing,
  * its data is still whole in the base; put it back. */
+/* A partial image of an import (or export copy) that no process owns any
+ * more (its owner holds a lock on it): left by a crash, it goes. */
+static void
+srf_drop_partial(const struct sr_ctx *sr, const char *name)
+{
+	char *p = xasprintf("%s/%s", sr->path, name);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(p) == 0)
+		log_warn("sr", "removed %s, left by an interrupted transfer", name);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+}
+
 static void
 srf_recover(const struct sr_ctx *sr)
 {
@@ -232,6 +248,11 @@ srf_recover(const struct sr_ctx *sr)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
+		size_t nl = strlen(de->d_name);
+		if (de->d_name[0] == '.' && nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0) {
+			srf_drop_partial(sr, de->d_name);
+			continue;
+		}
 		if (strncmp(de->d_name, ".clone-", 7) != 0)
 			continue;
 		char *jp = xasprintf("%s/%s", sr->path, de->d_name);

@@ -1,0 +1,259 @@
+/* http_vdi: GET /export_raw_vdi and PUT /import_raw_vdi, a VDI's contents
+ * as raw or VHD (xapi's export_raw_vdi.ml / import_raw_vdi.ml): the export
+ * is generated from the image files while the client reads it, the upload
+ * written into the new image while it arrives. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/store.h"
+#include "rpc/api_int.h"
+#include "rpc/http.h"
+#include "rpc/http_int.h"
+#include "storage/vdi_import.h"
+#include "storage/vdi_stream.h"
+#include "storage/vhd.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define HV_BLOCK (1024 * 1024)
+
+static const char *
+hv_arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* A VDI named by ref or uuid (as xapi's vdi_of_req), malloc'd, or NULL. */
+static char *
+hv_vdi(const char *v)
+{
+	char *r = NULL;
+	if (!v || !*v)
+		return NULL;
+	db_rdlock();
+	struct db_row *row = db_get(DMC_VDI, v);
+	if (!row)
+		row = db_get_by_uuid(DMC_VDI, v);
+	if (row)
+		r = xstrdup(row->ref);
+	db_unlock();
+	return r;
+}
+
+static char *
+hv_uuid_of(const char *ref)
+{
+	db_rdlock();
+	struct db_row *row = db_get(DMC_VDI, ref);
+	char *u = row ? xstrdup(row->f[DMF_VDI_uuid].s) : NULL;
+	db_unlock();
+	return u;
+}
+
+/* ---- export ---- */
+
+struct hv_export {
+	struct vdi_stream *s;
+	struct vhd_out *vhd; /* NULL: raw */
+	char *task;
+	int64_t size, sent;
+	int last_pct;
+};
+
+/* Raw bytes at pos: the VDI's, or (with a base) zeros where it did not
+ * change, as vhd-tool streams a raw difference. */
+static int
+hv_raw(const struct vdi_stream *s, char *buf, size_t len, int64_t pos)
+{
+	if (!s->has_base)
+		return vdi_stream_pread(s, buf, len, pos);
+	size_t i = vdi_stream_find(s, pos);
+	while (len) {
+		const struct vdi_extent *e = &s->ext[i++];
+		int64_t left = e->start + e->length - pos;
+		size_t n = left < (int64_t)len ? (size_t)left : len;
+		if (!e->changed)
+			memset(buf, 0, n);
+		else if (vdi_stream_pread(s, buf, n, pos) < 0)
+			return -1;
+		buf += n;
+		len -= n;
+		pos += (int64_t)n;
+	}
+	return 0;
+}
+
+static ssize_t
+hv_export_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct hv_export *x = cls;
+	if ((int64_t)pos >= x->size)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (x->task && task_cancelling(x->task))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	size_t n = (int64_t)max < x->size - (int64_t)pos
+	               ? max
+	               : (size_t)(x->size - (int64_t)pos);
+	ssize_t r = (ssize_t)n;
+	if (x->vhd)
+		r = vhd_out_read(x->vhd, (int64_t)pos, buf, n);
+	else if (hv_raw(x->s, buf, n, (int64_t)pos) < 0)
+		r = -1;
+	if (r <= 0) {
+		log_warn("http", "export: %s",
+		         r < 0 ? strerror(errno) : "short image");
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	x->sent = (int64_t)pos + r;
+	int pct = (int)(x->sent * 100 / x->size);
+	if (x->task && pct != x->last_pct) {
+		x->last_pct = pct;
+		task_set_progress(x->task, pct / 100.0);
+	}
+	return r;
+}
+
+/* The response is done with (sent, or the client went away). */
+static void
+hv_export_free(void *cls)
+{
+	struct hv_export *x = cls;
+	if (x->task) {
+		struct api_err *err = NULL;
+		static const char *const io[] = {"Device I/O errors"};
+		if (x->sent < x->size) /* not in xapi's generated table */
+			err = api_error_raw("VDI_IO_ERROR", io, 1);
+		task_finish(x->task, NULL, err);
+		api_err_free(err);
+	}
+	vhd_out_free(x->vhd);
+	vdi_stream_free(x->s);
+	free(x->task);
+	free(x);
+}
+
+enum MHD_Result
+http_export_vdi(struct MHD_Connection *c, bool local)
+{
+	struct api_ctx ctx;
+	const char *task = hv_arg(c, "task_id"), *format = hv_arg(c, "format");
+	const char *base_arg = hv_arg(c, "base");
+	char *vdi = NULL, *base = NULL, *uuid = NULL, *buuid = NULL;
+	struct vdi_stream *s = NULL;
+	bool vhd = format && strcmp(format, "vhd") == 0;
+	http_ctx_init(&ctx, c, local);
+	struct api_err *err = http_auth(c, local, &ctx);
+	api_ctx_clear(&ctx);
+	if (!err && format && *format && !vhd && strcmp(format, "raw") != 0) {
+		char *m = xasprintf("Unknown format %s", format);
+		err = api_error(XE_INTERNAL_ERROR, m, NULL);
+		free(m);
+	}
+	if (!err && !(vdi = hv_vdi(hv_arg(c, "vdi"))))
+		err = api_error(XE_HANDLE_INVALID, "VDI",
+		                hv_arg(c, "vdi") ? hv_arg(c, "vdi") : "", NULL);
+	if (!err && base_arg && *base_arg && !(base = hv_vdi(base_arg)))
+		err = api_error(XE_HANDLE_INVALID, "VDI", base_arg, NULL);
+	if (!err)
+		err = vdi_stream_open(vdi, base, "export", &s);
+	if (!err && vhd && s->size > VHD_MAX_SIZE) {
+		char m[32];
+		snprintf(m, sizeof(m), "%lld", (long long)VHD_MAX_SIZE);
+		err = api_error(XE_VDI_TOO_LARGE, vdi, m, NULL);
+	}
+	if (err) {
+		vdi_stream_free(s);
+		free(vdi);
+		free(base);
+		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
+	}
+	struct hv_export *x = xcalloc(1, sizeof(*x));
+	x->s = s;
+	x->task = task ? xstrdup(task) : NULL;
+	x->last_pct = -1;
+	uuid = hv_uuid_of(vdi);
+	if (vhd) {
+		buuid = base ? hv_uuid_of(base) : NULL;
+		x->vhd =
+		    vhd_out_new(s, uuid, base ? (buuid ? buuid : "") : NULL);
+		x->size = vhd_out_size(x->vhd);
+	} else {
+		x->size = s->size;
+	}
+	log_info("http", "export of VDI %s%s%s as %s: %lld bytes",
+	         uuid ? uuid : vdi, base ? " since " : "", base ? base : "",
+	         vhd ? "vhd" : "raw", (long long)x->size);
+	struct MHD_Response *r = MHD_create_response_from_callback(
+	    (uint64_t)x->size, HV_BLOCK, hv_export_read, x, hv_export_free);
+	char disp[128];
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"",
+	         uuid ? uuid : "vdi", vhd ? "vhd" : "raw");
+	MHD_add_response_header(r, "Content-Type",
+	                        vhd ? "application/vhd"
+	                            : "application/octet-stream");
+	MHD_add_response_header(r, "Content-Disposition", disp);
+	if (task)
+		MHD_add_response_header(r, "Task-Id", task);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	free(uuid);
+	free(buuid);
+	free(vdi);
+	free(base);
+	return ret;
+}
+
+/* ---- import ---- */
+
+void
+http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
+{
+	struct api_ctx ctx;
+	char *vdi = NULL;
+	http_ctx_init(&ctx, c, local);
+	rq->up_err = http_auth(c, local, &ctx);
+	api_ctx_clear(&ctx);
+	if (!rq->up_err && !(vdi = hv_vdi(hv_arg(c, "vdi"))))
+		rq->up_err =
+		    api_error(XE_HANDLE_INVALID, "VDI",
+		              hv_arg(c, "vdi") ? hv_arg(c, "vdi") : "", NULL);
+	if (!rq->up_err)
+		rq->up_err =
+		    vdi_import_begin(vdi, hv_arg(c, "format"), &rq->imp);
+	free(vdi);
+}
+
+void
+http_import_data(struct http_req *rq, const char *data, size_t len)
+{
+	if (rq->imp && !rq->up_err) {
+		struct api_err *e = vdi_import_feed(rq->imp, data, len);
+		if (e)
+			rq->up_err = api_error_raw(
+			    e->code, (const char *const *)e->params, e->n);
+	}
+}
+
+enum MHD_Result
+http_import_end(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *task = hv_arg(c, "task_id");
+	struct api_err *err = rq->up_err;
+	rq->up_err = NULL;
+	if (err) {
+		vdi_import_abort(rq->imp);
+	} else if (rq->imp) {
+		err = vdi_import_finish(rq->imp);
+	} else {
+		err = api_internal("import: no upload");
+	}
+	rq->imp = NULL;
+	if (err)
+		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
+	if (task)
+		task_finish(task, NULL, NULL);
+	struct buf b = BUF_INIT;
+	return http_reply(c, MHD_HTTP_OK, "text/plain", &b);
+}
