@@ -163,6 +163,8 @@ extern const struct cli_cmd cli_dev_cmds[];
 extern const size_t cli_dev_ncmds;
 extern const struct cli_cmd cli_metrics_cmds[];
 extern const size_t cli_metrics_ncmds;
+extern const struct cli_cmd cli_host_cmds[];
+extern const size_t cli_host_ncmds;
 
 /* Generated class commands (cli_generic.c): ctx->cmd->cls is the class. */
 int cli_gen_list(struct cli_ctx *ctx);

@@ -14,6 +14,7 @@
 #include "storage/sr.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "vm/host_ops.h"
 #include "vm/metrics.h"
 #include "vm/vm_int.h"
 
@@ -33,6 +34,8 @@ lc_start_common(const char *vm, bool paused, const char *opname)
 	struct api_err *err = vm_op_begin(vm, opname, "halted", false, &opid);
 	if (err)
 		return err;
+	if ((err = host_assert_enabled(vm_cfg.host_ref)))
+		goto fail;
 	int64_t need = vm_memory_needed(vm), avail = vm_host_free_memory(vm);
 	if (need > avail) {
 		char a[32], b[32];
@@ -306,6 +309,11 @@ lc_resume_common(const char *vm, bool paused)
 	struct api_err *err = vm_op_begin(vm, "resume", "suspended", false, &opid);
 	if (err)
 		return err;
+	if ((err = host_assert_enabled(vm_cfg.host_ref))) {
+		vm_op_end(vm, opid, NULL);
+		free(opid);
+		return err;
+	}
 	char *img = lc_suspend_vdi(vm), *path = NULL;
 	const char *fmt = NULL;
 	if (img) {
@@ -658,6 +666,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.power_state_reset", lc_power_state_reset, 0);
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
+	host_ops_register();
 	http_set_console_resolver(lc_console_path);
 	if (vm_cfg.backend->disk_snapshot)
 		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);

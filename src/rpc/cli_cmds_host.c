@@ -1,0 +1,182 @@
+/*
+ * cli_cmds_host: the xe commands of host maintenance (cli_operations.ml
+ * host_disable, host_enable, host_evacuate,
+ * host_get_vms_which_prevent_evacuation), over do_host_op's selection
+ * (host=<uuid or name>, field filters, --multiple).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/cli_cmd.h"
+#include "rpc/cli_gen.h"
+#include "rpc/cli_select.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* do_host_op: the selected hosts (one, or several with --multiple when
+ * multiple), then fn on each through do_multiple. */
+static int
+cli_do_host_op(struct cli_ctx *ctx, bool multiple, const char *const *ignore,
+	       int (*fn)(struct cli_ctx *ctx, const char *host, void *arg), void *arg)
+{
+	char **hosts;
+	size_t n;
+	int rc;
+
+	if (cli_do_host_select(ctx, multiple, ignore, &hosts, &n) < 0)
+		return -1;
+	rc = cli_do_multiple(ctx, hosts, n, fn, arg);
+	cli_refs_free(hosts, n);
+	return rc;
+}
+
+static int
+cli_host_method(struct cli_ctx *ctx, const char *host, void *arg)
+{
+	return cli_call(ctx, (const char *)arg, NULL, xv_str(host), NULL);
+}
+
+static int
+cli_cmd_host_disable(struct cli_ctx *ctx)
+{
+	bool auto_enable;
+
+	/* the host comes back enabled when xapid restarts, as xapi's does
+	 * with auto-enable=true; the API of this version has no flag for the
+	 * other choice */
+	if (cli_param_bool(ctx, "auto-enable", true, &auto_enable) < 0)
+		return -1;
+	if (!auto_enable)
+		return cli_fail(ctx, "auto-enable=false is not supported by this host's API "
+				     "version");
+	return cli_do_host_op(ctx, true, L("auto-enable"), cli_host_method,
+			      (void *)"host.disable");
+}
+
+static int
+cli_cmd_host_enable(struct cli_ctx *ctx)
+{
+	return cli_do_host_op(ctx, true, NULL, cli_host_method, (void *)"host.enable");
+}
+
+struct cli_evac {
+	char *network;
+	long long batch;
+};
+
+static int
+cli_host_evacuate_one(struct cli_ctx *ctx, const char *host, void *arg)
+{
+	const struct cli_evac *e = arg;
+
+	return cli_call(ctx, "host.evacuate", NULL, xv_str(host), xv_str(e->network),
+			xv_int(e->batch), NULL);
+}
+
+static int
+cli_cmd_host_evacuate(struct cli_ctx *ctx)
+{
+	const char *net = cli_param(ctx, "network-uuid"), *bs = cli_param(ctx, "batch-size");
+	struct cli_evac e = {NULL, 0};
+	int rc;
+
+	if (bs) {
+		char *end;
+		errno = 0;
+		e.batch = strtoll(bs, &end, 10);
+		if (errno || end == bs || *end || e.batch < 0)
+			return cli_fail(ctx, "Failed to parse parameter 'batch-size': expected "
+					     "an integer, got %s",
+					bs);
+	}
+	if (net && !(e.network = cli_ref_by_uuid(ctx, DMC_network, net)))
+		return -1;
+	if (!e.network)
+		e.network = xstrdup(DM_NULL_REF);
+	rc = cli_do_host_op(ctx, false, L("network-uuid", "batch-size"), cli_host_evacuate_one,
+			    &e);
+	free(e.network);
+	return rc;
+}
+
+/* One VM's record: uuid, name-label and reason (or what params= names of
+ * them). Read lock held. */
+static void
+cli_prevent_rec(struct cli_ctx *ctx, const char *vm, const xv *why, struct cli_table_rec *rec)
+{
+	const struct cli_class *vc = cli_class_find("vm");
+	const char *params = cli_param(ctx, "params");
+	const struct db_row *r = db_get(DMC_VM, vm);
+	const char *names[] = {"uuid", "name-label", "reason"};
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (params && strcmp(params, "all") != 0) {
+			char *l = xasprintf(",%s,", params), *k = xasprintf(",%s,", names[i]);
+			bool want = strstr(l, k) != NULL;
+			free(l);
+			free(k);
+			if (!want)
+				continue;
+		}
+		buf_reset(&b);
+		if (i < 2) {
+			const struct cli_fdef *f = cli_field_find(vc, names[i]);
+			if (!f || !r)
+				continue;
+			cli_field_text(vc, f, r, &b);
+			cli_rec_add_own(rec, cli_field_key(f), buf_steal(&b));
+		} else {
+			for (size_t k = 0; why && why->type == XV_ARRAY && k < why->u.a.n; k++)
+				buf_addf(&b, "%s%s", k ? "," : "",
+					 why->u.a.items[k]->type == XV_STRING ? why->u.a.items[k]->u.s
+									     : "");
+			cli_rec_add_own(rec, xstrdup("reason ( RO)"), buf_steal(&b));
+		}
+	}
+	buf_free(&b);
+}
+
+static int
+cli_cmd_host_prevent_evac(struct cli_ctx *ctx)
+{
+	const char *uuid = cli_param(ctx, "uuid");
+	char *host = cli_ref_by_uuid(ctx, DMC_host, uuid);
+	xv *res = NULL;
+
+	if (!host)
+		return -1;
+	if (cli_call(ctx, "host.get_vms_which_prevent_evacuation", &res, xv_str_own(host),
+		     NULL) < 0)
+		return -1;
+	for (size_t i = 0; res && res->type == XV_STRUCT && i < res->u.st.n; i++) {
+		struct cli_table_rec rec = {0};
+		db_rdlock();
+		cli_prevent_rec(ctx, res->u.st.names[i], res->u.st.vals[i], &rec);
+		db_unlock();
+		cli_out_table(ctx->out, &rec, 1);
+		cli_rec_free(&rec);
+	}
+	xv_free(res);
+	return 0;
+}
+
+const struct cli_cmd cli_host_cmds[] = {
+	{"host-disable", NULL, L("auto-enable"),
+	 "Disable the XE host. Setting auto-enable=false will keep the host persistently "
+	 "disabled until manually re-enabled with Host.enable.",
+	 cli_cmd_host_disable, CLI_CMD_STANDARD | CLI_CMD_HOST_SEL, NULL},
+	{"host-enable", NULL, NULL, "Enable the XE host.", cli_cmd_host_enable,
+	 CLI_CMD_STANDARD | CLI_CMD_HOST_SEL, NULL},
+	{"host-evacuate", NULL, L("network-uuid", "batch-size"), "Migrate all VMs off a host.",
+	 cli_cmd_host_evacuate, CLI_CMD_HOST_SEL, NULL},
+	{"host-get-vms-which-prevent-evacuation", L("uuid"), NULL,
+	 "Return a list of VMs which prevent the evacuation of a specific host and display "
+	 "reasons for each one.",
+	 cli_cmd_host_prevent_evac, 0, NULL},
+};
+
+const size_t cli_host_ncmds = sizeof(cli_host_cmds) / sizeof(cli_host_cmds[0]);
