@@ -18,7 +18,7 @@
 #include "util/xalloc.h"
 
 #define XE_HTTP_HEAD_MAX (64 * 1024)
-#define XE_HTTP_BLOCK (256 * 1024)
+#define XE_HTTP_BLOCK (1024 * 1024)
 /* How long a PUT waits for "100 Continue" before sending the body anyway. */
 #define XE_HTTP_EXPECT_MS 3000
 /* A transfer that makes no progress for this long fails. */
@@ -401,7 +401,15 @@ xe_http_log_failure(struct xe_conn *c, const struct xe_http_resp *r)
 	free(body);
 }
 
-/* Copies the body to path (or stdout) with a progress bar. */
+/* True if the n bytes at p are all zero. */
+static int
+xe_http_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Copies the body to path (or stdout) with a progress bar. A file is
+ * written sparse, as cp --sparse does: blocks of zeros become holes. */
 static enum xe_http_result
 xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
              char *err, size_t errlen)
@@ -434,7 +442,13 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 			ret = XE_HTTP_FAILED;
 			break;
 		}
-		if (xe_http_write_fd(fd, block, (size_t)n) < 0) {
+		if (path && xe_http_zero(block, (size_t)n)) {
+			if (lseek(fd, n, SEEK_CUR) < 0) {
+				snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+				ret = XE_HTTP_CLIENT_ERROR;
+				break;
+			}
+		} else if (xe_http_write_fd(fd, block, (size_t)n) < 0) {
 			snprintf(err, errlen, "writing %s: %s",
 			         path ? path : "stdout", strerror(errno));
 			ret = XE_HTTP_CLIENT_ERROR;
@@ -444,6 +458,13 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 	}
 	xe_progress_end(&prog);
 	free(block);
+	if (path && ret == XE_HTTP_OK) { /* a file ending in a hole gets its length */
+		off_t end = lseek(fd, 0, SEEK_CUR);
+		if (end < 0 || ftruncate(fd, end) < 0) {
+			snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+			ret = XE_HTTP_CLIENT_ERROR;
+		}
+	}
 	if (path && close(fd) < 0 && ret == XE_HTTP_OK) {
 		snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
 		ret = XE_HTTP_CLIENT_ERROR;

@@ -395,6 +395,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq) {
 		buf_free(&rq->body);
 		vdi_import_abort(rq->imp); /* the client went away mid-upload */
+		free(rq->up_task);
 		api_err_free(rq->up_err);
 		free(rq);
 		*con_cls = NULL;

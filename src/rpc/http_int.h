@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "rpc/api.h"
 #include "util/buf.h"
@@ -19,6 +20,8 @@ struct http_req {
 	bool too_big;
 	size_t limit;
 	struct vdi_import *imp; /* PUT /import_raw_vdi: the body goes here */
+	char *up_task;          /* its task (progress, cancel) */
+	uint64_t up_total, up_done; /* Content-Length (0: unknown), bytes so far */
 	struct api_err *up_err; /* the upload cannot be taken */
 };
 

@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define HV_BLOCK (1024 * 1024)
+#define HV_BLOCK (4 * 1024 * 1024)
 
 static const char *
 hv_arg(struct MHD_Connection *c, const char *name)
@@ -223,17 +223,33 @@ http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
 		rq->up_err =
 		    vdi_import_begin(vdi, hv_arg(c, "format"), &rq->imp);
 	free(vdi);
+	const char *task = hv_arg(c, "task_id");
+	const char *len =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	rq->up_task = task ? xstrdup(task) : NULL;
+	rq->up_total = len ? strtoull(len, NULL, 10) : 0;
 }
 
 void
 http_import_data(struct http_req *rq, const char *data, size_t len)
 {
-	if (rq->imp && !rq->up_err) {
-		struct api_err *e = vdi_import_feed(rq->imp, data, len);
-		if (e)
-			rq->up_err = api_error_raw(
-			    e->code, (const char *const *)e->params, e->n);
+	if (!rq->imp || rq->up_err)
+		return;
+	if (rq->up_task && task_cancelling(rq->up_task)) {
+		rq->up_err = api_error(XE_TASK_CANCELLED, rq->up_task, NULL);
+		return;
 	}
+	struct api_err *e = vdi_import_feed(rq->imp, data, len);
+	if (e)
+		rq->up_err = api_error_raw(
+		    e->code, (const char *const *)e->params, e->n);
+	uint64_t before = rq->up_done;
+	rq->up_done += len;
+	if (rq->up_task && rq->up_total &&
+	    before * 100 / rq->up_total != rq->up_done * 100 / rq->up_total)
+		task_set_progress(rq->up_task,
+		                  (double)(rq->up_done * 100 / rq->up_total) /
+		                      100.0);
 }
 
 enum MHD_Result

@@ -208,12 +208,18 @@ vi_vhd_block(void *ctx, uint32_t block, const uint8_t *bitmap,
 	 * CHS geometry): fine as long as nothing but zeros lies beyond */
 	for (uint32_t s = 0; s < sectors; s++) {
 		int64_t at = off + (int64_t)s * 512;
-		if (at + 512 > im->vsize && (bitmap[s / 8] & (0x80 >> (s % 8))) &&
-		    !qcow2w_is_zero(data + (size_t)s * 512 + (at < im->vsize ? im->vsize - at : 0),
-				    at < im->vsize ? (size_t)(at + 512 - im->vsize) : 512)) {
+		if (at + 512 > im->vsize &&
+		    (bitmap[s / 8] & (0x80 >> (s % 8))) &&
+		    !qcow2w_is_zero(data + (size_t)s * 512 +
+		                        (at < im->vsize ? im->vsize - at : 0),
+		                    at < im->vsize
+		                        ? (size_t)(at + 512 - im->vsize)
+		                        : 512)) {
 			char n[32];
-			snprintf(n, sizeof(n), "%lld", (long long)vhd_in_size(im->in));
-			im->err = api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
+			snprintf(n, sizeof(n), "%lld",
+			         (long long)vhd_in_size(im->in));
+			im->err =
+			    api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
 			return -1;
 		}
 	}

@@ -112,4 +112,27 @@ check_rc "import into it" 1 $XE vdi-import uuid=$I filename="$T_DIR/v.raw"
 [ ! -e "$T_DIR/busy.raw" ] || [ ! -s "$T_DIR/busy.raw" ] && ok "nothing exported" || not_ok "nothing exported"
 $XE vm-shutdown uuid=$VM --force > /dev/null 2>&1
 
+# the disk fills up in the middle of an import: SR_FULL, the VDI as it
+# was, the space back (an SR on a 12 MiB tmpfs, a 20 MiB upload of noise)
+stop_xapid
+FULL=$T_DIR/vf/sr-local
+mkdir -p "$FULL"
+if mount -t tmpfs -o size=12m tmpfs "$FULL" 2> /dev/null; then
+	trap 'umount "$FULL" 2> /dev/null; t_cleanup' EXIT
+	start_xapid vf || not_ok "xapid starts on the small SR"
+	SRDIR=$STATE/sr-local
+	F=$($XE vdi-create sr-uuid="$($XE sr-list params=uuid --minimal)" name-label=f virtual-size=$SIZE)
+	qio "$(file_of $F)" -c 'write -P 0x77 0 1M'
+	head -c $SIZE /dev/urandom > "$T_DIR/noise.raw"
+	check_rc "an import that fills the disk fails" 1 $XE vdi-import uuid=$F filename="$T_DIR/noise.raw"
+	grep -q 'SR is full' "$T_DIR/last.err" "$T_DIR/last.out" && ok "SR_FULL" || not_ok "SR_FULL" "$(cat "$T_DIR/last.err")"
+	qemu-io -f qcow2 -r -c 'read -P 0x77 0 1M' "$(file_of $F)" | grep -q 'read 1048576' && ok "the VDI keeps its data" || not_ok "the VDI keeps its data"
+	no_tmp && ok "the partial image is removed" || not_ok "the partial image is removed" "$(ls -a "$SRDIR")"
+	[ "$(du -sk "$FULL" | cut -f1)" -lt 4096 ] && ok "the space is back" || not_ok "the space is back" "$(du -sk "$FULL")"
+	stop_xapid
+	umount "$FULL"
+else
+	ok "# SKIP no tmpfs mount here"
+fi
+
 done_testing
