@@ -21,9 +21,12 @@ CFLAGS_ALL   := -std=gnu11 -g -pthread $(WARN)
 LIBS         := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam -lpthread -lm
 
 UTIL_SRCS  := $(wildcard src/util/*.c)
-CORE_SRCS  := $(wildcard src/api/*.c src/db/*.c src/rpc/*.c src/daemon/*.c src/vm/*.c src/vm/qemu/*.c src/storage/*.c src/net/*.c)
+# xe_conn (TLS/Unix client streams) is shared: xapid uses it to reach the
+# other pool members.
+SHARED_CLI := src/cli/xe_conn.c
+CORE_SRCS  := $(wildcard src/api/*.c src/db/*.c src/rpc/*.c src/daemon/*.c src/vm/*.c src/vm/qemu/*.c src/storage/*.c src/net/*.c src/pool/*.c) $(SHARED_CLI)
 CORE_SRCS  := $(filter-out src/daemon/main.c,$(CORE_SRCS))
-XE_SRCS    := $(wildcard src/cli/*.c)
+XE_SRCS    := $(filter-out $(SHARED_CLI),$(wildcard src/cli/*.c))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 

@@ -17,6 +17,7 @@
 #include "daemon/bootstrap.h"
 #include "db/persist.h"
 #include "db/store.h"
+#include "pool/pool.h"
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "storage/sr.h"
@@ -145,24 +146,8 @@ main(int argc, char **argv)
 
 	char *dq_addr = db_addr ? xstrdup(db_addr)
 				: xasprintf("@xapid-%llx", (unsigned long long)htab_hash(dir));
-	struct persist_dqlite_config dq = {.dir = dbdir, .address = dq_addr};
 	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct persist *p = persist_dqlite_open(&dq, &err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (!p) {
-		log_err("main", "database: %s", err ? err : "cannot start");
-		return 1;
-	}
-	if (db_open(p, &err) < 0) {
-		log_err("main", "database load: %s", err ? err : "failed");
-		return 1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t2);
-	log_info("main", "database loaded, generation %llu (dqlite %.2f s, rows %.2f s)",
-		 (unsigned long long)db_generation(),
-		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-		 (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9);
 
 	char *mgmt = NULL;
 	if (address) {
@@ -181,6 +166,48 @@ main(int argc, char **argv)
 			bridge_prefix);
 		return 2;
 	}
+	/* A pool member (TLS on, no plain dqlite address): the node is reached
+	 * through the TLS listener, which must run before the role settles. */
+	bool pooled = tls_listen && !db_addr;
+	if (tls_listen && http_ensure_cert(cert, key, host_name) < 0) {
+		tls_listen = NULL;
+		pooled = false;
+	}
+	struct http_config hc = {.listen = listen_addr,
+				 .tls_listen = tls_listen,
+				 .unix_path = sock,
+				 .cert_file = cert,
+				 .key_file = key};
+	struct persist *p;
+	if (pooled) {
+		const char *colon = strrchr(tls_listen, ':');
+		struct pool_config pc = {dir, mgmt, colon ? atoi(colon + 1) : 443,
+					 dbdir, dq_addr};
+		pool_set_argv(argv);
+		p = pool_start_node(&pc, &err);
+	} else {
+		struct persist_dqlite_config dq = {.dir = dbdir, .address = dq_addr};
+		p = persist_dqlite_open(&dq, &err);
+	}
+	if (!p) {
+		log_err("main", "database: %s", err ? err : "cannot start");
+		return 1;
+	}
+	if (pooled && http_start(&hc, &err) < 0) {
+		log_err("main", "%s", err);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((pooled ? pool_settle(p, &err) : db_open(p, &err)) < 0) {
+		log_err("main", "database load: %s", err ? err : "failed");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	log_info("main", "database loaded, generation %llu (dqlite %.2f s, rows %.2f s)%s",
+		 (unsigned long long)db_generation(),
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		 (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9,
+		 pooled ? (pool_is_master() ? " as pool master" : " as slave") : "");
 	const char *guest_cache = getenv("XAPID_GUEST_CACHE");
 	struct bootstrap_config bc = {dir, host_name, mgmt, bridge_prefix,
 				      guest_cache ? guest_cache : "/var/cache/xapid/guest"};
@@ -204,17 +231,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	if (tls_listen && http_ensure_cert(cert, key, host_name) < 0)
-		tls_listen = NULL;
-	struct http_config hc = {.listen = listen_addr,
-				 .tls_listen = tls_listen,
-				 .unix_path = sock,
-				 .cert_file = cert,
-				 .key_file = key};
-	if (http_start(&hc, &err) < 0) {
+	if (pooled)
+		pool_start(host_ref);
+	if (!pooled && http_start(&hc, &err) < 0) {
 		log_err("main", "%s", err);
 		return 1;
 	}
+	http_set_serving(true);
 	log_info("main", "xapid ready: host %s, unix %s, http %s, https %s",
 		 host_name, sock, listen_addr ? listen_addr : "-",
 		 tls_listen ? tls_listen : "-");
@@ -223,6 +246,8 @@ main(int argc, char **argv)
 	sigwait(&set, &sig);
 	log_info("main", "signal %d: shutting down", sig);
 	http_stop();
+	if (pooled)
+		pool_stop();
 	db_close();
 	unlink(sock);
 	free(host_ref);

@@ -1,6 +1,7 @@
 /* dqnode: the embedded dqlite node (see dqnode.h). */
 #include "dqnode.h"
 
+#include <dirent.h>
 #include <dqlite.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,8 @@
 struct dqnode {
 	dqlite_node *node;
 	uint64_t id;
-	char *address;
+	char *address; /* bound */
+	char *raft_address;
 	char *dir;
 };
 
@@ -161,9 +163,17 @@ dqnode_start(const struct dqnode_config *cfg, char **err)
 	if (rv != 0)
 		goto dqfail;
 	step = "set_bind_address";
-	rv = dqlite_node_set_bind_address(n->node, cfg->address);
+	rv = dqlite_node_set_bind_address(
+	    n->node, cfg->bind_address ? cfg->bind_address : cfg->address);
 	if (rv != 0)
 		goto dqfail;
+	if (cfg->connect) {
+		step = "set_connect_func";
+		rv = dqlite_node_set_connect_func(n->node, cfg->connect,
+						  cfg->connect_arg);
+		if (rv != 0)
+			goto dqfail;
+	}
 	step = "set_network_latency_ms";
 	rv = dqlite_node_set_network_latency_ms(
 	    n->node, cfg->latency_ms ? cfg->latency_ms : 20);
@@ -183,8 +193,9 @@ dqnode_start(const struct dqnode_config *cfg, char **err)
 	if (rv != 0)
 		goto dqfail;
 	n->address = xstrdup(dqlite_node_get_bind_address(n->node));
-	log_info("db", "dqlite node %" PRIu64 " started on %s (dir %s)", n->id,
-		 n->address, n->dir);
+	n->raft_address = xstrdup(cfg->address);
+	log_info("db", "dqlite node %" PRIu64 " %s started on %s (dir %s)",
+		 n->id, n->raft_address, n->address, n->dir);
 	return n;
 dqfail:
 	*err = xasprintf("dqlite: node %s %s: %s (%d)", cfg->address, step,
@@ -211,8 +222,36 @@ dqnode_stop(struct dqnode *n)
 	dqlite_node_destroy(n->node);
 	log_info("db", "dqlite node %" PRIu64 " stopped", n->id);
 	free(n->address);
+	free(n->raft_address);
 	free(n->dir);
 	free(n);
+}
+
+const char *
+dqnode_raft_address(const struct dqnode *n)
+{
+	return n->raft_address;
+}
+
+int
+dqnode_wipe(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rv = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		if (unlink(p) < 0 && errno != ENOENT)
+			rv = -1;
+		free(p);
+	}
+	closedir(d);
+	return rv;
 }
 
 uint64_t

@@ -21,7 +21,10 @@
 
 struct dqnode_config {
 	const char *dir;     /* data directory; created if missing */
-	const char *address; /* "host:port" (IPv4) or "@abstract-name" */
+	/* The node's address in the Raft configuration, as the other members
+	 * reach it: "host:port" (IPv4) or "@abstract-name"; with a connect
+	 * function, whatever that function understands. */
+	const char *address;
 	uint64_t id;         /* 0: DIR/node-id, or 1 on a fresh directory */
 	unsigned latency_ms; /* one-way network latency hint; 0 = 20 */
 	/* Raft snapshots: one every snapshot_threshold log entries, keeping
@@ -32,6 +35,14 @@ struct dqnode_config {
 	 * commit is ~17 KB on disk). */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	/* Where the node listens; NULL = address. A pool member binds an
+	 * abstract socket and is reached through xapid's TLS relay. */
+	const char *bind_address;
+	/* Opens a connection to a peer's address (dqlite then speaks its
+	 * protocol over the returned fd); NULL = plain TCP. Runs on a dqlite
+	 * worker thread and may block. Returns 0 or non-zero. */
+	int (*connect)(void *arg, const char *address, int *fd);
+	void *connect_arg;
 };
 
 struct dqnode;
@@ -51,6 +62,12 @@ void dqnode_stop(struct dqnode *n);
 /* The node's id and the address it listens on (valid until dqnode_stop). */
 uint64_t dqnode_id(const struct dqnode *n);
 const char *dqnode_address(const struct dqnode *n);
+/* The node's address in the Raft configuration (as the peers know it). */
+const char *dqnode_raft_address(const struct dqnode *n);
+
+/* Removes the node's data (Raft log, snapshots, node-id) from dir, which
+ * no running node may use. Returns 0 or -1 with errno. */
+int dqnode_wipe(const char *dir);
 
 /* Reads DIR/node-id into *id. Returns 0, or -1 with errno (ENOENT when the
  * directory has no id yet, EINVAL when the file is malformed). */

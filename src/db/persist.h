@@ -14,6 +14,7 @@
 #ifndef XAPID_DB_PERSIST_H
 #define XAPID_DB_PERSIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,18 @@ struct persist_dqlite_config {
 	uint64_t node_id;     /* 0: read from dir, or 1 (bootstrap) on first start */
 	unsigned latency_ms;  /* network latency hint (re-election speed); 0 = 20 */
 	const char *db_name;  /* database name inside dqlite; NULL = "xapi" */
+	/* Pool members (see dqnode.h): the listening address (NULL = address)
+	 * and the function that reaches peers (NULL = plain TCP). */
+	const char *bind_address;
+	int (*connect)(void *arg, const char *address, int *fd);
+	void *connect_arg;
+	/* true: SQL goes only to the local node, and only while it is the
+	 * leader (a pool member that is not the master must not write);
+	 * false: the client follows the leader wherever it is. */
+	bool local_only;
+	/* true: start the node and return at once, without waiting for a
+	 * leader (a pool member restarting alone waits for its peers). */
+	bool lazy;
 };
 
 /* Starts the embedded dqlite node and connects our client to it, creating the
@@ -71,6 +84,13 @@ struct persist_dqlite_config {
  * nothing: the open then fails unless the node is added to a cluster. */
 struct persist *persist_dqlite_open(const struct persist_dqlite_config *cfg,
 				    char **err);
+
+/* The node behind a dqlite backend (membership, leadership questions). */
+struct dqnode *persist_dqlite_node(struct persist *p);
+
+/* Error text prefix of a failure because the local node is not the leader
+ * (local_only backends). */
+#define PERSIST_NOT_LEADER "not the pool master"
 
 /* Convenience wrappers over p->ops. */
 static inline int

@@ -53,6 +53,7 @@ struct pdq {
 	struct dqnode *node;
 	struct dqc *conn;
 	char *db_name;
+	bool local_only;
 };
 
 static const char pdq_schema[] =
@@ -78,6 +79,41 @@ pdq_disconnect(struct pdq *p)
 	p->conn = NULL;
 }
 
+/* Connects to the local node if it is the leader (waiting a little while
+ * an election is under way). */
+static int
+pdq_connect_local(struct pdq *p, char **err)
+{
+	const char *addr = dqnode_address(p->node);
+	uint64_t id = 0;
+	char *laddr = NULL;
+
+	p->conn = dqc_connect(addr, PDQ_CONNECT_TIMEOUT_MS, err);
+	if (!p->conn)
+		return -1;
+	for (int i = 0; i < 40; i++) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		free(laddr);
+		laddr = NULL;
+		if (dqc_leader(p->conn, &id, &laddr, err) < 0) {
+			pdq_disconnect(p);
+			return -1;
+		}
+		if (id != 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (id != dqnode_id(p->node)) {
+		pdq_set_err(err, xasprintf(PERSIST_NOT_LEADER " (leader: %s)",
+					   id ? laddr : "none"));
+		free(laddr);
+		pdq_disconnect(p);
+		return -1;
+	}
+	free(laddr);
+	return 0;
+}
+
 /* Makes sure p->conn is a usable connection to the leader with the database
  * open. */
 static int
@@ -88,12 +124,19 @@ pdq_connect(struct pdq *p, char **err)
 	if (p->conn && !dqc_broken(p->conn))
 		return 0;
 	pdq_disconnect(p);
-	p->conn = dqc_connect_leader(&addr, 1, PDQ_CONNECT_TIMEOUT_MS,
-				     PDQ_LEADER_WAIT_MS, err);
+	if (p->local_only) {
+		if (pdq_connect_local(p, err) < 0)
+			return -1;
+	} else {
+		p->conn = dqc_connect_leader(&addr, 1, PDQ_CONNECT_TIMEOUT_MS,
+					     PDQ_LEADER_WAIT_MS, err);
+	}
 	if (!p->conn)
 		return -1;
 	dqc_set_timeout(p->conn, PDQ_TIMEOUT_MS);
-	if (dqc_open(p->conn, p->db_name, err) < 0) {
+	if (dqc_open(p->conn, p->db_name, err) < 0 ||
+	    (p->local_only &&
+	     dqc_exec(p->conn, pdq_schema, NULL, 0, NULL, NULL, err) < 0)) {
 		pdq_disconnect(p);
 		return -1;
 	}
@@ -354,6 +397,12 @@ pdq_close(struct persist *base)
 	free(p);
 }
 
+struct dqnode *
+persist_dqlite_node(struct persist *base)
+{
+	return ((struct pdq *)base)->node;
+}
+
 static const struct persist_ops pdq_ops = {
 	.name = "dqlite",
 	.load = pdq_load_all,
@@ -366,17 +415,23 @@ struct persist *
 persist_dqlite_open(const struct persist_dqlite_config *cfg, char **err)
 {
 	/* the Raft log lives in memory until a snapshot: keep it short */
-	struct dqnode_config nc = {cfg->dir, cfg->address, cfg->node_id,
-				   cfg->latency_ms, 512, 512};
+	struct dqnode_config nc = {cfg->dir,	      cfg->address,
+				   cfg->node_id,      cfg->latency_ms,
+				   512,		      512,
+				   cfg->bind_address, cfg->connect,
+				   cfg->connect_arg};
 	struct pdq *p;
 
 	p = xcalloc(1, sizeof(*p));
 	p->base.ops = &pdq_ops;
 	pthread_mutex_init(&p->lock, NULL);
 	p->db_name = xstrdup(cfg->db_name ? cfg->db_name : "xapi");
+	p->local_only = cfg->local_only;
 	p->node = dqnode_start(&nc, err);
 	if (!p->node)
 		goto fail;
+	if (cfg->lazy)
+		return &p->base;
 	if (pdq_connect(p, err) < 0 ||
 	    pdq_exec(p, pdq_schema, NULL, 0, err) < 0)
 		goto fail;

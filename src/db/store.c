@@ -1,5 +1,6 @@
 /* store: in-memory tables, write transactions, the change window for events. */
 #include "db/store.h"
+#include "db/store_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,26 +12,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-struct db_table {
-	struct htab by_ref;
-	struct htab by_uuid;
-};
-
-/* The change window: a ring of the last DB_LOG_MAX row changes. */
-#define DB_LOG_MAX (1u << 17)
-
-static struct {
-	struct db_table tables[DMC__COUNT];
-	struct persist *persist;
-	uint64_t generation;
-	pthread_rwlock_t rw;
-	pthread_mutex_t writer;
-	pthread_mutex_t ev_lock;
-	pthread_cond_t ev_cond;
-	struct db_change *log; /* ring */
-	size_t log_head, log_n;
-	uint64_t log_start; /* changes after this generation are all in the log */
-} db = {
+struct db_state db = {
 	.rw = PTHREAD_RWLOCK_INITIALIZER,
 	.writer = PTHREAD_MUTEX_INITIALIZER,
 	.ev_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -49,7 +31,7 @@ struct db_txn {
 	size_t n, cap;
 };
 
-static void
+void
 db_index(struct db_row *r)
 {
 	struct db_table *t = &db.tables[r->cls];
@@ -59,7 +41,7 @@ db_index(struct db_row *r)
 		htab_put(&t->by_uuid, r->f[fu].s, r);
 }
 
-static void
+void
 db_unindex(struct db_row *r)
 {
 	struct db_table *t = &db.tables[r->cls];
@@ -104,7 +86,7 @@ db_open(struct persist *p, char **err)
 	return 0;
 }
 
-static void
+void
 db_log_clear(void)
 {
 	for (size_t i = 0; i < db.log_n; i++)
@@ -221,6 +203,8 @@ db_window_start(void)
 
 /* ---- transactions ---- */
 
+static int db_txn_commit_local(struct db_txn *t, char **err);
+
 struct db_txn *
 db_txn_begin(void)
 {
@@ -334,7 +318,7 @@ db_txn_abort(struct db_txn *t)
 	pthread_mutex_unlock(&db.writer);
 }
 
-static void
+void
 db_log_append(uint64_t gen, int cls, enum db_op op, const char *ref)
 {
 	size_t idx;
@@ -416,8 +400,60 @@ db_txn_relations(struct db_txn *t)
 	}
 }
 
+/* Slave mode: the persistent entries of t become the JSON ops for the
+ * master and leave t; what remains is committed locally. NULL if there is
+ * nothing to forward. */
+static char *
+db_txn_take_forward(struct db_txn *t)
+{
+	json_t *ops = json_array();
+	size_t k = 0;
+	char *text = NULL;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct db_txn_ent *e = &t->ents[i];
+		if (!(dm_classes[e->cls].flags & DMCF_PERSISTENT)) {
+			t->ents[k++] = *e;
+			continue;
+		}
+		if (db_txn_ent_changes(e)) {
+			json_t *o = json_object();
+			const char *ref = e->row ? e->row->ref : e->old->ref;
+			json_object_set_new(o, "op", json_string(!e->row ? "del" : e->old ? "mod" : "add"));
+			json_object_set_new(o, "cls", json_string(dm_classes[e->cls].name));
+			json_object_set_new(o, "ref", json_string(ref));
+			if (e->row)
+				json_object_set_new(o, "fields", db_row_diff_json(e->row, e->old));
+			json_array_append_new(ops, o);
+		}
+		db_row_free(e->row);
+	}
+	t->n = k;
+	if (json_array_size(ops)) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "ops", ops);
+		text = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+	} else {
+		json_decref(ops);
+	}
+	return text;
+}
+
 int
 db_txn_commit(struct db_txn *t, char **err)
+{
+	db_forward_fn fwd = db.forward;
+	char *fwd_ops = fwd ? db_txn_take_forward(t) : NULL;
+	int rc = db_txn_commit_local(t, err);
+	if (rc == 0 && fwd_ops)
+		rc = fwd(fwd_ops, err);
+	free(fwd_ops);
+	return rc;
+}
+
+static int
+db_txn_commit_local(struct db_txn *t, char **err)
 {
 	struct persist_op *ops = xcalloc(t->n + 1, sizeof(*ops));
 	char **texts = xcalloc(t->n + 1, sizeof(char *));
@@ -425,7 +461,8 @@ db_txn_commit(struct db_txn *t, char **err)
 	uint64_t gen = db.generation + 1;
 	int rc = 0;
 
-	db_txn_relations(t);
+	if (!db.forward)
+		db_txn_relations(t);
 	ops = xrealloc(ops, (t->n + 1) * sizeof(*ops));
 	texts = xrealloc(texts, (t->n + 1) * sizeof(char *));
 	for (size_t i = 0; i < t->n; i++) {

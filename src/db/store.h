@@ -17,6 +17,7 @@
 #ifndef XAPID_DB_STORE_H
 #define XAPID_DB_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "db/dmval.h"
@@ -83,6 +84,40 @@ void db_txn_abort(struct db_txn *t);
  * visible. rows become the store's. Returns 0 or -1 with *err. */
 int db_replace_all(struct db_row **rows, size_t n, uint64_t generation,
 		   char **err);
+
+/* ---- pool members (src/pool) ---- */
+
+/* Slave mode: fn != NULL makes db_txn_commit() send the changes of
+ * persistent classes to fn as JSON text {"ops":[...]} instead of writing
+ * them (each op: {"op":"add","cls","ref","fields":{...}},
+ * {"op":"mod","cls","ref","fields":{changed fields only}} or
+ * {"op":"del","cls","ref"}); relations are left to the master, which
+ * applies the ops in one transaction. fn runs without any store lock and
+ * returns once the change is visible here (the replica has caught up), 0
+ * or -1 with *err. Rows of other classes (sessions, tasks) stay local and
+ * are committed here at once. NULL: master (or lone host) mode. */
+typedef int (*db_forward_fn)(const char *ops_json, char **err);
+void db_set_forward(db_forward_fn fn);
+/* Replaces the durable store (NULL: none, e.g. a slave). The previous one
+ * is returned, not closed. */
+struct persist *db_swap_persist(struct persist *p);
+/* Applies rows received from the master without writing them anywhere:
+ * puts (taken) replace or add rows; dels (cls/ref pairs) go. full: every
+ * row of a persistent class not in puts goes too (a full copy). Takes
+ * the writer lock: never call it inside a transaction. */
+void db_apply_remote(struct db_row **puts, size_t nput, const int *del_cls,
+		     char *const *del_refs, size_t ndel, bool full);
+/* Master promotion: reloads every persistent row from the durable store
+ * (which is then authoritative) and continues the generation from the
+ * larger of the stored and the current one. Returns 0 or -1 with *err. */
+int db_reload(char **err);
+/* The fields of r that differ from old (every non-default field when old
+ * is NULL), as a JSON object keyed by field name. */
+json_t *db_row_diff_json(const struct db_row *r, const struct db_row *old);
+/* Sets the fields named in the JSON object o on row r (a created or edited
+ * row of transaction t). Returns 0, or -1 with *err naming a bad field. */
+int db_row_set_json(struct db_txn *t, struct db_row *r, json_t *o,
+		    char **err);
 
 /* A row built outside a transaction (restore, load): defaults everywhere. */
 struct db_row *db_row_new(int cls, const char *ref, const char *uuid);

@@ -136,3 +136,38 @@ db_row_from_json(int cls, const char *ref, const char *text)
 	json_decref(o);
 	return r;
 }
+
+json_t *
+db_row_diff_json(const struct db_row *r, const struct db_row *old)
+{
+	const struct dm_class *k = &dm_classes[r->cls];
+	json_t *o = json_object();
+	pthread_once(&row_defaults_once, row_defaults_init);
+	for (size_t i = 0; i < k->nfields; i++) {
+		union dm_val ref = old ? old->f[i] : row_defaults[r->cls][i];
+		if (!dmv_equal(k->fields[i].type, r->f[i], ref))
+			json_object_set_new(o, k->fields[i].name,
+					    dmv_to_json(k->fields[i].type, r->f[i]));
+	}
+	return o;
+}
+
+int
+db_row_set_json(struct db_txn *t, struct db_row *r, json_t *o, char **err)
+{
+	const char *name;
+	json_t *j;
+
+	json_object_foreach(o, name, j) {
+		int fi = dm_field_find(r->cls, name);
+		union dm_val v;
+		if (fi < 0 || dmv_from_json(dm_classes[r->cls].fields[fi].type,
+					    j, &v) < 0) {
+			*err = xasprintf("%s.%s: unknown field or bad value",
+					 dm_classes[r->cls].name, name);
+			return -1;
+		}
+		db_txn_set(t, r, fi, v);
+	}
+	return 0;
+}

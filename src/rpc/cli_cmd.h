@@ -138,6 +138,10 @@ int cli_help(struct cli_ctx *ctx);
  * Error message to the client) and returns the exit code to use. */
 int cli_report(struct cli_ctx *ctx);
 
+/* xapi's user_says_yes: "Type 'yes' to continue", reads a line from the
+ * client; false (after printing "Aborted ...") unless it is "yes". */
+bool cli_user_says_yes(struct cli_ctx *ctx);
+
 /* Explicit command implementations (cli_cmds_*.c). */
 int cli_cmd_vm_install(struct cli_ctx *ctx);
 int cli_cmd_vm_uninstall(struct cli_ctx *ctx);
@@ -154,6 +158,10 @@ int cli_cmd_task_cancel(struct cli_ctx *ctx);
 int cli_cmd_event_wait(struct cli_ctx *ctx);
 int cli_cmd_pool_dump_db(struct cli_ctx *ctx);
 int cli_cmd_pool_restore_db(struct cli_ctx *ctx);
+int cli_cmd_pool_join(struct cli_ctx *ctx);
+int cli_cmd_pool_eject(struct cli_ctx *ctx);
+int cli_cmd_pool_designate(struct cli_ctx *ctx);
+int cli_cmd_host_forget(struct cli_ctx *ctx);
 
 /* Command tables of the command modules (cli_cmds_power.c,
  * cli_cmds_dev.c), added after the explicit commands above. */

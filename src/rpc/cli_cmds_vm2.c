@@ -138,7 +138,7 @@ cli_destroy_doomed(struct cli_ctx *ctx, const struct cli_doomed *d)
 }
 
 /* user_says_yes: prompts and reads one line. */
-static bool
+bool
 cli_user_says_yes(struct cli_ctx *ctx)
 {
 	struct buf line = BUF_INIT;

@@ -66,6 +66,21 @@ static const struct cli_cmd cli_explicit[] = {
 	{"pool-dump-database", L("file-name"), NULL,
 	 "Download a dump of the pool database.", cli_cmd_pool_dump_db,
 	 CLI_CMD_FD, NULL},
+	{"pool-join", L("master-address", "master-username", "master-password"),
+	 L("force"), "Instruct host to join an existing pool.",
+	 cli_cmd_pool_join, 0, NULL},
+	{"pool-eject", L("host-uuid"), L("force"),
+	 "Instruct host to leave an existing pool.", cli_cmd_pool_eject,
+	 CLI_CMD_FD, NULL},
+	{"pool-designate-new-master", L("host-uuid"), NULL,
+	 "Request an orderly handover of the role of master to another host.",
+	 cli_cmd_pool_designate, 0, NULL},
+	{"host-forget", L("uuid"), L("force"),
+	 "Forget about the host without contacting it explicitly. WARNING: "
+	 "this call is useful if the host to 'forget' is dead; however, if the "
+	 "host is live and part of the pool, you should consider using "
+	 "pool-eject instead.",
+	 cli_cmd_host_forget, CLI_CMD_FD, NULL},
 	{"pool-restore-database", L("file-name"), L("dry-run"),
 	 "Restore a dump of the pool database to the server.",
 	 cli_cmd_pool_restore_db, CLI_CMD_FD, NULL},

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "db/dump.h"
+#include "pool/pool.h"
 #include "rpc/api_int.h"
 #include "rpc/http_int.h"
 #include "rpc/cli_server.h"
@@ -42,6 +43,31 @@ static struct http_listener http_ls[3];
 static size_t http_nls;
 static size_t http_max_body = 16u << 20;
 static char *http_cert_pem, *http_key_pem;
+static volatile bool http_serving;
+
+void
+http_set_serving(bool on)
+{
+	http_serving = on;
+}
+
+/* Whether the request carries the pool secret (an internal call). */
+static bool
+http_pool_internal(struct MHD_Connection *c)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "X-Xapid-Pool-Secret");
+	return s && pool_secret_ok(s);
+}
+
+/* A caller on the Unix socket, or a pool member acting for one. */
+static bool
+http_is_local(struct MHD_Connection *c, bool local)
+{
+	return local ||
+	       (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Xapid-Local") &&
+		http_pool_internal(c));
+}
 
 
 struct http_upgrade {
@@ -128,8 +154,10 @@ http_xmlrpc(struct MHD_Connection *c, struct http_req *rq, bool local)
 	}
 	struct api_ctx ctx;
 	xv *result = NULL;
+	struct api_err *err = NULL;
 	http_ctx_init(&ctx, c, local);
-	struct api_err *err = api_call(&ctx, call.method, call.params, &result);
+	if (!pool_gate(&ctx, call.method, call.params, &result, &err))
+		err = api_call(&ctx, call.method, call.params, &result);
 	if (err)
 		xmlrpc_write_failure(&out, err->code,
 				     (const char *const *)err->params, err->n);
@@ -166,8 +194,10 @@ http_jsonrpc(struct MHD_Connection *c, struct http_req *rq, bool local)
 	}
 	struct api_ctx ctx;
 	xv *result = NULL;
+	struct api_err *err = NULL;
 	http_ctx_init(&ctx, c, local);
-	struct api_err *err = api_call(&ctx, call.method, call.params, &result);
+	if (!pool_gate(&ctx, call.method, call.params, &result, &err))
+		err = api_call(&ctx, call.method, call.params, &result);
 	if (err)
 		jsonrpc_write_failure(&out, call.version, call.id, err->code,
 				      (const char *const *)err->params, err->n);
@@ -187,7 +217,16 @@ http_cli_main(void *p)
 	struct http_upgrade *u = a[0];
 	struct MHD_UpgradeResponseHandle *urh = a[1];
 	MHD_socket sock = (MHD_socket)(intptr_t)a[2];
-	cli_server_run(sock, u->body, u->len, u->local, u->origin);
+	if (pool_ready() && !pool_is_master()) {
+		/* a slave: the master runs the command */
+		int fd = pool_cli_relay(u->body, u->len, u->local);
+		if (fd >= 0) {
+			pool_pump(sock, fd);
+			close(fd);
+		}
+	} else {
+		cli_server_run(sock, u->body, u->len, u->local, u->origin);
+	}
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(u->body);
 	free(u->origin);
@@ -313,6 +352,54 @@ http_dbdump(struct MHD_Connection *c, const char *method, struct http_req *rq,
 	return ret;
 }
 
+static void *
+http_raft_main(void *p)
+{
+	void **a = p;
+	struct MHD_UpgradeResponseHandle *urh = a[0];
+	MHD_socket sock = (MHD_socket)(intptr_t)a[1];
+	pool_raft_serve(sock);
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(a);
+	return NULL;
+}
+
+static void
+http_raft_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
+		   const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		   struct MHD_UpgradeResponseHandle *urh)
+{
+	(void)cls;
+	(void)c;
+	(void)req_cls;
+	(void)extra_in;
+	(void)extra_in_size;
+	void **a = xcalloc(2, sizeof(void *));
+	a[0] = urh;
+	a[1] = (void *)(intptr_t)sock;
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, http_raft_main, a) != 0)
+		http_raft_main(a);
+	pthread_attr_destroy(&attr);
+}
+
+/* POST /raft: a pool member's dqlite node reaching ours (pool_raft.c). */
+static enum MHD_Result
+http_raft(struct MHD_Connection *c)
+{
+	if (!http_pool_internal(c))
+		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
+	struct MHD_Response *r =
+		MHD_create_response_for_upgrade(http_raft_upgraded, NULL);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "dqlite");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	     const char *method, const char *version, const char *upload_data,
@@ -343,8 +430,6 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		return http_import_end(c, rq);
 	}
-	if (strncmp(url, "/export_raw_vdi", 15) == 0 && strcmp(method, "GET") == 0)
-		return http_export_vdi(c, l->local);
 	if (*upload_data_size) {
 		if (rq->body.len + *upload_data_size > rq->limit)
 			rq->too_big = true;
@@ -353,6 +438,14 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (strcmp(url, "/raft") == 0 && strcmp(method, "POST") == 0)
+		return http_raft(c);
+	if (!http_serving)
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 "HOST_STILL_BOOTING");
+	bool local = http_is_local(c, l->local);
+	if (strncmp(url, "/export_raw_vdi", 15) == 0 && strcmp(method, "GET") == 0)
+		return http_export_vdi(c, l->local);
 	if (strcmp(method, "OPTIONS") == 0) {
 		struct buf b = BUF_INIT;
 		struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -376,12 +469,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return http_text(c, 413,
 				 "Request body too large");
 	if (strcmp(url, "/jsonrpc") == 0)
-		return http_jsonrpc(c, rq, l->local);
+		return http_jsonrpc(c, rq, local);
 	if (strcmp(url, "/cli") == 0)
-		return http_cli(c, rq, l->local);
+		return http_cli(c, rq, local);
 	if (strcmp(url, "/console") == 0)
 		return http_console(c, l->local);
-	return http_xmlrpc(c, rq, l->local);
+	return http_xmlrpc(c, rq, local);
 }
 
 static void

@@ -10,6 +10,7 @@
 #ifndef XAPID_RPC_HTTP_H
 #define XAPID_RPC_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct http_config {
@@ -23,6 +24,9 @@ struct http_config {
 
 /* Starts the listeners. Returns 0, or -1 with *err (malloc'd). */
 int http_start(const struct http_config *cfg, char **err);
+/* Until called with true, every request but POST /raft (a pool member's
+ * dqlite link) is answered 503 HOST_STILL_BOOTING. */
+void http_set_serving(bool on);
 /* Stops every listener and waits for their threads. */
 void http_stop(void);
 

@@ -8,6 +8,10 @@
 #   pool_xe K args...    xe against host K over its address (-s -p -u -pw)
 #   pool_local K args... xe on host K's Unix socket
 #   pool_stop K [SIG]    stops host K's xapid; pool_start K starts it again
+#   pool_launch K / pool_wait K   start without waiting / wait for ready
+#                        (a pool member waits for a majority of its peers)
+#   pool_join K [M]      host K joins the pool of host M (default 1)
+#   pool_uuid K          host K's uuid
 #   pool_cut K / pool_heal K   drops / restores host K's traffic (nft)
 
 POOL_ID=$(printf '%x' $(($$ % 65536)))
@@ -30,7 +34,7 @@ pool_teardown() {
 	true
 }
 
-pool_start() {
+pool_launch() {
 	k=$1
 	dir=$T_DIR/h$k
 	mkdir -p "$dir"
@@ -38,13 +42,19 @@ pool_start() {
 	# emptied here, not by the background job's redirection: else the wait
 	# below can read the previous run's "xapid ready"
 	: > "$T_DIR/h$k.out"
+	rm -f "$dir/xapi.sock"
 	ip netns exec "$(pool_ns $k)" "$XAPID" --state-dir "$dir" \
-		--listen "$(pool_ip $k):80" --no-tls --password-file "$T_DIR/h$k.pw" \
+		--listen "$(pool_ip $k):80" --tls-listen "$(pool_ip $k):443" \
+		--password-file "$T_DIR/h$k.pw" \
 		--host-name "h$k" --bridge-prefix "xp${POOL_ID}h$k" --vm-backend sim \
 		${POOL_XAPID_ARGS:-} >> "$T_DIR/h$k.out" 2>&1 &
 	eval "POOL_PID_$k=$!"
+}
+
+pool_wait() {
+	k=$1
 	n=0
-	while [ $n -lt 300 ]; do
+	while [ $n -lt ${POOL_WAIT:-600} ]; do
 		grep -q "xapid ready" "$T_DIR/h$k.out" 2>/dev/null && return 0
 		kill -0 "$(eval echo \$POOL_PID_$k)" 2>/dev/null || break
 		sleep 0.1
@@ -52,6 +62,20 @@ pool_start() {
 	done
 	echo "# host h$k did not start:"; tail -5 "$T_DIR/h$k.out" | sed 's/^/# /'
 	return 1
+}
+
+pool_start() {
+	pool_launch "$1"
+	pool_wait "$1"
+}
+
+pool_join() {
+	pool_xe "$1" pool-join master-address="$(pool_ip ${2:-1})" \
+		master-username=root master-password="$POOL_PW"
+}
+
+pool_uuid() {
+	pool_local "$1" host-list name-label="h$1" params=uuid --minimal
 }
 
 pool_stop() {

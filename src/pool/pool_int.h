@@ -1,0 +1,125 @@
+/*
+ * pool_int: what the files of the pool module share (not for others).
+ *
+ * pool_link.c   TLS links to other members: internal JSON-RPC calls, HTTP
+ *               upgrades, byte relays.
+ * pool_raft.c   dqlite's connect function and the /raft relay.
+ * pool_follow.c the replica: master side of pool.db_follow, slave follower.
+ * pool_write.c  slave writes: the store's forward hook, pool.db_apply.
+ * pool_role.c   node start, role settling, leadership watcher, the gate.
+ * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
+ */
+#ifndef XAPID_POOL_POOL_INT_H
+#define XAPID_POOL_POOL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/xe_conn.h"
+#include "pool/pool.h"
+
+/* The HTTP headers of internal requests: the pool secret, and "treat me
+ * as a caller on your Unix socket" (honoured only with the secret). */
+#define POOL_SECRET_HEADER "X-Xapid-Pool-Secret"
+#define POOL_LOCAL_HEADER "X-Xapid-Local"
+
+/* Bounds of internal calls. */
+#define POOL_CALL_TIMEOUT_MS (600 * 1000)
+#define POOL_CONNECT_TIMEOUT_MS 5000
+
+/* ---- pool_link.c ---- */
+
+/* Opens a TLS connection to address (IP) on the pool's TLS port and sends
+ * an HTTP request head (+ body). extra: more header lines, each ending in
+ * \r\n, or NULL. Returns 0 or -1 with *err (malloc'd). */
+int plink_request(struct xe_conn *c, const char *address, const char *method,
+                  const char *path, const char *extra, const char *body,
+                  size_t len, char **err);
+/* Reads a response head: *status and *content_length (-1 if absent).
+ * Returns 0 or -1 with *err. */
+int plink_read_head(struct xe_conn *c, int *status, long long *content_length,
+                    int timeout_ms, char **err);
+/* Calls method with params on address, as pool_call(), within timeout_ms;
+ * local: ask to be treated as a Unix-socket caller (root). */
+struct api_err *plink_call(const char *address, const char *method,
+                           const xv *params, bool local, int timeout_ms,
+                           xv **result);
+/* Relays bytes between c (taken; closed at the end) and a new local
+ * stream; returns the other end of that stream, or -1. */
+int plink_relay(struct xe_conn *c);
+/* Relays between two plain fds until one side closes (both stay open). */
+void plink_pump(int a, int b);
+/* Port of the pool's TLS listeners. */
+int plink_port(void);
+void plink_set_port(int port);
+
+/* ---- pool_raft.c ---- */
+
+/* dqlite's connect function: address is a member's "IP:PORT". */
+int praft_connect(void *arg, const char *address, int *fd);
+/* The abstract socket the local node binds. */
+void praft_set_local(const char *bind_address);
+
+/* ---- pool_follow.c ---- */
+
+/* The master side (registers pool.db_follow). */
+void pfollow_register(void);
+/* Starts following the master at address (slave), or stops (NULL). A
+ * full copy is taken first. */
+void pfollow_set_master(const char *address);
+/* Blocks until the replica has applied the master's generation gen of
+ * epoch (or timeout_s passed, or the master changed). Returns 1 if it
+ * has, 0 otherwise. */
+int pfollow_wait(const char *epoch, uint64_t gen, double timeout_s);
+/* Waits for the first full copy from the current master. Returns 0, or
+ * -1 after timeout_s. */
+int pfollow_wait_initial(double timeout_s);
+/* This master's epoch (a new one at each promotion). */
+const char *pfollow_epoch(void);
+void pfollow_new_epoch(void);
+
+/* ---- pool_write.c ---- */
+
+/* Registers pool.db_apply (master side). */
+void pwrite_register(void);
+/* The store's forward hook (slave side). */
+int pwrite_forward(const char *ops_json, char **err);
+
+/* ---- pool_role.c ---- */
+
+/* Current master address (malloc'd) or NULL when none is known. */
+char *prole_master(void);
+/* The local dqlite node's leader: *id and *address (malloc'd). */
+int prole_leader(uint64_t *id, char **address, char **err);
+/* The local node's id and Raft address. */
+uint64_t prole_node_id(void);
+const char *prole_raft_address(void);
+/* The state dir and the pool configuration. */
+const struct pool_config *prole_config(void);
+/* This host's ref. */
+const char *prole_host_ref(void);
+/* Membership changes, run on the master (the leader): add + assign voter,
+ * remove, transfer leadership. Return 0 or -1 with *err. */
+int prole_add_member(uint64_t id, const char *address, char **err);
+int prole_remove_member(uint64_t id, char **err);
+int prole_transfer(uint64_t id, char **err);
+/* Lists the Raft members (id, address). */
+int prole_members(uint64_t **ids, char ***addrs, size_t *n, char **err);
+/* Leaves the current cluster: stops the node, wipes its data and starts a
+ * fresh node with id (0: a new random id) that bootstraps nothing, or
+ * (bootstrap) a one-node cluster of its own. The store is unchanged. */
+int prole_restart_node(uint64_t id, bool bootstrap, char **err);
+/* The dqlite backend of this host. */
+struct persist *prole_persist(void);
+/* Stops the node and wipes its data (leaving the pool for good). */
+void prole_leave(void);
+/* Sets the pool secret (joining a pool) and writes it to the state dir. */
+int prole_set_secret(const char *secret, char **err);
+/* Makes this host a slave of the master at address (after a join). */
+void prole_become_slave(const char *address);
+
+/* ---- pool_join.c ---- */
+
+void pjoin_register(void);
+
+#endif

@@ -1,0 +1,813 @@
+/* pool_role: the dqlite node of this host, the master/slave role and its
+ * changes, the gate of API calls on a slave. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/dqc.h"
+#include "db/dqnode.h"
+#include "db/persist.h"
+#include "db/store.h"
+#include "pool/pool_int.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* Leadership is looked at this often (ms). */
+#define PROLE_WATCH_MS 100
+
+static struct {
+	pthread_mutex_t lock;
+	struct pool_config cfg; /* strings owned */
+	struct persist *persist;
+	char secret[130];
+	bool master, ready, stop, watching;
+	char *master_addr; /* IP of the master; ours when master */
+	char *host_ref;
+	char *raft_addr;
+	pthread_mutex_t dq_lock; /* serialises dq */
+	struct dqc *dq;          /* to the local node: leadership questions */
+	pthread_t watcher;
+} pr = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .dq_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+const struct pool_config *
+prole_config(void)
+{
+	return &pr.cfg;
+}
+
+const char *
+prole_host_ref(void)
+{
+	return pr.host_ref;
+}
+
+const char *
+prole_raft_address(void)
+{
+	return pr.raft_addr;
+}
+
+uint64_t
+prole_node_id(void)
+{
+	pthread_mutex_lock(&pr.lock);
+	uint64_t id =
+	    pr.persist ? dqnode_id(persist_dqlite_node(pr.persist)) : 0;
+	pthread_mutex_unlock(&pr.lock);
+	return id;
+}
+
+const char *
+pool_secret(void)
+{
+	return pr.secret;
+}
+
+bool
+pool_secret_ok(const char *s)
+{
+	size_t n = strlen(pr.secret);
+	unsigned char d = 0;
+	if (!s || strlen(s) != n || n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(s[i] ^ pr.secret[i]);
+	return d == 0;
+}
+
+bool
+pool_is_master(void)
+{
+	pthread_mutex_lock(&pr.lock);
+	bool m = pr.master;
+	pthread_mutex_unlock(&pr.lock);
+	return m;
+}
+
+bool
+pool_ready(void)
+{
+	pthread_mutex_lock(&pr.lock);
+	bool r = pr.ready;
+	pthread_mutex_unlock(&pr.lock);
+	return r;
+}
+
+char *
+prole_master(void)
+{
+	pthread_mutex_lock(&pr.lock);
+	char *m = pr.master_addr ? xstrdup(pr.master_addr) : NULL;
+	pthread_mutex_unlock(&pr.lock);
+	return m;
+}
+
+char *
+pool_master_address(void)
+{
+	char *m = prole_master();
+	return m ? m : xstrdup("");
+}
+
+/* ---- secret ---- */
+
+static char *
+prole_secret_path(void)
+{
+	return xasprintf("%s/pool-secret", pr.cfg.state_dir);
+}
+
+int
+prole_set_secret(const char *secret, char **err)
+{
+	char *path = prole_secret_path(), *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = -1;
+
+	if (fd >= 0 &&
+	    write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret) &&
+	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0) {
+		snprintf(pr.secret, sizeof(pr.secret), "%s", secret);
+		rc = 0;
+	} else {
+		*err = xasprintf("writing %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+static int
+prole_load_secret(char **err)
+{
+	char *path = prole_secret_path();
+	FILE *f = fopen(path, "re");
+	char line[128] = "";
+
+	free(path);
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+	}
+	if (strlen(line) >= 32) {
+		snprintf(pr.secret, sizeof(pr.secret), "%s", line);
+		return 0;
+	}
+	unsigned char rnd[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+		if (fd >= 0)
+			close(fd);
+		*err = xstrdup("cannot read /dev/urandom");
+		return -1;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(line + 2 * i, 3, "%02x", rnd[i]);
+	return prole_set_secret(line, err);
+}
+
+/* ---- the node ---- */
+
+static struct persist *
+prole_open_node(uint64_t id, char **err)
+{
+	struct persist_dqlite_config dq = {
+	    .dir = pr.cfg.db_dir,
+	    .address = pr.raft_addr,
+	    .node_id = id,
+	    .bind_address = pr.cfg.db_bind,
+	    .connect = praft_connect,
+	    /* heartbeat 45 ms, election timeout 450 ms: a dead master is
+	     * replaced in about half a second, while a busy host (TLS
+	     * relays, sanitizer builds, two shared cores) does not lose
+	     * its leadership to a late heartbeat */
+	    .latency_ms = 30,
+	    .local_only = true,
+	    .lazy = true,
+	};
+	return persist_dqlite_open(&dq, err);
+}
+
+struct persist *
+pool_start_node(const struct pool_config *cfg, char **err)
+{
+	pr.cfg.state_dir = xstrdup(cfg->state_dir);
+	pr.cfg.address = xstrdup(cfg->address);
+	pr.cfg.tls_port = cfg->tls_port;
+	pr.cfg.db_dir = xstrdup(cfg->db_dir);
+	pr.cfg.db_bind = xstrdup(cfg->db_bind);
+	pr.raft_addr = xasprintf("%s:%d", cfg->address, cfg->tls_port);
+	plink_set_port(cfg->tls_port);
+	praft_set_local(cfg->db_bind);
+	if (prole_load_secret(err) < 0)
+		return NULL;
+	pr.persist = prole_open_node(0, err);
+	return pr.persist;
+}
+
+static void
+prole_dq_close(void)
+{
+	dqc_close(pr.dq);
+	pr.dq = NULL;
+}
+
+int
+prole_leader(uint64_t *id, char **address, char **err)
+{
+	int rc = -1;
+	pthread_mutex_lock(&pr.dq_lock);
+	if (pr.dq && dqc_broken(pr.dq))
+		prole_dq_close();
+	if (!pr.dq)
+		pr.dq =
+		    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, err);
+	if (pr.dq) {
+		dqc_set_timeout(pr.dq, POOL_CONNECT_TIMEOUT_MS);
+		rc = dqc_leader(pr.dq, id, address, err);
+	}
+	pthread_mutex_unlock(&pr.dq_lock);
+	return rc;
+}
+
+int
+prole_members(uint64_t **ids, char ***addrs, size_t *n, char **err)
+{
+	struct dqc_server *sv = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&pr.dq_lock);
+	if (pr.dq && dqc_broken(pr.dq))
+		prole_dq_close();
+	if (!pr.dq)
+		pr.dq =
+		    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, err);
+	if (pr.dq && dqc_cluster(pr.dq, &sv, n, err) == 0) {
+		*ids = xcalloc(*n + 1, sizeof(uint64_t));
+		*addrs = xcalloc(*n + 1, sizeof(char *));
+		for (size_t i = 0; i < *n; i++) {
+			(*ids)[i] = sv[i].id;
+			(*addrs)[i] = xstrdup(sv[i].address);
+		}
+		dqc_servers_free(sv, *n);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&pr.dq_lock);
+	return rc;
+}
+
+/* Runs one membership request on a fresh connection to the local node
+ * (the leader), with a long bound: promotion waits for the catch-up. */
+static int
+prole_membership(char op, uint64_t id, const char *address, char **err)
+{
+	struct dqc *c =
+	    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, err);
+	int rc = -1;
+
+	if (!c)
+		return -1;
+	dqc_set_timeout(c, 60 * 1000);
+	switch (op) {
+	case 'a':
+		rc = dqc_add(c, id, address, err);
+		if (rc == 0)
+			rc = dqc_assign(c, id, DQC_VOTER, err);
+		break;
+	case 'r':
+		rc = dqc_remove(c, id, err);
+		break;
+	case 't':
+		rc = dqc_transfer(c, id, err);
+		break;
+	}
+	dqc_close(c);
+	return rc;
+}
+
+/* The role of member id, or -1 if it is not a member. */
+static int
+prole_role_of(uint64_t id)
+{
+	struct dqc_server *sv = NULL;
+	size_t n = 0;
+	int role = -1;
+	struct dqc *c =
+	    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, NULL);
+
+	if (c && dqc_cluster(c, &sv, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (sv[i].id == id)
+				role = (int)sv[i].role;
+		dqc_servers_free(sv, n);
+	}
+	dqc_close(c);
+	return role;
+}
+
+/* Waits (bounded) until the local node leads again. */
+static bool
+prole_wait_lead(void)
+{
+	for (int i = 0; i < 100; i++) {
+		uint64_t lid = 0;
+		char *a = NULL, *e = NULL;
+		int rc = prole_leader(&lid, &a, &e);
+		free(a);
+		free(e);
+		if (rc == 0 && lid == prole_node_id())
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+int
+prole_add_member(uint64_t id, const char *address, char **err)
+{
+	/* ADD makes a spare; ASSIGN then catches it up and makes it a voter.
+	 * The leader may step down while the new voter's first link comes up
+	 * (a two-voter cluster needs both): it is re-elected (its log is the
+	 * longer one) and the promotion is tried again. A member left half
+	 * added is removed, else the cluster could lose its majority. */
+	if (prole_membership('a' + 0, id, address, err) == 0)
+		return 0;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		log_warn("pool", "adding node %" PRIu64 ": %s; trying again",
+		         id, *err);
+		free(*err);
+		*err = NULL;
+		if (!prole_wait_lead()) {
+			*err = xstrdup("this host no longer leads the cluster");
+			return -1;
+		}
+		int role = prole_role_of(id);
+		if (role == DQC_VOTER)
+			return 0;
+		struct dqc *c =
+		    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, err);
+		if (!c)
+			continue;
+		dqc_set_timeout(c, 60 * 1000);
+		int rc = role < 0 ? dqc_add(c, id, address, err) : 0;
+		if (rc == 0)
+			rc = dqc_assign(c, id, DQC_VOTER, err);
+		dqc_close(c);
+		if (rc == 0)
+			return 0;
+	}
+	char *e2 = NULL;
+	if (prole_wait_lead() && prole_role_of(id) >= 0 &&
+	    prole_membership('r', id, NULL, &e2) < 0) {
+		log_err("pool", "cannot remove half-added node %" PRIu64 ": %s",
+		        id, e2);
+		free(e2);
+	}
+	return -1;
+}
+
+int
+prole_remove_member(uint64_t id, char **err)
+{
+	return prole_membership('r', id, NULL, err);
+}
+
+int
+prole_transfer(uint64_t id, char **err)
+{
+	return prole_membership('t', id, NULL, err);
+}
+
+int
+prole_restart_node(uint64_t id, bool bootstrap, char **err)
+{
+	struct persist *p;
+
+	db_swap_persist(NULL);
+	pthread_mutex_lock(&pr.dq_lock);
+	prole_dq_close();
+	pthread_mutex_unlock(&pr.dq_lock);
+	pthread_mutex_lock(&pr.lock);
+	struct persist *old = pr.persist;
+	pr.persist = NULL;
+	pthread_mutex_unlock(&pr.lock);
+	persist_close(old);
+	if (dqnode_wipe(pr.cfg.db_dir) < 0) {
+		*err =
+		    xasprintf("wiping %s: %s", pr.cfg.db_dir, strerror(errno));
+		return -1;
+	}
+	if (bootstrap) {
+		id = 1;
+	} else if (id == 0) {
+		while (id <= 1) {
+			int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+			if (fd < 0 ||
+			    read(fd, &id, sizeof(id)) != (ssize_t)sizeof(id))
+				id = (uint64_t)time(NULL) ^ (uint64_t)getpid()
+				                                << 20;
+			if (fd >= 0)
+				close(fd);
+			id &= 0x7fffffffffffffffULL;
+		}
+	}
+	p = prole_open_node(id, err);
+	if (!p)
+		return -1;
+	pthread_mutex_lock(&pr.lock);
+	pr.persist = p;
+	pthread_mutex_unlock(&pr.lock);
+	log_info("pool", "dqlite node restarted as %" PRIu64 "%s", id,
+	         bootstrap ? " (a pool of its own)" : "");
+	return 0;
+}
+
+struct persist *
+prole_persist(void)
+{
+	return pr.persist;
+}
+
+void
+prole_leave(void)
+{
+	db_swap_persist(NULL);
+	pthread_mutex_lock(&pr.dq_lock);
+	prole_dq_close();
+	pthread_mutex_unlock(&pr.dq_lock);
+	pthread_mutex_lock(&pr.lock);
+	struct persist *old = pr.persist;
+	pr.persist = NULL;
+	pthread_mutex_unlock(&pr.lock);
+	persist_close(old);
+	dqnode_wipe(pr.cfg.db_dir);
+}
+
+/* ---- roles ---- */
+
+/* The IP part of a Raft address. */
+static char *
+prole_ip(const char *raft_address)
+{
+	return xstrndup(raft_address, strcspn(raft_address, ":"));
+}
+
+/* Marks this host's metrics live (slave, once following). */
+static void
+prole_mark_live(const char *host_ref, bool live)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *h = db_get(DMC_host, host_ref);
+	struct db_row *m =
+	    h ? db_txn_edit(t, DMC_host_metrics, h->f[DMF_host_metrics].s)
+	      : NULL;
+	char *err = NULL;
+	if (m) {
+		db_txn_set(t, m, DMF_host_metrics_live,
+		           (union dm_val){.b = live});
+		db_txn_set(t, m, DMF_host_metrics_last_updated,
+		           (union dm_val){.i = (int64_t)time(NULL)});
+	}
+	if (db_txn_commit(t, &err) < 0) {
+		log_warn("pool", "cannot record host liveness: %s", err);
+		free(err);
+	}
+}
+
+void
+prole_become_slave(const char *address)
+{
+	pthread_mutex_lock(&pr.lock);
+	pr.master = false;
+	free(pr.master_addr);
+	pr.master_addr = xstrdup(address);
+	pthread_mutex_unlock(&pr.lock);
+	db_swap_persist(NULL);
+	db_set_forward(pwrite_forward);
+	pfollow_set_master(address);
+	log_info("pool", "this host is a slave of %s", address);
+}
+
+/* The local node leads: reload the store from dqlite and serve as master. */
+static int
+prole_promote(void)
+{
+	char *err = NULL, *old = prole_master();
+
+	pfollow_set_master(NULL);
+	db_swap_persist(pr.persist);
+	db_set_forward(NULL);
+	if (db_reload(&err) < 0) {
+		log_err("pool", "cannot become master: %s", err);
+		free(err);
+		db_swap_persist(NULL);
+		db_set_forward(pwrite_forward);
+		pfollow_set_master(old);
+		free(old);
+		return -1;
+	}
+	pfollow_new_epoch();
+	pthread_mutex_lock(&pr.lock);
+	pr.master = true;
+	free(pr.master_addr);
+	pr.master_addr = xstrdup(pr.cfg.address);
+	pthread_mutex_unlock(&pr.lock);
+	log_info("pool", "this host is now the pool master");
+	/* the pool record names us; the old master is down until it is back */
+	struct db_txn *t = db_txn_begin();
+	size_t n;
+	struct db_row **pools = db_list(DMC_pool, &n);
+	if (n) {
+		struct db_row *p = db_txn_edit(t, DMC_pool, pools[0]->ref);
+		db_txn_set(t, p, DMF_pool_master,
+		           (union dm_val){.s = xstrdup(pr.host_ref)});
+	}
+	free(pools);
+	struct db_row **hosts = db_list(DMC_host, &n);
+	for (size_t i = 0; old && i < n; i++) {
+		if (strcmp(hosts[i]->ref, pr.host_ref) == 0 ||
+		    strcmp(hosts[i]->f[DMF_host_address].s, old) != 0)
+			continue;
+		struct db_row *m = db_txn_edit(t, DMC_host_metrics,
+		                               hosts[i]->f[DMF_host_metrics].s);
+		if (m)
+			db_txn_set(t, m, DMF_host_metrics_live,
+			           (union dm_val){.b = false});
+	}
+	free(hosts);
+	if (db_txn_commit(t, &err) < 0) {
+		log_warn("pool",
+		         "new master: cannot update the pool record: %s", err);
+		free(err);
+	}
+	free(old);
+	return 0;
+}
+
+static void *
+prole_watch(void *arg)
+{
+	(void)arg;
+	bool need_live = false;
+	for (;;) {
+		struct timespec ts = {0, PROLE_WATCH_MS * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&pr.lock);
+		bool stop = pr.stop;
+		pthread_mutex_unlock(&pr.lock);
+		if (stop)
+			break;
+		uint64_t id = 0;
+		char *addr = NULL, *err = NULL;
+		if (prole_leader(&id, &addr, &err) < 0) {
+			free(err);
+			continue;
+		}
+		bool master = pool_is_master();
+		if (id != 0 && id == prole_node_id() && !master) {
+			prole_promote();
+		} else if (id != 0 && id != prole_node_id()) {
+			char *ip = prole_ip(addr), *cur = prole_master();
+			if (master || !cur || strcmp(cur, ip) != 0) {
+				log_info("pool", "leader is now %s", addr);
+				prole_become_slave(ip);
+				need_live = true;
+			}
+			free(ip);
+			free(cur);
+		}
+		if (need_live && pfollow_wait_initial(0.01) == 0) {
+			prole_mark_live(pr.host_ref, true);
+			need_live = false;
+		}
+		free(addr);
+	}
+	return NULL;
+}
+
+int
+pool_settle(struct persist *p, char **err)
+{
+	uint64_t id = 0;
+	char *addr = NULL;
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long said = 0;
+	for (;;) {
+		char *e = NULL;
+		free(addr);
+		addr = NULL;
+		if (prole_leader(&id, &addr, &e) == 0 && id != 0)
+			break;
+		free(e);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= said + 5) {
+			said = now.tv_sec - t0.tv_sec;
+			log_warn("pool",
+			         "no pool master yet (waiting for the other "
+			         "members for %ld s)",
+			         said);
+		}
+		usleep(100 * 1000);
+	}
+	if (id == prole_node_id()) {
+		free(addr);
+		if (db_open(p, err) < 0)
+			return -1;
+		pfollow_new_epoch();
+		pthread_mutex_lock(&pr.lock);
+		pr.master = true;
+		pr.master_addr = xstrdup(pr.cfg.address);
+		pr.ready = true;
+		pthread_mutex_unlock(&pr.lock);
+		return 0;
+	}
+	char *ip = prole_ip(addr);
+	free(addr);
+	if (db_open(NULL, err) < 0) {
+		free(ip);
+		return -1;
+	}
+	prole_become_slave(ip);
+	long waited = 0;
+	while (pfollow_wait_initial(5.0) < 0) {
+		waited += 5;
+		log_warn("pool",
+		         "no copy of the database from master %s yet "
+		         "(%ld s)",
+		         ip, waited);
+	}
+	free(ip);
+	pthread_mutex_lock(&pr.lock);
+	pr.ready = true;
+	pthread_mutex_unlock(&pr.lock);
+	return 0;
+}
+
+void
+pool_stop(void)
+{
+	pthread_mutex_lock(&pr.lock);
+	pr.stop = true;
+	bool w = pr.watching;
+	pr.watching = false;
+	pthread_mutex_unlock(&pr.lock);
+	if (w)
+		pthread_join(pr.watcher, NULL);
+	pfollow_set_master(NULL);
+	pthread_mutex_lock(&pr.dq_lock);
+	prole_dq_close();
+	pthread_mutex_unlock(&pr.dq_lock);
+	/* the slave's backend is ours to close (the master's is the store's) */
+	if (!pool_is_master()) {
+		persist_close(pr.persist);
+		pr.persist = NULL;
+	}
+}
+
+/* ---- the gate of API calls on a slave ---- */
+
+/* Calls that run on a slave itself. */
+static const char *const prole_here[] = {
+    "session.slave_login",
+    "session.slave_local_login_with_password",
+    "session.local_logout",
+    "pool.db_follow",
+    "pool.db_apply",
+    "pool.eject_self",
+    "host.is_in_emergency_mode",
+    "pool.emergency_transition_to_master",
+    "pool.emergency_reset_master",
+    "system.listMethods",
+};
+
+bool
+pool_gate(struct api_ctx *ctx, const char *method, const xv *params,
+          xv **result, struct api_err **err)
+{
+	const char *name =
+	    strncmp(method, "Async.", 6) == 0 ? method + 6 : method;
+	char *m;
+
+	if (!pool_ready() || pool_is_master())
+		return false;
+	for (size_t i = 0; i < sizeof(prole_here) / sizeof(prole_here[0]); i++)
+		if (strcmp(name, prole_here[i]) == 0)
+			return false;
+	if (params && params->type == XV_ARRAY && params->u.a.n &&
+	    params->u.a.items[0]->type == XV_STRING) {
+		/* sessions made here (slave_login) stay here */
+		db_rdlock();
+		bool mine =
+		    db_get(DMC_session, params->u.a.items[0]->u.s) != NULL;
+		db_unlock();
+		if (mine)
+			return false;
+	}
+	m = pool_master_address();
+	if (ctx->local && *m) {
+		*err = plink_call(m, method, params, true, POOL_CALL_TIMEOUT_MS,
+		                  result);
+	} else {
+		*err = api_error(XE_HOST_IS_SLAVE, m, NULL);
+	}
+	free(m);
+	return true;
+}
+
+int
+pool_cli_relay(const char *body, size_t len, bool local)
+{
+	char *m = prole_master(), *err = NULL;
+	struct xe_conn c;
+	int status = 0;
+	long long clen;
+
+	if (!m)
+		return -1;
+	if (plink_request(
+	        &c, m, "POST", "/cli",
+	        local ? "Connection: Upgrade\r\nUpgrade: "
+	                "xe-cli/0.2\r\n" POOL_LOCAL_HEADER ": 1\r\n"
+	              : "Connection: Upgrade\r\nUpgrade: xe-cli/0.2\r\n",
+	        body, len, &err) < 0 ||
+	    plink_read_head(&c, &status, &clen, POOL_CONNECT_TIMEOUT_MS, &err) <
+	        0 ||
+	    status != 101) {
+		log_warn("pool", "xe relay to %s: %s (HTTP %d)", m,
+		         err ? err : "refused", status);
+		free(err);
+		free(m);
+		if (status)
+			xe_conn_close(&c);
+		return -1;
+	}
+	free(m);
+	return plink_relay(&c);
+}
+
+/* ---- registration ---- */
+
+/* session.slave_login(host, secret): an internal session on this host. */
+static struct api_err *
+prole_slave_login(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                  xv **result)
+{
+	if (nargs != 2 || args[1]->type != XV_STRING ||
+	    !pool_secret_ok(args[1]->u.s))
+		return api_error(XE_SESSION_AUTHENTICATION_FAILED, "", "",
+		                 NULL);
+	struct db_txn *t = db_txn_begin();
+	struct db_row *r = db_txn_create(t, DMC_session, NULL, NULL);
+	int64_t now = (int64_t)time(NULL);
+	db_txn_set(t, r, DMF_session_this_host,
+	           (union dm_val){.s = xstrdup(pr.host_ref)});
+	db_txn_set(t, r, DMF_session_last_active, (union dm_val){.i = now});
+	db_txn_set(t, r, DMF_session_validation_time, (union dm_val){.i = now});
+	db_txn_set(t, r, DMF_session_pool, (union dm_val){.b = true});
+	db_txn_set(t, r, DMF_session_is_local_superuser,
+	           (union dm_val){.b = true});
+	db_txn_set(t, r, DMF_session_auth_user_name,
+	           (union dm_val){.s = xstrdup("root")});
+	char *ref = xstrdup(r->ref);
+	struct api_err *e = api_commit(t);
+	if (e) {
+		free(ref);
+		return e;
+	}
+	free(ctx->user);
+	ctx->user = xstrdup("root");
+	*result = xv_str_own(ref);
+	return NULL;
+}
+
+void
+pool_start(const char *host_ref)
+{
+	pr.host_ref = xstrdup(host_ref);
+	api_register("session.slave_login", prole_slave_login,
+	             API_NO_SESSION | API_NO_ASYNC);
+	pfollow_register();
+	pwrite_register();
+	pjoin_register();
+	pthread_mutex_lock(&pr.lock);
+	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
+		pr.watching = true;
+	pthread_mutex_unlock(&pr.lock);
+}

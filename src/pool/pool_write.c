@@ -1,0 +1,158 @@
+/* pool_write: writes made on a slave, applied by the master.
+ *
+ * The store of a slave hands every transaction's changes to persistent
+ * classes to pwrite_forward() (store.h, db_set_forward) as field-level ops.
+ * We send them to the master (pool.db_apply with the pool secret), which
+ * applies them in one transaction of its own (relations are kept there)
+ * and commits it to dqlite; the answer names the master's epoch and
+ * generation, and the commit returns once our replica has reached it, so
+ * a slave reads its own writes. The master's errors come back as XenAPI
+ * errors in the commit's error text. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/store.h"
+#include "pool/pool_int.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* How long a slave's commit waits for its change to come back. */
+#define PWRITE_WAIT_S 30.0
+
+static char *
+pwrite_err_text(const struct api_err *e)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, e->code);
+	for (size_t i = 0; i < e->n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : ": ", e->params[i]);
+	return buf_steal(&b);
+}
+
+int
+pwrite_forward(const char *ops_json, char **err)
+{
+	char *master = prole_master();
+	xv *params, *res = NULL;
+	struct api_err *e;
+
+	if (!master) {
+		*err = xstrdup("the pool master is not known (no leader)");
+		return -1;
+	}
+	params = xv_array();
+	xv_push(params, xv_str(pool_secret()));
+	xv_push(params, xv_str(ops_json));
+	e = plink_call(master, "pool.db_apply", params, false,
+	               POOL_CALL_TIMEOUT_MS, &res);
+	xv_free(params);
+	if (e) {
+		*err = pwrite_err_text(e);
+		log_warn("pool", "write forwarded to %s failed: %s", master,
+		         *err);
+		api_err_free(e);
+		xv_free(res);
+		free(master);
+		return -1;
+	}
+	const xv *ep = res ? xv_get(res, "epoch") : NULL;
+	const xv *gen = res ? xv_get(res, "generation") : NULL;
+	if (ep && gen && ep->type == XV_STRING && gen->type == XV_STRING &&
+	    !pfollow_wait(ep->u.s, strtoull(gen->u.s, NULL, 10), PWRITE_WAIT_S))
+		log_warn("pool",
+		         "the replica has not caught up with write %s "
+		         "of %s yet",
+		         gen->u.s, master);
+	xv_free(res);
+	free(master);
+	return 0;
+}
+
+/* Applies one op of a forwarded transaction to t. */
+static struct api_err *
+pwrite_op(struct db_txn *t, json_t *o)
+{
+	const char *op = json_string_value(json_object_get(o, "op"));
+	const char *cls = json_string_value(json_object_get(o, "cls"));
+	const char *ref = json_string_value(json_object_get(o, "ref"));
+	json_t *fields = json_object_get(o, "fields");
+	int c = cls ? dm_class_find(cls) : -1;
+	char *why = NULL;
+	struct db_row *r;
+
+	if (!op || c < 0 || !ref || !(dm_classes[c].flags & DMCF_PERSISTENT))
+		return api_internal("malformed forwarded write");
+	if (strcmp(op, "del") == 0) {
+		db_txn_destroy(t, c, ref); /* already gone: fine */
+		return NULL;
+	}
+	if (!json_is_object(fields))
+		return api_internal("malformed forwarded write");
+	r = db_txn_edit(t, c, ref);
+	if (!r && strcmp(op, "add") == 0) {
+		const char *uuid =
+		    json_string_value(json_object_get(fields, "uuid"));
+		r = db_txn_create(t, c, ref, uuid);
+	}
+	if (!r)
+		return api_error(XE_HANDLE_INVALID, cls, ref, NULL);
+	if (db_row_set_json(t, r, fields, &why) < 0) {
+		struct api_err *e = api_internal("%s", why);
+		free(why);
+		return e;
+	}
+	return NULL;
+}
+
+static struct api_err *
+pwrite_serve(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	json_error_t jerr;
+	struct api_err *e = NULL;
+
+	(void)ctx;
+	if (nargs != 2 || args[0]->type != XV_STRING ||
+	    args[1]->type != XV_STRING)
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH,
+		                 "pool.db_apply", "2", "?", NULL);
+	if (!pool_secret_ok(args[0]->u.s))
+		return api_error(XE_SESSION_AUTHENTICATION_FAILED, "pool",
+		                 "bad pool secret", NULL);
+	if (!pool_is_master()) {
+		char *m = pool_master_address();
+		e = api_error(XE_HOST_IS_SLAVE, m, NULL);
+		free(m);
+		return e;
+	}
+	json_t *doc = json_loads(args[1]->u.s, 0, &jerr);
+	json_t *ops = json_object_get(doc, "ops");
+	if (!json_is_array(ops)) {
+		json_decref(doc);
+		return api_internal("malformed forwarded write");
+	}
+	struct db_txn *t = db_txn_begin();
+	for (size_t i = 0; i < json_array_size(ops) && !e; i++)
+		e = pwrite_op(t, json_array_get(ops, i));
+	json_decref(doc);
+	if (e) {
+		db_txn_abort(t);
+		return e;
+	}
+	e = api_commit(t);
+	if (e)
+		return e;
+	xv *st = xv_struct();
+	xv_set(st, "epoch", xv_str(pfollow_epoch()));
+	xv_set(
+	    st, "generation",
+	    xv_str_own(xasprintf("%llu", (unsigned long long)db_generation())));
+	*result = st;
+	return NULL;
+}
+
+void
+pwrite_register(void)
+{
+	api_register("pool.db_apply", pwrite_serve,
+	             API_NO_SESSION | API_NO_ASYNC);
+}

@@ -1,0 +1,151 @@
+/* cli_cmds_pool2: pool membership commands (cli_operations.ml pool_join,
+ * pool_eject, pool_designate_new_master, host_forget). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/cli_cmd.h"
+#include "util/xalloc.h"
+
+/* Constants.fuse_time, as OCaml prints it. */
+#define CLI_FUSE_TIME "10."
+
+int
+cli_cmd_pool_join(struct cli_ctx *ctx)
+{
+	bool force = false;
+
+	if (cli_param_bool(ctx, "force", false, &force) < 0)
+		return -1;
+	if (cli_call(ctx, force ? "pool.join_force" : "pool.join", NULL,
+	             xv_str(cli_param(ctx, "master-address")),
+	             xv_str(cli_param(ctx, "master-username")),
+	             xv_str(cli_param(ctx, "master-password")), NULL) < 0)
+		return -1;
+	cli_out_line(ctx->out, "Host agent will restart and attempt to join "
+	                       "pool in " CLI_FUSE_TIME " seconds...");
+	return 0;
+}
+
+/* The local SRs of host (PBDs of no other host) and their VDIs, as
+ * "VDI: uuid (name)" warnings. Read lock held. */
+static void
+cli_eject_warnings(struct cli_ctx *ctx, const char *host)
+{
+	size_t np, nv;
+	struct db_row **pbds = db_list(DMC_PBD, &np);
+	struct db_row **vdis = db_list(DMC_VDI, &nv);
+	bool header = false;
+
+	for (size_t i = 0; i < np; i++) {
+		const char *sr = pbds[i]->f[DMF_PBD_SR].s;
+		bool others = false;
+		if (strcmp(pbds[i]->f[DMF_PBD_host].s, host) != 0)
+			continue;
+		for (size_t k = 0; k < np; k++)
+			if (strcmp(pbds[k]->f[DMF_PBD_SR].s, sr) == 0 &&
+			    strcmp(pbds[k]->f[DMF_PBD_host].s, host) != 0)
+				others = true;
+		for (size_t k = 0; !others && k < nv; k++) {
+			if (strcmp(vdis[k]->f[DMF_VDI_SR].s, sr) != 0)
+				continue;
+			if (!header)
+				cli_out_raw(ctx->out,
+				            "The following VDI objects "
+				            "will be destroyed:");
+			header = true;
+			char *m = xasprintf("VDI: %s (%s)",
+			                    vdis[k]->f[DMF_VDI_uuid].s,
+			                    vdis[k]->f[DMF_VDI_name_label].s);
+			cli_out_raw(ctx->out, m);
+			free(m);
+		}
+	}
+	free(pbds);
+	free(vdis);
+}
+
+int
+cli_cmd_pool_eject(struct cli_ctx *ctx)
+{
+	char *host =
+	    cli_ref_by_uuid(ctx, DMC_host, cli_param(ctx, "host-uuid"));
+	bool force = false;
+	int rc = -1;
+
+	if (!host)
+		return -1;
+	if (cli_param_bool(ctx, "force", false, &force) < 0)
+		goto out;
+	if (!force) {
+		cli_out_raw(ctx->out,
+		            "WARNING: Ejecting a host from the pool will "
+		            "reinitialise that host's local SRs.");
+		cli_out_raw(ctx->out,
+		            "WARNING: Any data contained with the local "
+		            "SRs will be lost.");
+		db_rdlock();
+		cli_eject_warnings(ctx, host);
+		db_unlock();
+		if (!cli_user_says_yes(ctx)) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (cli_call(ctx, "pool.eject", NULL, xv_str(host), NULL) < 0)
+		goto out;
+	cli_out_line(ctx->out,
+	             "Specified host will attempt to restart as a "
+	             "master of a new pool in " CLI_FUSE_TIME " seconds...");
+	rc = 0;
+out:
+	free(host);
+	return rc;
+}
+
+int
+cli_cmd_pool_designate(struct cli_ctx *ctx)
+{
+	char *host =
+	    cli_ref_by_uuid(ctx, DMC_host, cli_param(ctx, "host-uuid"));
+	int rc;
+
+	if (!host)
+		return -1;
+	rc = cli_call(ctx, "pool.designate_new_master", NULL, xv_str(host),
+	              NULL);
+	free(host);
+	return rc;
+}
+
+int
+cli_cmd_host_forget(struct cli_ctx *ctx)
+{
+	static const char *const warn[] = {
+	    "WARNING: A host should only be forgotten if it is physically "
+	    "unrecoverable;",
+	    "WARNING: if possible, Hosts should be 'ejected' from the Pool "
+	    "instead.",
+	    "WARNING: Once a host has been forgotten it will have to be "
+	    "re-installed.",
+	    "WARNING: This operation is irreversible."};
+	char *host = cli_ref_by_uuid(ctx, DMC_host, cli_param(ctx, "uuid"));
+	bool force = false;
+	int rc = -1;
+
+	if (!host)
+		return -1;
+	if (cli_param_bool(ctx, "force", false, &force) < 0)
+		goto out;
+	if (!force) {
+		for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
+			cli_out_raw(ctx->out, warn[i]);
+		if (!cli_user_says_yes(ctx)) {
+			rc = 0;
+			goto out;
+		}
+	}
+	rc = cli_call(ctx, "host.destroy", NULL, xv_str(host), NULL);
+out:
+	free(host);
+	return rc;
+}
