@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""vdi-export raw / vhd and vdi-import raw of a 2 GiB disk holding 1 GiB of
+"""vdi-export raw / vhd and vdi-import raw / vhd of a 2 GiB disk holding 1 GiB of
 data, against `cat` of the image file and `cp` of the raw file in the same
 run (reference/peers.md). Goals: raw export >= 0.8 x cat, import likewise vs cp.
   bench/bench_export.py [SIZE_GIB] [WRITTEN_GIB]"""
@@ -62,6 +62,9 @@ try:
     t_imp = best(lambda: xe("vdi-import", "uuid=" + dst, "filename=" + out, "format=raw"))
     cp_dst = os.path.join(x.tmp, "cp")
     t_cp = best(lambda: run("sh", "-c", "cp --sparse=always '%s' '%s' && sync" % (out, cp_dst)))
+    vhd_out = os.path.join(x.tmp, "out.vhd")
+    run(XE, "vdi-export", "uuid=" + vdi, "filename=" + vhd_out, "format=vhd", env=env)
+    t_impv = best(lambda: xe("vdi-import", "uuid=" + dst, "filename=" + vhd_out, "format=vhd"))
     print("image %.1f GiB with %.1f GiB written (qcow2 file %.2f GiB)"
           % (SIZE / 2**30, WRITTEN / 2**30, os.path.getsize(img) / 2**30))
     print("vdi-export raw: %.2f s (%.0f MB/s of the %.1f GiB disk)" % (t_raw, raw_size / t_raw / 1e6, SIZE / 2**30))
@@ -70,5 +73,6 @@ try:
     print("ratio cat/export (raw): %.2f (goal >= 0.8), (vhd): %.2f" % (t_cat / t_raw, t_cat / t_vhd))
     print("vdi-import raw: %.2f s; cp of the raw file (+sync): %.2f s; ratio %.2f (goal >= 0.8)"
           % (t_imp, t_cp, t_cp / t_imp))
+    print("vdi-import vhd: %.2f s; ratio cp/import %.2f" % (t_impv, t_cp / t_impv))
 finally:
     x.cleanup()
