@@ -16,6 +16,9 @@
 #define QW_COPIED (1ULL << 63)
 /* appended data is gathered into writes of this size */
 #define QW_BATCH (16 * QCOW2W_CLUSTER)
+/* L2 tables kept in memory (4 MiB); others are written out and read back
+ * when needed again, so a 2 TiB image does not hold 256 MiB of tables */
+#define QW_L2_CACHE 64
 
 struct qcow2w {
 	int fd;
@@ -23,10 +26,12 @@ struct qcow2w {
 	int64_t vsize;
 	int64_t clusters; /* virtual clusters */
 	uint32_t l1_size;
-	uint64_t **l2;    /* per L1 entry: the table in memory, or NULL */
-	uint64_t *l2_off; /* per L1 entry: where the table goes */
-	int64_t next;     /* the next free byte of the file */
-	uint8_t *pend;    /* appended data not yet written */
+	uint8_t **l2;     /* per L1 entry: the table (big-endian) if cached */
+	uint64_t *l2_off; /* per L1 entry: where the table is, 0: none yet */
+	uint32_t cached, evict;
+	uint8_t *done; /* a bit per virtual cluster: written */
+	int64_t next;  /* the next free byte of the file */
+	uint8_t *pend; /* appended data not yet written */
 	int64_t pend_off;
 	size_t pend_len;
 };
@@ -101,7 +106,7 @@ qcow2w_create(const char *path, int64_t vsize)
 		errno = EINVAL;
 		return NULL;
 	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return NULL;
 	struct qcow2w *w = xcalloc(1, sizeof(*w));
@@ -114,6 +119,7 @@ qcow2w_create(const char *path, int64_t vsize)
 	if (w->l1_size == 0)
 		w->l1_size = 1;
 	w->l2 = xcalloc(w->l1_size, sizeof(*w->l2));
+	w->done = xcalloc((size_t)(w->clusters / 8 + 1), 1);
 	w->l2_off = xcalloc(w->l1_size, sizeof(*w->l2_off));
 	int64_t l1_clusters =
 	    ((int64_t)w->l1_size * 8 + QCOW2W_CLUSTER - 1) / QCOW2W_CLUSTER;
@@ -127,8 +133,53 @@ qcow2w_written(const struct qcow2w *w, int64_t idx)
 {
 	if (idx < 0 || idx >= w->clusters)
 		return false;
-	const uint64_t *t = w->l2[idx / QW_L2_ENTRIES];
-	return t && t[idx % QW_L2_ENTRIES];
+	return w->done[idx / 8] & (1u << (idx % 8));
+}
+
+/* Writes out one cached table (not keep) to make room. */
+static int
+qw_evict(struct qcow2w *w, uint32_t keep)
+{
+	for (uint32_t n = 0; n < w->l1_size; n++) {
+		uint32_t i = (w->evict + n) % w->l1_size;
+		if (!w->l2[i] || i == keep)
+			continue;
+		w->evict = i + 1;
+		int rc = qw_pwrite(w->fd, w->l2[i], QCOW2W_CLUSTER,
+		                   (int64_t)w->l2_off[i]);
+		free(w->l2[i]);
+		w->l2[i] = NULL;
+		w->cached--;
+		return rc;
+	}
+	return 0;
+}
+
+/* The L2 table of L1 entry l1 in memory: made, or read back. */
+static uint8_t *
+qw_table(struct qcow2w *w, uint32_t l1)
+{
+	if (w->l2[l1])
+		return w->l2[l1];
+	if (w->cached >= QW_L2_CACHE && qw_evict(w, l1) < 0)
+		return NULL;
+	uint8_t *t = xcalloc(1, QCOW2W_CLUSTER);
+	if (!w->l2_off[l1]) {
+		w->l2_off[l1] = (uint64_t)w->next;
+		w->next +=
+		    QCOW2W_CLUSTER; /* written when evicted or at the end */
+	} else {
+		ssize_t n =
+		    pread(w->fd, t, QCOW2W_CLUSTER, (int64_t)w->l2_off[l1]);
+		if (n != QCOW2W_CLUSTER) {
+			if (n >= 0)
+				errno = EIO;
+			free(t);
+			return NULL;
+		}
+	}
+	w->cached++;
+	return w->l2[l1] = t;
 }
 
 int
@@ -138,12 +189,10 @@ qcow2w_write(struct qcow2w *w, int64_t idx, const void *data)
 		errno = EINVAL;
 		return -1;
 	}
-	int64_t l1 = idx / QW_L2_ENTRIES;
-	if (!w->l2[l1]) {
-		w->l2[l1] = xcalloc(QW_L2_ENTRIES, sizeof(uint64_t));
-		w->l2_off[l1] = (uint64_t)w->next;
-		w->next += QCOW2W_CLUSTER; /* written at the end */
-	}
+	uint32_t l1 = (uint32_t)(idx / QW_L2_ENTRIES);
+	uint8_t *t = qw_table(w, l1);
+	if (!t)
+		return -1;
 	if (w->pend_len &&
 	    (w->pend_off + (int64_t)w->pend_len != w->next ||
 	     w->pend_len == QW_BATCH) &&
@@ -153,7 +202,8 @@ qcow2w_write(struct qcow2w *w, int64_t idx, const void *data)
 		w->pend_off = w->next;
 	memcpy(w->pend + w->pend_len, data, QCOW2W_CLUSTER);
 	w->pend_len += QCOW2W_CLUSTER;
-	w->l2[l1][idx % QW_L2_ENTRIES] = (uint64_t)w->next | QW_COPIED;
+	qw_be64(t + 8 * (idx % QW_L2_ENTRIES), (uint64_t)w->next | QW_COPIED);
+	w->done[idx / 8] |= (uint8_t)(1u << (idx % 8));
 	w->next += QCOW2W_CLUSTER;
 	return 0;
 }
@@ -197,12 +247,12 @@ qw_metadata(struct qcow2w *w)
 	size_t l1_bytes = (size_t)w->l1_size * 8;
 	uint8_t *l1 = xcalloc(1, l1_bytes);
 	for (uint32_t i = 0; !rc && i < w->l1_size; i++) {
-		if (!w->l2[i])
+		if (!w->l2_off[i])
 			continue;
 		qw_be64(l1 + 8 * (size_t)i, w->l2_off[i] | QW_COPIED);
-		for (int k = 0; k < QW_L2_ENTRIES; k++)
-			qw_be64(c + 8 * k, w->l2[i][k]);
-		rc = qw_pwrite(w->fd, c, QCOW2W_CLUSTER, (int64_t)w->l2_off[i]);
+		if (w->l2[i])
+			rc = qw_pwrite(w->fd, w->l2[i], QCOW2W_CLUSTER,
+			               (int64_t)w->l2_off[i]);
 	}
 	if (!rc)
 		rc = qw_pwrite(w->fd, l1, l1_bytes, QCOW2W_CLUSTER);
@@ -233,6 +283,7 @@ qw_free(struct qcow2w *w)
 		free(w->l2[i]);
 	free(w->l2);
 	free(w->l2_off);
+	free(w->done);
 	free(w->pend);
 	free(w->path);
 	free(w);

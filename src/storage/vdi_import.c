@@ -49,6 +49,20 @@ vi_sys_err(const char *what, int e)
 	                 NULL);
 }
 
+/* True if a running VM has the VDI attached, even read-only: its image is
+ * not swapped under a reader. Call with the read lock. */
+static bool
+vi_attached(const struct db_row *vdi)
+{
+	const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+	for (size_t i = 0; vbds && i < vbds->n; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+		if (vbd && vbd->f[DMF_VBD_currently_attached].b)
+			return true;
+	}
+	return false;
+}
+
 static int vi_vhd_block(void *ctx, uint32_t block, const uint8_t *bitmap,
                         const uint8_t *data, uint32_t block_size);
 
@@ -78,6 +92,8 @@ vdi_import_begin(const char *vdi_ref, const char *format,
 	struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
 	if (!vdi)
 		err = api_error(XE_HANDLE_INVALID, "VDI", vdi_ref, NULL);
+	else if (vi_attached(vdi))
+		err = api_error(XE_VDI_IN_USE, vdi_ref, "import", NULL);
 	else
 		im->vsize = vdi->f[DMF_VDI_virtual_size].i;
 	if (!err)

@@ -20,7 +20,7 @@ start_xapid lv || { not_ok "xapid starts"; done_testing; exit 1; }
 SR=$($XE sr-list params=uuid --minimal)
 SRDIR=$STATE/sr-local
 file_of() { echo "$SRDIR/$($XE vdi-param-get uuid=$1 param-name=location).qcow2"; }
-reads() { qemu-io -f raw -r -c "read -P $2 $3 1M" "$1" 2>&1 | grep -q 'read 1048576'; }
+reads() { qemu-io -f raw -r -c "read -P $2 $3 1M" "$1" > "$T_DIR/qio" 2>&1 && grep -q 'read 1048576' "$T_DIR/qio" && ! grep -q 'verification failed' "$T_DIR/qio"; }
 
 VM=$($XE vm-install template="xapid test guest" new-name-label=live)
 D=$($XE vdi-create sr-uuid=$SR name-label=data virtual-size=67108864)

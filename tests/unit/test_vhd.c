@@ -254,6 +254,44 @@ test_qcow2_writer(void **state)
 	assert_false(qcow2w_is_zero("\0\0\1", 3));
 }
 
+/* More L2 tables than the writer keeps in memory: evicted ones are read
+ * back when a later cluster needs them. */
+static void
+test_qcow2_writer_many_tables(void **state)
+{
+	const int64_t size = 50LL << 30, per_table = 8192;
+	char path[64] = "/tmp/xapid-test-qw-XXXXXX";
+	(void)state;
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	struct qcow2w *w = qcow2w_create(path, size);
+	assert_non_null(w);
+	uint8_t *c = xmalloc(QCOW2W_CLUSTER);
+	for (int64_t t = 0; t < 100; t++) {
+		memset(c, (int)(t + 1), QCOW2W_CLUSTER);
+		assert_int_equal(qcow2w_write(w, t * per_table + 5, c), 0);
+	}
+	memset(c, 0xee, QCOW2W_CLUSTER);
+	assert_int_equal(qcow2w_write(w, 7, c), 0); /* table 0 again */
+	assert_int_equal(qcow2w_write(w, 5, c), -1);
+	assert_int_equal(qcow2w_finish(w), 0);
+	char *cmd = xasprintf("qemu-img check -q -f qcow2 %s && qemu-io -f qcow2 -r "
+			      "-c 'read -P 1 327680 64k' -c 'read -P 0xee 458752 64k' "
+			      "-c 'read -P 100 %lld 64k' -c 'read -P 0 %lld 64k' %s "
+			      "> %s.out && grep -c '^read 65536' %s.out | grep -qx 4 && "
+			      "! grep -q 'verification failed' %s.out",
+			      path, (99LL * per_table + 5) * QCOW2W_CLUSTER,
+			      (99LL * per_table + 6) * QCOW2W_CLUSTER, path, path, path, path);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	cmd = xasprintf("%s.out", path);
+	unlink(cmd);
+	free(cmd);
+	unlink(path);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -261,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_stream_json),
 		cmocka_unit_test(test_vhd_roundtrip),
 		cmocka_unit_test(test_qcow2_writer),
+		cmocka_unit_test(test_qcow2_writer_many_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
