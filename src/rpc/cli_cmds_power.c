@@ -609,10 +609,9 @@ cli_cmd_vm_reset_powerstate(struct cli_ctx *ctx)
 /* ---- clone and copy ---- */
 
 struct cli_dup {
-	const char *name; /* new-name-label */
-	bool snapshot;    /* VM.snapshot rather than VM.clone */
-	bool quiesce;     /* VM.snapshot_with_quiesce */
-	char *sr;         /* VM.copy's SR (maybe OpaqueRef:NULL), or NULL */
+	const char *name;   /* new-name-label */
+	const char *method; /* VM.clone, VM.snapshot, VM.checkpoint, ... */
+	char *sr;           /* VM.copy's SR (maybe OpaqueRef:NULL), or NULL */
 	char **made;      /* refs of the new VMs */
 	size_t n;
 };
@@ -624,21 +623,16 @@ cli_dup_one(struct cli_ctx *ctx, const char *vm, void *arg)
 	xv *res = NULL;
 	int rc;
 
-	if (d->quiesce)
-		rc = cli_call(ctx, "VM.snapshot_with_quiesce", &res, xv_str(vm),
-			      xv_str(d->name), NULL);
-	else if (d->snapshot)
-		rc = cli_call(ctx, "VM.snapshot", &res, xv_str(vm),
-			      xv_str(d->name), xv_array(), NULL);
+	if (strcmp(d->method, "VM.snapshot") == 0)
+		rc = cli_call(ctx, d->method, &res, xv_str(vm), xv_str(d->name), xv_array(),
+			      NULL);
 	else if (d->sr)
-		rc = cli_call(ctx, "VM.copy", &res, xv_str(vm), xv_str(d->name),
+		rc = cli_call(ctx, d->method, &res, xv_str(vm), xv_str(d->name),
 			      xv_str(d->sr), NULL);
 	else
-		rc = cli_call(ctx, "VM.clone", &res, xv_str(vm),
-			      xv_str(d->name), NULL);
+		rc = cli_call(ctx, d->method, &res, xv_str(vm), xv_str(d->name), NULL);
 	if (rc == 0 && (!res || res->type != XV_STRING))
-		rc = cli_fail_failure(ctx, "%s returned no VM",
-				      d->sr ? "VM.copy" : "VM.clone");
+		rc = cli_fail_failure(ctx, "%s returned no VM", d->method);
 	if (rc == 0) {
 		d->made = xrealloc(d->made, (d->n + 1) * sizeof(char *));
 		d->made[d->n++] = xstrdup(res->u.s);
@@ -688,13 +682,12 @@ cli_dup(struct cli_ctx *ctx, struct cli_vm_op *op, struct cli_dup *d)
 	return rc;
 }
 
-/* vm-clone, vm-snapshot and vm-snapshot-with-quiesce differ only in the
- * call they make. */
+/* vm-clone, vm-snapshot, vm-snapshot-with-quiesce and vm-checkpoint differ
+ * only in the call they make. */
 static int
-cli_dup_simple(struct cli_ctx *ctx, bool snapshot, bool quiesce)
+cli_dup_simple(struct cli_ctx *ctx, const char *method)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), snapshot, quiesce,
-			    NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), method, NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, true,
 			       L("new-name-label", "new-name-description",
 				 "ignore-vdi-uuids"),
@@ -706,25 +699,31 @@ cli_dup_simple(struct cli_ctx *ctx, bool snapshot, bool quiesce)
 static int
 cli_cmd_vm_clone(struct cli_ctx *ctx)
 {
-	return cli_dup_simple(ctx, false, false);
+	return cli_dup_simple(ctx, "VM.clone");
 }
 
 static int
 cli_cmd_vm_snapshot(struct cli_ctx *ctx)
 {
-	return cli_dup_simple(ctx, true, false);
+	return cli_dup_simple(ctx, "VM.snapshot");
 }
 
 static int
 cli_cmd_vm_snapshot_quiesce(struct cli_ctx *ctx)
 {
-	return cli_dup_simple(ctx, true, true);
+	return cli_dup_simple(ctx, "VM.snapshot_with_quiesce");
+}
+
+static int
+cli_cmd_vm_checkpoint(struct cli_ctx *ctx)
+{
+	return cli_dup_simple(ctx, "VM.checkpoint");
 }
 
 static int
 cli_cmd_vm_copy(struct cli_ctx *ctx)
 {
-	struct cli_dup d = {cli_param(ctx, "new-name-label"), false, false, NULL, NULL, 0};
+	struct cli_dup d = {cli_param(ctx, "new-name-label"), "VM.copy", NULL, NULL, 0};
 	struct cli_vm_op op = {false, true, false,
 			       L("new-name-label", "sr-uuid",
 				 "new-name-description"),
@@ -786,6 +785,10 @@ const struct cli_cmd cli_power_cmds[] = {
 	 "Snapshot an existing VM with quiesce, using storage-level fast disk "
 	 "snapshot operation where available.",
 	 cli_cmd_vm_snapshot_quiesce, CLI_CMD_VM_SEL, NULL},
+	{"vm-checkpoint", L("new-name-label"), L("new-name-description"),
+	 "Checkpoint an existing VM, using storage-level fast disk snapshot "
+	 "operation where available.",
+	 cli_cmd_vm_checkpoint, VMSEL, NULL},
 	{"vm-copy", L("new-name-label"), L("new-name-description", "sr-uuid"),
 	 "Copy an existing VM, but without using storage-level fast disk "
 	 "clone operation (even if this is available). The disk images of the "

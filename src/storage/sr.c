@@ -36,6 +36,15 @@ sr_map_get(const struct dm_coll *c, const char *key)
 	return NULL;
 }
 
+/* A VBD through which a VM uses its VDI now. A checkpoint's VBDs say
+ * attached too (the devices its memory knows), but nothing runs there. */
+static bool
+sr_vbd_live(const struct db_row *vbd)
+{
+	const struct db_row *vm = vbd ? db_get(DMC_VM, vbd->f[DMF_VBD_VM].s) : NULL;
+	return vbd && vbd->f[DMF_VBD_currently_attached].b && !(vm && vm->f[DMF_VM_is_a_snapshot].b);
+}
+
 /* The PBD of SR sr on this host, or NULL. Call with the read lock. */
 static struct db_row *
 sr_local_pbd(const struct db_row *sr)
@@ -263,7 +272,7 @@ sr_live_switch(const struct sr_live *l, const char *new_top)
 }
 
 struct api_err *
-sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
+sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out)
 {
 	struct api_err *err = NULL;
 	char *location = NULL, *sr_ref = NULL;
@@ -280,7 +289,7 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
 		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
 			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-			if (!vbd || !vbd->f[DMF_VBD_currently_attached].b)
+			if (!sr_vbd_live(vbd))
 				continue;
 			struct db_row *vm = db_get(DMC_VM, vbd->f[DMF_VBD_VM].s);
 			if (vm_uuid[0] || !vm || !sr_live_ops ||
@@ -333,6 +342,8 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out)
 		if (snapshot)
 			db_txn_set(t, n, DMF_VDI_snapshot_time,
 				   (union dm_val){.i = (int64_t)time(NULL)});
+		if (pending)
+			sr_map_put(t, n, DMF_VDI_sm_config, SR_PENDING_KEY, pending);
 		char *ref = xstrdup(n->ref);
 		sr_update_space(t, &c);
 		err = api_commit(t);
@@ -356,7 +367,7 @@ sr_vdi_written(const struct db_row *vdi)
 	const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
 	for (size_t i = 0; vbds && i < vbds->n; i++) {
 		struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-		if (vbd && vbd->f[DMF_VBD_currently_attached].b &&
+		if (sr_vbd_live(vbd) &&
 		    strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
 			return true;
 	}
@@ -469,7 +480,7 @@ sr_api_vdi_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	char *ref = NULL;
 	(void)nargs;
 	struct api_err *err = sr_vdi_clone(args[0]->u.s,
-					   strcmp(ctx->msg->name, "snapshot") == 0, &ref);
+					   strcmp(ctx->msg->name, "snapshot") == 0, NULL, &ref);
 	if (!err)
 		*result = xv_str_own(ref);
 	return err;
@@ -508,7 +519,7 @@ sr_gc_busy(void *ctx, const char *location)
 		const struct dm_coll *b = v[i]->f[DMF_VDI_VBDs].c;
 		for (size_t k = 0; b && k < b->n; k++) {
 			struct db_row *vbd = db_get(DMC_VBD, b->v[k].s);
-			busy = busy || (vbd && vbd->f[DMF_VBD_currently_attached].b);
+			busy = busy || sr_vbd_live(vbd);
 		}
 	}
 	free(v);
@@ -543,7 +554,7 @@ sr_gc_live(void *ctx, const char *location)
 		for (size_t k = 0; b && k < b->n; k++) {
 			struct db_row *vbd = db_get(DMC_VBD, b->v[k].s);
 			struct db_row *vm = vbd ? db_get(DMC_VM, vbd->f[DMF_VBD_VM].s) : NULL;
-			if (!vbd || !vm || !vbd->f[DMF_VBD_currently_attached].b ||
+			if (!vbd || !vm || !sr_vbd_live(vbd) ||
 			    strcmp(vm->f[DMF_VM_resident_on].s, sr_host ? sr_host : "") != 0)
 				continue;
 			snprintf(uuid, sizeof(uuid), "%s", vm->f[DMF_VM_uuid].s);
@@ -610,7 +621,7 @@ sr_vdi_delete(const char *ref)
 		const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
 		for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
 			struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
-			if (vbd && vbd->f[DMF_VBD_currently_attached].b)
+			if (sr_vbd_live(vbd))
 				err = api_error(XE_VDI_IN_USE, ref, "destroy", NULL);
 		}
 		location = xstrdup(vdi->f[DMF_VDI_location].s);

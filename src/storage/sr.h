@@ -16,6 +16,8 @@
 #include "api/errors.h"
 #include "db/store.h"
 
+struct db_txn;
+
 /* A VDI in use by a running VM: after the driver moved the VDI's data into
  * the base and made the VDI's new top layer, switch() makes the VM write to
  * that layer (backend disk_snapshot). */
@@ -89,9 +91,31 @@ struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
  * changing under a reader. Call with the DB read lock held. */
 bool sr_vdi_written(const struct db_row *vdi);
 
-/* VDI.clone / VDI.snapshot of a VDI that no running VM uses: the new VDI's
- * ref in *out (malloc'd). Call without locks. */
-struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, char **out);
+/* VDI.clone / VDI.snapshot (live when a VM running here writes to it):
+ * the new VDI's ref in *out (malloc'd). pending: when not NULL, the new
+ * VDI is a step of a larger operation (VM.snapshot, VM.revert) and carries
+ * sm_config:xapid-pending=<pending> until that operation commits and drops
+ * the mark; one still marked and used by no VBD at start-up was left by a
+ * crash and goes (sr_recover). Call without locks. */
+struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending,
+			     char **out);
+
+/* The sm_config key of sr_vdi_clone's pending mark. */
+#define SR_PENDING_KEY "xapid-pending"
+
+/* Sets key to val in the string map field of row r (val NULL: removes it). */
+void sr_map_put(struct db_txn *t, struct db_row *r, int field, const char *key,
+		const char *val);
+
+/* A new suspend-type VDI with a copy of the memory image of suspend VDI
+ * src (VM.revert to a checkpoint). */
+struct api_err *sr_suspend_vdi_copy(const char *src, char **out);
+
+/* Start-up, after the VMs were resynchronised: removes what crashed
+ * operations left (VDIs still marked pending and used by no VBD, suspend
+ * images no VM holds), then collects every attached SR's garbage (the
+ * driver's own journals first). */
+void sr_recover(void);
 
 /* How VDIs attached to running VMs are snapshotted (the VM backend's
  * disk_snapshot); without it such VDIs give VDI_IN_USE. */
@@ -122,7 +146,6 @@ struct api_err *sr_vdi_delete(const char *vdi_ref);
 
 /* Makes the host's local SR on first start (DIR/sr-local) and sets it as the
  * pool's default SR. Call inside the bootstrap transaction. */
-struct db_txn;
 void sr_bootstrap(struct db_txn *t, const char *host_ref, const char *state_dir,
 		  const char *pool_ref);
 

@@ -118,6 +118,10 @@ struct vm_backend_ops {
 	int (*unpause)(const char *uuid, char **err);
 	/* Saves the memory image to path and stops the VM. */
 	int (*suspend)(const char *uuid, const char *path, char **err);
+	/* Writes the memory image of a paused VM to path as suspend does, but
+	 * the VM stays (paused; unpause continues it): VM.checkpoint. NULL:
+	 * not supported. */
+	int (*save)(const char *uuid, const char *path, char **err);
 	/* Starts from a saved image (spec as for start). */
 	int (*resume)(const struct vm_spec *spec, const char *path, char **err);
 	int (*disk_plug)(const char *uuid, const struct vm_disk *d, char **err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <ctype.h>
 
 #include "rpc/http.h"
@@ -256,6 +257,15 @@ lc_hard_shutdown(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	return err;
 }
 
+struct api_err *
+vm_hard_shutdown(const char *vm)
+{
+	xv *a = xv_str(vm);
+	struct api_err *e = lc_hard_shutdown(NULL, &a, 1, NULL);
+	xv_free(a);
+	return e;
+}
+
 /* VM.suspend: the memory image goes to a VDI on the suspend SR. */
 static struct api_err *
 lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
@@ -270,17 +280,11 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	if (err)
 		return err;
 	db_rdlock();
-	size_t n;
-	struct db_row **pools = db_list(DMC_pool, &n);
 	struct db_row *r = db_get(DMC_VM, vm);
 	if (r) {
-		const char *s1 = r->f[DMF_VM_suspend_SR].s;
-		const char *s2 = n ? pools[0]->f[DMF_pool_suspend_image_SR].s : DM_NULL_REF;
-		const char *s3 = n ? pools[0]->f[DMF_pool_default_SR].s : DM_NULL_REF;
-		sr = xstrdup(strcmp(s1, DM_NULL_REF) ? s1 : strcmp(s2, DM_NULL_REF) ? s2 : s3);
+		sr = vm_suspend_sr(r);
 		mem = r->f[DMF_VM_memory_static_max].i;
 	}
-	free(pools);
 	db_unlock();
 	char *uuid = lc_uuid(vm);
 	err = sr_suspend_vdi_create(sr ? sr : DM_NULL_REF, mem, &vdi, &path);
@@ -554,6 +558,20 @@ lc_event(const char *uuid, enum vm_run_state state, bool reboot, const char *rea
 	pthread_attr_destroy(&attr);
 }
 
+/* True when the DB says operation op was running on VM vm. */
+static bool
+lc_was_doing(const char *vm, const char *op)
+{
+	bool r = false;
+	db_rdlock();
+	struct db_row *row = db_get(DMC_VM, vm);
+	const struct dm_coll *c = row ? row->f[DMF_VM_current_operations].c : NULL;
+	for (size_t i = 0; c && i < c->n; i++)
+		r = r || strcmp(c->v[2 * i + 1].s, op) == 0;
+	db_unlock();
+	return r;
+}
+
 /* After a restart: VMs the DB thinks run here are re-attached or halted. */
 static void
 lc_resync(void)
@@ -574,6 +592,21 @@ lc_resync(void)
 	db_unlock();
 	for (size_t i = 0; i < k; i++) {
 		enum vm_run_state st = vm_cfg.backend->attach(uuids[i]);
+		if (st == VMR_PAUSED && lc_was_doing(refs[i], "checkpoint")) {
+			/* paused by a checkpoint a crash interrupted: on again */
+			for (int tries = 0; tries < 60 && st == VMR_PAUSED; tries++) {
+				/* its memory may still be going out: cont waits for that */
+				char *msg = NULL;
+				if (vm_cfg.backend->unpause(uuids[i], &msg) == 0) {
+					log_warn("vm", "resync: VM %s unpaused after an interrupted "
+						 "checkpoint", uuids[i]);
+					st = VMR_RUNNING;
+				} else {
+					usleep(500000);
+				}
+				free(msg);
+			}
+		}
 		const char *now = st == VMR_RUNNING ? "Running"
 				  : st == VMR_PAUSED ? "Paused"
 						     : NULL;
@@ -673,6 +706,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	if (vm_cfg.backend->disk_stream)
 		sr_set_live_stream(vm_cfg.backend->disk_stream);
 	lc_resync();
+	sr_recover();
 	vm_guest_agent_start();
 	metrics_start();
 	return 0;

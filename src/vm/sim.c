@@ -290,6 +290,29 @@ sim_suspend(const char *uuid, const char *path, char **err)
 	return rc;
 }
 
+/* backend.h save: the image of sim_suspend, the VM stays. */
+static int
+sim_save_image(const char *uuid, const char *path, char **err)
+{
+	FILE *f;
+	int rc = -1;
+
+	pthread_mutex_lock(&sim_lock);
+	if (sim_get(uuid, err)) {
+		f = fopen(path, "we");
+		if (!f || fputs(sim_image_magic, f) < 0 || fprintf(f, "%s\n", uuid) < 0 ||
+		    fclose(f) != 0) {
+			*err = xasprintf("sim: cannot write %s: %s", path, strerror(errno));
+			if (f)
+				unlink(path);
+		} else {
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&sim_lock);
+	return rc;
+}
+
 static int
 sim_resume(const struct vm_spec *spec, const char *path, char **err)
 {
@@ -646,6 +669,7 @@ const struct vm_backend_ops vm_backend_sim = {
 	.pause = sim_pause,
 	.unpause = sim_unpause,
 	.suspend = sim_suspend,
+	.save = sim_save_image,
 	.resume = sim_resume,
 	.disk_plug = sim_disk_plug,
 	.disk_unplug = sim_disk_unplug,

@@ -33,9 +33,41 @@ vbd_set_owner(struct db_txn *t, struct db_row *vbd)
 	db_txn_set(t, vbd, DMF_VBD_other_config, (union dm_val){.c = nc});
 }
 
+/* VM.checkpoint's memory image: written after the disk snapshots (the VM
+ * is paused throughout, so both show the same moment) and before the
+ * snapshot's record, which then holds it as its suspend_VDI. */
+struct lc_mem {
+	const char *uuid; /* the VM (backend) */
+	const char *sr;   /* where the image goes */
+	int64_t size;
+	char *vdi;        /* out: the image's VDI */
+};
+
+static struct api_err *
+lc_mem_save(struct lc_mem *mem)
+{
+	char *path = NULL, *msg = NULL;
+	struct api_err *err = sr_suspend_vdi_create(mem->sr, mem->size, &mem->vdi, &path);
+	if (err)
+		return err;
+	if (!vm_cfg.backend->save) {
+		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, mem->sr, NULL);
+	} else if (vm_cfg.backend->save(mem->uuid, path, &msg) < 0) {
+		err = api_internal("VM checkpoint: memory image: %s", msg ? msg : "failed");
+	}
+	if (err) {
+		api_err_free(sr_vdi_delete(mem->vdi));
+		free(mem->vdi);
+		mem->vdi = NULL;
+	}
+	free(msg);
+	free(path);
+	return err;
+}
+
 static struct api_err *
 lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
-	   const xv *ignore, xv **result)
+	   const xv *ignore, struct lc_mem *mem, xv **result)
 {
 	struct api_err *err = NULL;
 	char **disk_vbd = NULL, **new_vdi = NULL;
@@ -68,10 +100,13 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 		char *nv = NULL;
 		/* VM.copy: full copies into copy_sr; else copy-on-write */
 		err = copy_sr ? sr_vdi_copy(new_vdi[i], copy_sr, NULL, &nv)
-			      : sr_vdi_clone(new_vdi[i], snapshot, &nv);
+			      : sr_vdi_clone(new_vdi[i], snapshot, snapshot ? "snapshot" : "clone",
+					     &nv);
 		free(new_vdi[i]);
 		new_vdi[i] = nv;
 	}
+	if (!err && mem)
+		err = lc_mem_save(mem);
 	if (err)
 		goto out;
 
@@ -100,7 +135,9 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 		db_txn_set(t, n, DMF_VM_is_a_template, (union dm_val){.b = true});
 		db_txn_set(t, n, DMF_VM_snapshot_of, (union dm_val){.s = xstrdup(vm)});
 		db_txn_set(t, n, DMF_VM_snapshot_time, (union dm_val){.i = (int64_t)time(NULL)});
-		vm_set_power(t, n, "Halted");
+		vm_set_power(t, n, mem ? "Suspended" : "Halted");
+		if (mem)
+			db_txn_set(t, n, DMF_VM_suspend_VDI, (union dm_val){.s = xstrdup(mem->vdi)});
 	} else {
 		db_txn_set(t, n, DMF_VM_parent, (union dm_val){.s = xstrdup(vm)});
 	}
@@ -128,9 +165,14 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 		if (vdi) {
 			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(vdi)});
 			vbd_set_owner(t, nb);
+			struct db_row *nvdi = db_txn_edit(t, DMC_VDI, vdi);
+			if (nvdi) /* the snapshot is whole: no longer pending */
+				sr_map_put(t, nvdi, DMF_VDI_sm_config, SR_PENDING_KEY, NULL);
 		}
-		db_txn_set(t, nb, DMF_VBD_currently_attached, (union dm_val){.b = false});
-		db_txn_set(t, nb, DMF_VBD_device, (union dm_val){.s = xstrdup("")});
+		if (!mem) { /* a checkpoint's devices are those its memory knows */
+			db_txn_set(t, nb, DMF_VBD_currently_attached, (union dm_val){.b = false});
+			db_txn_set(t, nb, DMF_VBD_device, (union dm_val){.s = xstrdup("")});
+		}
 	}
 	c = src->f[DMF_VM_VIFs].c;
 	for (size_t i = 0; c && i < c->n; i++) {
@@ -144,7 +186,8 @@ lc_copy_vm(const char *vm, const char *name, bool snapshot, const char *copy_sr,
 		db_txn_set(t, nv, DMF_VIF_VM, (union dm_val){.s = xstrdup(nref)});
 		if (!snapshot)
 			db_txn_set(t, nv, DMF_VIF_MAC, (union dm_val){.s = vif_random_mac()});
-		db_txn_set(t, nv, DMF_VIF_currently_attached, (union dm_val){.b = false});
+		if (!mem)
+			db_txn_set(t, nv, DMF_VIF_currently_attached, (union dm_val){.b = false});
 	}
 	if (!(err = api_commit(t))) {
 		*result = xv_str(nref);
@@ -156,6 +199,11 @@ out:
 	for (size_t i = 0; i < ndisks; i++) /* undo the disk clones */
 		if (new_vdi[i] && err)
 			api_err_free(sr_vdi_delete(new_vdi[i]));
+	if (err && mem && mem->vdi) {
+		api_err_free(sr_vdi_delete(mem->vdi));
+		free(mem->vdi);
+		mem->vdi = NULL;
+	}
 	for (size_t i = 0; disk_vbd && disk_vbd[i]; i++)
 		free(disk_vbd[i]);
 	for (size_t i = 0; new_vdi && new_vdi[i]; i++)
@@ -165,15 +213,94 @@ out:
 	return err;
 }
 
-/* VM.revert(snapshot): the VM gets copies of the snapshot's disks and its
- * configuration back; its current disks go. Halted VMs only for now. */
+/* The VM's VIFs are attached as the checkpoint's were (same device). */
+static void
+lc_revert_vifs(struct db_txn *t, const struct db_row *vm, const struct db_row *snap)
+{
+	const struct dm_coll *c = vm->f[DMF_VM_VIFs].c, *sc = snap->f[DMF_VM_VIFs].c;
+	for (size_t i = 0; c && i < c->n; i++) {
+		struct db_row *v = db_txn_edit(t, DMC_VIF, c->v[i].s);
+		bool att = false;
+		for (size_t k = 0; v && sc && k < sc->n; k++) {
+			const struct db_row *sv = db_get(DMC_VIF, sc->v[k].s);
+			att = att || (sv && sv->f[DMF_VIF_currently_attached].b &&
+				      strcmp(sv->f[DMF_VIF_device].s, v->f[DMF_VIF_device].s) == 0);
+		}
+		if (v)
+			db_txn_set(t, v, DMF_VIF_currently_attached, (union dm_val){.b = att});
+	}
+}
+
+/* The revert's one commit: configuration, disk VBDs swapped, the old disks
+ * marked for removal (sr_recover finishes it after a crash), and for a
+ * checkpoint its memory image and power state Suspended. */
+static struct api_err *
+lc_revert_commit(const char *vm, const char *snap, char **svbd, char **new_vdi, size_t ns,
+		 char **old_vdi, size_t nold, const char *susp)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *w = db_txn_edit(t, DMC_VM, vm);
+	const struct db_row *sr = db_get(DMC_VM, snap);
+	if (!w || !sr) {
+		db_txn_abort(t);
+		return api_error(XE_HANDLE_INVALID, "VM", w ? snap : vm, NULL);
+	}
+	static const int keep[] = {
+		DMF_VM_memory_static_max, DMF_VM_memory_dynamic_max,
+		DMF_VM_memory_dynamic_min, DMF_VM_memory_static_min,
+		DMF_VM_VCPUs_max, DMF_VM_VCPUs_at_startup, DMF_VM_VCPUs_params,
+		DMF_VM_PV_kernel, DMF_VM_PV_ramdisk, DMF_VM_PV_args,
+		DMF_VM_HVM_boot_params, DMF_VM_platform, DMF_VM_other_config};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		db_txn_set(t, w, keep[i], dmv_copy(dm_classes[DMC_VM].fields[keep[i]].type, sr->f[keep[i]]));
+	/* the VM's current disk VBDs go; the snapshot's come back */
+	const struct dm_coll *c = w->f[DMF_VM_VBDs].c;
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
+			db_txn_destroy(t, DMC_VBD, b->ref);
+	}
+	for (size_t i = 0; i < ns; i++) {
+		const struct db_row *b = db_get(DMC_VBD, svbd[i]);
+		if (!b)
+			continue;
+		struct db_row *nb = db_txn_create(t, DMC_VBD, NULL, NULL);
+		for (size_t f = 0; f < dm_classes[DMC_VBD].nfields; f++)
+			if ((int)f != dm_classes[DMC_VBD].f_uuid)
+				db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
+		db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(vm)});
+		db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(new_vdi[i])});
+		vbd_set_owner(t, nb);
+		struct db_row *nv = db_txn_edit(t, DMC_VDI, new_vdi[i]);
+		if (nv)
+			sr_map_put(t, nv, DMF_VDI_sm_config, SR_PENDING_KEY, NULL);
+	}
+	for (size_t i = 0; i < nold; i++) {
+		struct db_row *ov = db_txn_edit(t, DMC_VDI, old_vdi[i]);
+		if (ov)
+			sr_map_put(t, ov, DMF_VDI_sm_config, SR_PENDING_KEY, "revert-old");
+	}
+	if (susp) {
+		vm_set_power(t, w, "Suspended");
+		db_txn_set(t, w, DMF_VM_suspend_VDI, (union dm_val){.s = xstrdup(susp)});
+		lc_revert_vifs(t, w, sr);
+	}
+	return api_commit(t);
+}
+
+/* VM.revert(snapshot): the VM (shut down first, as xapi does) gets clones
+ * of the snapshot's disks and its configuration back; its current disks
+ * go. A checkpoint's memory image comes too: the VM is then Suspended at
+ * that moment, and VM.resume carries on from there. */
 static struct api_err *
 lc_revert(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *snap = args[0]->u.s;
-	char *vm = NULL, **svdi = NULL, **svbd = NULL, **old_vdi = NULL;
+	char *vm = NULL, **svdi = NULL, **svbd = NULL, **old_vdi = NULL, *opid = NULL;
+	char *ssusp = NULL, *susp = NULL;
 	size_t ns = 0, nold = 0;
 	struct api_err *err = NULL;
+	bool halted = true;
 	(void)ctx;
 	(void)nargs;
 	(void)result;
@@ -185,75 +312,62 @@ lc_revert(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		err = api_error(XE_HANDLE_INVALID, "VM", snap, NULL);
 	else if (!v)
 		err = api_error(XE_HANDLE_INVALID, "VM", s->f[DMF_VM_snapshot_of].s, NULL);
-	else if (strcmp(v->f[DMF_VM_power_state].s, "Halted") != 0)
-		err = vm_bad_power_state(v->ref, "halted", v->f[DMF_VM_power_state].s);
 	if (!err) {
 		vm = xstrdup(v->ref);
-		const struct dm_coll *c = s->f[DMF_VM_VBDs].c;
-		svdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
-		svbd = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
-		for (size_t i = 0; c && i < c->n; i++) {
-			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
-			if (!b || b->f[DMF_VBD_empty].b || strcmp(b->f[DMF_VBD_type].s, "CD") == 0)
-				continue;
-			svbd[ns] = xstrdup(b->ref);
-			svdi[ns++] = xstrdup(b->f[DMF_VBD_VDI].s);
-		}
-		c = v->f[DMF_VM_VBDs].c;
-		old_vdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
-		for (size_t i = 0; c && i < c->n; i++) {
-			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
-			if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
-				old_vdi[nold++] = xstrdup(b->f[DMF_VBD_VDI].s);
-		}
+		halted = strcmp(v->f[DMF_VM_power_state].s, "Halted") == 0;
+	}
+	db_unlock();
+	if (!err && !halted)
+		err = vm_hard_shutdown(vm);
+	if (!err)
+		err = vm_op_begin(vm, "reverting", "halted", false, &opid);
+	if (err) {
+		free(vm);
+		return err;
+	}
+	db_rdlock();
+	s = db_get(DMC_VM, snap);
+	v = db_get(DMC_VM, vm);
+	const struct dm_coll *c = s ? s->f[DMF_VM_VBDs].c : NULL;
+	svdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+	svbd = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		if (!b || b->f[DMF_VBD_empty].b || strcmp(b->f[DMF_VBD_type].s, "CD") == 0)
+			continue;
+		svbd[ns] = xstrdup(b->ref);
+		svdi[ns++] = xstrdup(b->f[DMF_VBD_VDI].s);
+	}
+	if (s && strcmp(s->f[DMF_VM_power_state].s, "Suspended") == 0 &&
+	    strcmp(s->f[DMF_VM_suspend_VDI].s, DM_NULL_REF) != 0)
+		ssusp = xstrdup(s->f[DMF_VM_suspend_VDI].s);
+	c = v ? v->f[DMF_VM_VBDs].c : NULL;
+	old_vdi = xcalloc((c ? c->n : 0) + 1, sizeof(char *));
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
+		if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
+			old_vdi[nold++] = xstrdup(b->f[DMF_VBD_VDI].s);
 	}
 	db_unlock();
 	char **new_vdi = xcalloc(ns + 1, sizeof(char *));
 	for (size_t i = 0; !err && i < ns; i++)
-		err = sr_vdi_clone(svdi[i], false, &new_vdi[i]);
-	if (!err) {
-		struct db_txn *t = db_txn_begin();
-		struct db_row *w = db_txn_edit(t, DMC_VM, vm);
-		const struct db_row *sr = db_get(DMC_VM, snap);
-		static const int keep[] = {
-			DMF_VM_memory_static_max, DMF_VM_memory_dynamic_max,
-			DMF_VM_memory_dynamic_min, DMF_VM_memory_static_min,
-			DMF_VM_VCPUs_max, DMF_VM_VCPUs_at_startup, DMF_VM_VCPUs_params,
-			DMF_VM_PV_kernel, DMF_VM_PV_ramdisk, DMF_VM_PV_args,
-			DMF_VM_HVM_boot_params, DMF_VM_platform, DMF_VM_other_config};
-		for (size_t i = 0; w && sr && i < sizeof(keep) / sizeof(keep[0]); i++)
-			db_txn_set(t, w, keep[i],
-				   dmv_copy(dm_classes[DMC_VM].fields[keep[i]].type, sr->f[keep[i]]));
-		/* the VM's current disk VBDs go; the snapshot's come back */
-		const struct dm_coll *c = w ? w->f[DMF_VM_VBDs].c : NULL;
-		for (size_t i = 0; c && i < c->n; i++) {
-			const struct db_row *b = db_get(DMC_VBD, c->v[i].s);
-			if (b && !b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_type].s, "CD") != 0)
-				db_txn_destroy(t, DMC_VBD, b->ref);
-		}
-		for (size_t i = 0; i < ns; i++) {
-			const struct db_row *b = db_get(DMC_VBD, svbd[i]);
-			if (!b)
-				continue;
-			struct db_row *nb = db_txn_create(t, DMC_VBD, NULL, NULL);
-			for (size_t f = 0; f < dm_classes[DMC_VBD].nfields; f++)
-				if ((int)f != dm_classes[DMC_VBD].f_uuid)
-					db_txn_set(t, nb, (int)f, dmv_copy(dm_classes[DMC_VBD].fields[f].type, b->f[f]));
-			db_txn_set(t, nb, DMF_VBD_VM, (union dm_val){.s = xstrdup(vm)});
-			db_txn_set(t, nb, DMF_VBD_VDI, (union dm_val){.s = xstrdup(new_vdi[i])});
-			vbd_set_owner(t, nb);
-		}
-		err = api_commit(t);
-	}
+		err = sr_vdi_clone(svdi[i], false, "revert", &new_vdi[i]);
+	if (!err && ssusp)
+		err = sr_suspend_vdi_copy(ssusp, &susp);
+	if (!err)
+		err = lc_revert_commit(vm, snap, svbd, new_vdi, ns, old_vdi, nold, susp);
 	if (err) {
 		for (size_t i = 0; i < ns; i++)
 			if (new_vdi[i])
 				api_err_free(sr_vdi_delete(new_vdi[i]));
+		if (susp)
+			api_err_free(sr_vdi_delete(susp));
 	} else {
 		for (size_t i = 0; i < nold; i++)
 			api_err_free(sr_vdi_delete(old_vdi[i]));
-		log_info("vm", "reverted %s to snapshot %s", vm, snap);
+		log_info("vm", "reverted %s to %s %s", vm, ssusp ? "checkpoint" : "snapshot", snap);
 	}
+	vm_op_end(vm, opid, NULL);
 	for (size_t i = 0; i < ns; i++) {
 		free(svdi[i]);
 		free(svbd[i]);
@@ -265,6 +379,9 @@ lc_revert(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	free(svbd);
 	free(new_vdi);
 	free(old_vdi);
+	free(ssusp);
+	free(susp);
+	free(opid);
 	free(vm);
 	return err;
 }
@@ -274,7 +391,7 @@ lc_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
 	(void)nargs;
-	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, NULL, NULL, result);
+	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, NULL, NULL, NULL, result);
 }
 
 static struct api_err *
@@ -282,7 +399,7 @@ lc_snapshot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
 	return lc_copy_vm(args[0]->u.s, args[1]->u.s, true, NULL,
-			  nargs > 2 ? args[2] : NULL, result);
+			  nargs > 2 ? args[2] : NULL, NULL, result);
 }
 
 /* Runs one guest-agent command; 0 when it answered without an error. */
@@ -333,10 +450,67 @@ lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		free(uuid);
 		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_FAILED, vm, NULL);
 	}
-	struct api_err *err = lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, result);
+	struct api_err *err = lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, NULL, result);
 	if (lc_agent_do(uuid, "{\"execute\":\"guest-fsfreeze-thaw\"}") < 0)
 		log_warn("vm", "VM %s: the guest agent did not thaw its filesystems", uuid);
 	free(uuid);
+	return err;
+}
+
+/* VM.checkpoint(vm, new_name): a snapshot with the memory of a running VM
+ * (its suspend_VDI; power_state Suspended). xapi suspends and resumes the
+ * VM around it; here QEMU stays: vCPUs stopped, disks snapshotted live,
+ * memory saved, vCPUs on again. A halted VM gets a plain snapshot. */
+static struct api_err *
+lc_checkpoint(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s;
+	char *opid = NULL, *msg = NULL, *uuid = NULL, *sr = NULL, state[16] = "";
+	struct lc_mem mem = {0};
+	(void)ctx;
+	(void)nargs;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r) {
+		snprintf(state, sizeof(state), "%s", r->f[DMF_VM_power_state].s);
+		uuid = xstrdup(r->f[DMF_VM_uuid].s);
+		sr = vm_suspend_sr(r);
+		mem.size = r->f[DMF_VM_memory_static_max].i;
+	}
+	db_unlock();
+	if (strcmp(state, "Halted") == 0) {
+		free(uuid);
+		free(sr);
+		return lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, NULL, result);
+	}
+	struct api_err *err = vm_op_begin(vm, "checkpoint", "running,paused", false, &opid);
+	if (err)
+		goto out;
+	bool running = strcmp(state, "Running") == 0;
+	if (running && vm_cfg.backend->pause(uuid, &msg) < 0) {
+		err = api_internal("VM checkpoint: pause: %s", msg ? msg : "failed");
+		vm_op_end(vm, opid, NULL);
+		goto out;
+	}
+	mem.uuid = uuid;
+	mem.sr = sr;
+	err = lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, &mem, result);
+	const char *now = NULL;
+	free(msg);
+	msg = NULL;
+	if (running && vm_cfg.backend->unpause(uuid, &msg) < 0) {
+		log_err("vm", "VM %s stays paused after its checkpoint: %s", uuid, msg ? msg : "");
+		now = "Paused";
+	}
+	vm_op_end(vm, opid, now);
+	if (!err)
+		log_info("vm", "checkpoint of %s (memory image %s)", uuid, mem.vdi);
+out:
+	free(mem.vdi);
+	free(msg);
+	free(uuid);
+	free(sr);
+	free(opid);
 	return err;
 }
 
@@ -380,7 +554,7 @@ lc_vm_copy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	(void)ctx;
 	(void)nargs;
 	return lc_copy_vm(args[0]->u.s, args[1]->u.s, false, args[2]->u.s, NULL,
-			  result);
+			  NULL, result);
 }
 
 /* VM.provision: makes the disks a template's other_config:disks describes.
@@ -427,5 +601,6 @@ vm_copy_register(void)
 	api_register("VM.snapshot_with_quiesce", lc_snapshot_quiesce, 0);
 	api_register("VM.clone", lc_clone, 0);
 	api_register("VM.snapshot", lc_snapshot, 0);
+	api_register("VM.checkpoint", lc_checkpoint, 0);
 	api_register("VM.revert", lc_revert, 0);
 }

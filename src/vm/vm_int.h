@@ -24,6 +24,11 @@ char *vbd_device_name(const char *userdevice);
 /* Ends an operation; if power_state is non-NULL the VM moves to it (and
  * resident_on, metrics, devices follow). */
 void vm_op_end(const char *vm, const char *opid, const char *power_state);
+/* VM.hard_shutdown of any live or suspended VM (VM.revert's first step). */
+struct api_err *vm_hard_shutdown(const char *vm);
+/* The SR a VM's memory image goes to: its suspend_SR, else the pool's
+ * suspend_image_SR, else the default SR (malloc'd). Read lock held. */
+char *vm_suspend_sr(const struct db_row *vm);
 
 /* Builds the backend spec of a VM from the DB; attached_only keeps only the
  * devices attached now (resume: the saved machine must match). */

@@ -208,6 +208,19 @@ vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 	}
 }
 
+char *
+vm_suspend_sr(const struct db_row *vm)
+{
+	size_t n;
+	struct db_row **pools = db_list(DMC_pool, &n);
+	const char *s1 = vm->f[DMF_VM_suspend_SR].s;
+	const char *s2 = n ? pools[0]->f[DMF_pool_suspend_image_SR].s : DM_NULL_REF;
+	const char *s3 = n ? pools[0]->f[DMF_pool_default_SR].s : DM_NULL_REF;
+	char *sr = xstrdup(strcmp(s1, DM_NULL_REF) ? s1 : strcmp(s2, DM_NULL_REF) ? s2 : s3);
+	free(pools);
+	return sr;
+}
+
 void
 vm_op_end(const char *vm, const char *opid, const char *power_state)
 {

@@ -40,6 +40,7 @@ WORKERS_WRAP(shutdown, (const char *u, double t, char **e), (u, t, e))
 WORKERS_WRAP(destroy, (const char *u, char **e), (u, e))
 WORKERS_WRAP(reboot, (const char *u, bool h, char **e), (u, h, e))
 WORKERS_WRAP(suspend, (const char *u, const char *p, char **e), (u, p, e))
+WORKERS_WRAP(save, (const char *u, const char *p, char **e), (u, p, e))
 WORKERS_WRAP(resume, (const struct vm_spec *s, const char *p, char **e), (s, p, e))
 WORKERS_WRAP(disk_plug, (const char *u, const struct vm_disk *d, char **e), (u, d, e))
 WORKERS_WRAP(disk_unplug, (const char *u, const char *i, char **e), (u, i, e))
@@ -65,6 +66,8 @@ vm_workers_wrap(const struct vm_backend_ops *inner, unsigned size)
 	workers_ops.reboot = workers_reboot;
 	workers_ops.suspend = workers_suspend;
 	workers_ops.resume = workers_resume;
+	if (inner->save)
+		workers_ops.save = workers_save;
 	workers_ops.disk_plug = workers_disk_plug;
 	workers_ops.disk_unplug = workers_disk_unplug;
 	workers_ops.nic_plug = workers_nic_plug;

@@ -489,6 +489,40 @@ out:
 	return rc;
 }
 
+/* backend.h save: the memory of a paused VM into path; QEMU stays, its
+ * disks reactivated by the next "cont". */
+static int
+qemu_save(const char *uuid, const char *path, char **err)
+{
+	struct qemu_vm *vm = qemu_op_get(uuid, err);
+	double t0 = qemu_now();
+	int fd = -1, rc = -1;
+
+	if (!vm)
+		return -1;
+	pthread_mutex_lock(&qemu_lock);
+	bool paused = vm->state == VMR_PAUSED;
+	pthread_mutex_unlock(&qemu_lock);
+	if (!paused) {
+		*err = xasprintf("VM %s: save needs a paused VM", uuid);
+	} else if (qemu_ensure_mon(vm, err) == 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			*err = xasprintf("cannot create memory image %s: %s", path, strerror(errno));
+		else if (qemu_save_memory(vm, fd, err) < 0)
+			unlink(path);
+		else
+			rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		log_info(QEMU_TAG, "VM %s: memory image %s written in %.0f ms (VM kept)", uuid,
+			 path, (qemu_now() - t0) * 1e3);
+	qemu_op_put(vm);
+	return rc;
+}
+
 /* ---- reboot, pause ---- */
 
 /* Clean reboot through the guest agent. Returns 0, 1 when there is no
@@ -744,6 +778,7 @@ const struct vm_backend_ops vm_backend_qemu = {
 	.pause = qemu_pause,
 	.unpause = qemu_unpause,
 	.suspend = qemu_suspend,
+	.save = qemu_save,
 	.resume = qemu_resume,
 	.disk_plug = qemu_disk_plug,
 	.disk_unplug = qemu_disk_unplug,
