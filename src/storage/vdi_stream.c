@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -319,19 +320,31 @@ vs_probe(const char *path, const char *fmt, struct vs_chain *c,
 	return err;
 }
 
-/* The fallback: a raw copy in an unlinked file of dir. */
+/* The fallback: a raw copy in an unlinked file of dir. The file is locked
+ * while qemu-img fills it, so the SR's clean-up of partial files (which
+ * takes what nobody locks) leaves it alone, and takes it after a crash. */
 static struct api_err *
-vs_raw_copy(const char *path, const char *fmt, const char *dir, int *fd)
+vs_raw_copy(const char *path, const char *fmt, int64_t size, const char *dir,
+            int *fd)
 {
 	char *u = db_new_uuid();
 	char *tmp = xasprintf("%s/.export-%s.tmp", dir, u);
-	char *argv[] = {"qemu-img", "convert", "-q",         "-f", (char *)fmt,
-	                "-O",       "raw",     (char *)path, tmp,  NULL};
-	struct api_err *err = vs_qemu_img(argv, NULL);
-	if (!err && (*fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0)
+	char *argv[] = {"qemu-img",   "convert",   "-q", "-n",
+	                "-f",         (char *)fmt, "-O", "raw",
+	                (char *)path, tmp,         NULL};
+	struct api_err *err = NULL;
+	*fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd < 0 || flock(*fd, LOCK_EX) < 0 || ftruncate(*fd, size) < 0)
 		err = api_error(XE_SR_BACKEND_FAILURE, "1", "", strerror(errno),
 		                NULL);
-	unlink(tmp);
+	if (!err)
+		err = vs_qemu_img(argv, NULL);
+	if (*fd >= 0)
+		unlink(tmp);
+	if (err && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
 	free(tmp);
 	free(u);
 	return err;
@@ -347,6 +360,7 @@ vdi_stream_open_path(const char *path, const char *fmt, const char *base_path,
 	size_t mn = 0, bmn = 0;
 	struct api_err *err = NULL;
 	struct vdi_stream *s = NULL;
+	char *raw_dir = NULL;
 
 	*out = NULL;
 	/* the files are opened under the chain lock: no base vanishes between
@@ -364,24 +378,29 @@ vdi_stream_open_path(const char *path, const char *fmt, const char *base_path,
 			         open(c.names[i], O_RDONLY | O_CLOEXEC)) < 0)
 				err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
 				                strerror(errno), NULL);
-		if (!err && fallback) {
-			char *dir = xstrdup(tmp_dir ? tmp_dir : path),
-			     *slash = strrchr(dir, '/');
-			if (!tmp_dir && slash) {
-				*slash = '\0';
-			} else if (!tmp_dir) {
-				free(dir);
-				dir = xstrdup(".");
-			}
-			log_info("sr",
-			         "%s: read through a raw copy (compressed or "
-			         "encrypted)",
-			         path);
-			err = vs_raw_copy(path, fmt, dir, &s->fds[c.n]);
-			free(dir);
-		}
+		if (!err && fallback)
+			raw_dir = xstrdup(tmp_dir ? tmp_dir : path);
 	}
 	sr_chain_hold(false);
+	/* the copy is made outside the lock: it can take long, and the files
+	 * qemu-img opens stay what they are (bases are unlinked, not rewritten)
+	 */
+	if (raw_dir) {
+		char *slash = strrchr(raw_dir, '/');
+		if (!tmp_dir && slash) {
+			*slash = '\0';
+		} else if (!tmp_dir) {
+			free(raw_dir);
+			raw_dir = xstrdup(".");
+		}
+		log_info(
+		    "sr",
+		    "%s: read through a raw copy (compressed or encrypted)",
+		    path);
+		err = vs_raw_copy(path, fmt, s->size, raw_dir,
+		                  &s->fds[s->nfiles - 1]);
+		free(raw_dir);
+	}
 	free(m);
 	free(bm);
 	vs_chain_clear(&c);
