@@ -10,3 +10,5 @@ echo "== VM.start to guest up (vs the same QEMU command by hand; libvirt: bench/
 python3 "$TOP/bench/bench_vm_start.py" 5
 echo "== idle xapid with 20 running guests (CPU % of a core, memory per VM; vs the QEMUs)"
 python3 "$TOP/bench/bench_idle.py" 20 30
+echo "== live migration of an idle 512 MiB guest between two namespaces (vs raw QEMU by hand)"
+python3 "$TOP/bench/bench_migrate.py" 3 512
