@@ -169,6 +169,9 @@ extern const struct cli_cmd cli_power_cmds[];
 extern const size_t cli_power_ncmds;
 extern const struct cli_cmd cli_dev_cmds[];
 extern const size_t cli_dev_ncmds;
+/* SR/PBD lifecycle commands (cli_cmds_sr.c). */
+extern const struct cli_cmd cli_sr_cmds[];
+extern const size_t cli_sr_ncmds;
 extern const struct cli_cmd cli_metrics_cmds[];
 extern const size_t cli_metrics_ncmds;
 extern const struct cli_cmd cli_host_cmds[];

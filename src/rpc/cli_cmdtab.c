@@ -261,6 +261,8 @@ cli_table_init(void)
 		cli_table_add(&cli_power_cmds[i]);
 	for (size_t i = 0; i < cli_dev_ncmds; i++)
 		cli_table_add(&cli_dev_cmds[i]);
+	for (size_t i = 0; i < cli_sr_ncmds; i++)
+		cli_table_add(&cli_sr_cmds[i]);
 	for (size_t i = 0; i < cli_metrics_ncmds; i++)
 		cli_table_add(&cli_metrics_cmds[i]);
 	for (size_t i = 0; i < cli_host_ncmds; i++)

@@ -1,7 +1,10 @@
 /* sr: SR and VDI API handlers over the SR drivers. */
 #include "storage/sr.h"
+#include "storage/sr_file.h"
+#include "storage/sr_priv.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +17,9 @@
 #include "util/spawn.h"
 #include "util/xalloc.h"
 
-static char *sr_host;
+char *sr_host;
 /* Serialises the changes of copy-on-write chains (clones, GC). */
-static pthread_mutex_t sr_chain_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t sr_chain_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void
 sr_chain_hold(bool hold)
@@ -27,7 +30,7 @@ sr_chain_hold(bool hold)
 		pthread_mutex_unlock(&sr_chain_lock);
 }
 
-static const char *
+const char *
 sr_map_get(const struct dm_coll *c, const char *key)
 {
 	for (size_t i = 0; c && i < c->n; i++)
@@ -45,8 +48,7 @@ sr_vbd_live(const struct db_row *vbd)
 	return vbd && vbd->f[DMF_VBD_currently_attached].b && !(vm && vm->f[DMF_VM_is_a_snapshot].b);
 }
 
-/* The PBD of SR sr on this host, or NULL. Call with the read lock. */
-static struct db_row *
+struct db_row *
 sr_local_pbd(const struct db_row *sr)
 {
 	const struct dm_coll *p = sr->f[DMF_SR_PBDs].c;
@@ -58,21 +60,36 @@ sr_local_pbd(const struct db_row *sr)
 	return NULL;
 }
 
-/* Fills ctx for an SR on this host; strings borrowed from the rows. */
+/* Fills ctx for an SR attached on this host: loc is filled (the caller
+ * clears it), the uuid borrowed from the row. */
 static struct api_err *
-sr_context(const struct db_row *sr, struct sr_ctx *ctx,
-	   const struct sr_driver **drv)
+sr_context(const struct db_row *sr, struct sr_ctx *ctx, struct sr_loc *loc,
+           const struct sr_driver **drv)
 {
 	*drv = sr_driver_find(sr->f[DMF_SR_type].s);
 	if (!*drv)
 		return api_error(XE_SR_UNKNOWN_DRIVER, sr->f[DMF_SR_type].s, NULL);
 	struct db_row *pbd = sr_local_pbd(sr);
-	if (!pbd || !pbd->f[DMF_PBD_currently_attached].b)
-		return api_error(XE_SR_NOT_ATTACHED, sr->ref, NULL);
+	if (!pbd || !pbd->f[DMF_PBD_currently_attached].b) {
+		/* xapi: no plugged PBD to run the operation on */
+		const struct dm_coll *p = sr->f[DMF_SR_PBDs].c;
+		bool any = false;
+		for (size_t i = 0; p && i < p->n; i++) {
+			struct db_row *o = db_get(DMC_PBD, p->v[i].s);
+			any = any || (o && o->f[DMF_PBD_currently_attached].b);
+		}
+		return any ? api_error(XE_SR_NOT_ATTACHED, sr->ref, NULL)
+		           : api_error(XE_SR_HAS_NO_PBDS, sr->ref, NULL);
+	}
+	struct api_err *e = (*drv)->locate(pbd->f[DMF_PBD_device_config].c,
+	                                   sr->f[DMF_SR_sm_config].c,
+	                                   sr->f[DMF_SR_uuid].s, loc);
+	if (e)
+		return e;
 	ctx->uuid = sr->f[DMF_SR_uuid].s;
-	ctx->path = sr_map_get(pbd->f[DMF_PBD_device_config].c, "location");
-	if (!ctx->path)
-		return api_error(XE_SR_NOT_ATTACHED, sr->ref, NULL);
+	ctx->path = loc->path;
+	ctx->server = loc->server;
+	ctx->sub = loc->sub ? loc->sub : "";
 	return NULL;
 }
 
@@ -90,20 +107,16 @@ sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err)
 		return NULL;
 	}
 	struct sr_ctx ctx;
+	struct sr_loc loc = {0};
 	const struct sr_driver *drv;
-	if ((*err = sr_context(sr, &ctx, &drv)))
-		return NULL;
-	return drv->vdi_path(&ctx, vdi->f[DMF_VDI_location].s, format);
+	char *p = NULL;
+	if (!(*err = sr_context(sr, &ctx, &loc, &drv)))
+		p = drv->vdi_path(&ctx, vdi->f[DMF_VDI_location].s, format);
+	sr_loc_clear(&loc);
+	return p;
 }
 
-/* Copies of what a driver call needs, so the lock can be dropped. */
-struct sr_call {
-	const struct sr_driver *drv;
-	char *uuid, *path, *sr_ref;
-	struct sr_ctx ctx;
-};
-
-static struct api_err *
+struct api_err *
 sr_call_prepare(const char *sr_ref, struct sr_call *c)
 {
 	struct api_err *err = NULL;
@@ -112,46 +125,21 @@ sr_call_prepare(const char *sr_ref, struct sr_call *c)
 	struct db_row *sr = db_get(DMC_SR, sr_ref);
 	if (!sr) {
 		err = api_error(XE_HANDLE_INVALID, "SR", sr_ref, NULL);
-	} else if (!(err = sr_context(sr, &c->ctx, &c->drv))) {
+	} else if (!(err = sr_context(sr, &c->ctx, &c->loc, &c->drv))) {
 		c->uuid = xstrdup(c->ctx.uuid);
-		c->path = xstrdup(c->ctx.path);
 		c->sr_ref = xstrdup(sr_ref);
 		c->ctx.uuid = c->uuid;
-		c->ctx.path = c->path;
 	}
 	db_unlock();
 	return err;
 }
 
-static void
+void
 sr_call_clear(struct sr_call *c)
 {
 	free(c->uuid);
-	free(c->path);
 	free(c->sr_ref);
-}
-
-/* Refreshes the SR's space figures in a transaction. */
-static void
-sr_update_space(struct db_txn *t, struct sr_call *c)
-{
-	int64_t size = 0, used = 0;
-	struct api_err *e = c->drv->stat(&c->ctx, &size, &used);
-	struct db_row *sr = db_txn_edit(t, DMC_SR, c->sr_ref);
-	if (e || !sr) {
-		api_err_free(e);
-		return;
-	}
-	int64_t virt = 0;
-	const struct dm_coll *v = sr->f[DMF_SR_VDIs].c;
-	for (size_t i = 0; v && i < v->n; i++) {
-		struct db_row *vdi = db_txn_edit(t, DMC_VDI, v->v[i].s);
-		if (vdi)
-			virt += vdi->f[DMF_VDI_virtual_size].i;
-	}
-	db_txn_set(t, sr, DMF_SR_physical_size, (union dm_val){.i = size});
-	db_txn_set(t, sr, DMF_SR_physical_utilisation, (union dm_val){.i = used});
-	db_txn_set(t, sr, DMF_SR_virtual_allocation, (union dm_val){.i = virt});
+	sr_loc_clear(&c->loc);
 }
 
 static struct api_err *
@@ -178,6 +166,14 @@ sr_vdi_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	if ((err = sr_call_prepare(srv->u.s, &c)))
 		return err;
 	char *uuid = db_new_uuid(), *location = NULL;
+	if (!c.drv->vdi_create) {
+		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, c.sr_ref, NULL);
+		goto out;
+	}
+	/* thin provisioning: what the empty image takes must fit */
+	if ((err = sr_check_space(&c, c.drv->vdi_need(&c.ctx, size.i))))
+		goto out;
+	sr_inflight_add(uuid);
 	err = c.drv->vdi_create(&c.ctx, uuid, size.i, &location);
 	if (err)
 		goto out;
@@ -203,8 +199,7 @@ sr_vdi_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	db_txn_set(t, r, DMF_VDI_physical_utilisation,
 		   (union dm_val){.i = c.drv->vdi_used(&c.ctx, location)});
 	char *ref = xstrdup(r->ref);
-	sr_update_space(t, &c);
-	err = api_commit(t);
+	err = sr_commit_space(t, &c);
 	if (err) {
 		api_err_free(c.drv->vdi_destroy(&c.ctx, location));
 		free(ref);
@@ -212,6 +207,7 @@ sr_vdi_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		*result = xv_str_own(ref);
 	}
 out:
+	sr_inflight_del(uuid);
 	free(uuid);
 	free(location);
 	sr_call_clear(&c);
@@ -242,7 +238,8 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 		free(ref);
 	} else {
 		*vdi_ref = ref;
-		*path = xasprintf("%s/%s", c.path, location);
+		const char *fmt;
+		*path = c.drv->vdi_path(&c.ctx, location, &fmt);
 	}
 	free(uuid);
 	free(location);
@@ -345,8 +342,7 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 		if (pending)
 			sr_map_put(t, n, DMF_VDI_sm_config, SR_PENDING_KEY, pending);
 		char *ref = xstrdup(n->ref);
-		sr_update_space(t, &c);
-		err = api_commit(t);
+		err = sr_commit_space(t, &c);
 		if (err)
 			free(ref);
 		else
@@ -372,6 +368,24 @@ sr_vdi_written(const struct db_row *vdi)
 			return true;
 	}
 	return false;
+}
+
+/* Bytes a qcow2 copy of image src takes (qemu-img measure); 0 if unknown. */
+static int64_t
+sr_copy_need(const char *src, const char *fmt)
+{
+	struct buf out = BUF_INIT;
+	int64_t need = 0;
+	char *argv[] = {"qemu-img",  "measure", "-U",    "-f",
+	                (char *)fmt, "-O",      "qcow2", "--output=json",
+	                (char *)src, NULL};
+	if (spawn_run(argv, &out, NULL, 300) == 0 && out.data) {
+		json_t *j = json_loads(out.data, 0, NULL);
+		need = json_integer_value(json_object_get(j, "required"));
+		json_decref(j);
+	}
+	buf_free(&out);
+	return need;
 }
 
 struct api_err *
@@ -425,8 +439,11 @@ sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
 	char *uuid = db_new_uuid(), *loc = NULL;
 	if (!c.drv->vdi_copy)
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, target_sr, NULL);
-	else
+	else if (!(err = sr_check_space(&c, sr_copy_need(src, fmt)))) {
+		/* the whole copy must fit before a byte is written */
+		sr_inflight_add(uuid);
 		err = c.drv->vdi_copy(&c.ctx, src, fmt, uuid, &loc);
+	}
 	if (!err) {
 		struct db_txn *t = db_txn_begin();
 		const struct db_row *s0 = db_get(DMC_VDI, vdi_ref);
@@ -444,12 +461,12 @@ sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
 		loc = NULL;
 		db_txn_set(t, n, DMF_VDI_managed, (union dm_val){.b = true});
 		char *ref = xstrdup(n->ref);
-		sr_update_space(t, &c);
-		if ((err = api_commit(t)))
+		if ((err = sr_commit_space(t, &c)))
 			free(ref);
 		else
 			*out = ref;
 	}
+	sr_inflight_del(uuid);
 	free(loc);
 	free(uuid);
 	sr_call_clear(&c);
@@ -574,8 +591,8 @@ sr_gc_live(void *ctx, const char *location)
 }
 
 /* Coalesces the SR's chains; serialised, as two GCs would race. */
-static void
-sr_gc(struct sr_call *c)
+void
+sr_gc_run(struct sr_call *c)
 {
 	if (!c->drv->gc)
 		return;
@@ -593,7 +610,7 @@ sr_coalesce(const char *sr_ref)
 		api_err_free(err);
 		return;
 	}
-	sr_gc(&c);
+	sr_gc_run(&c);
 	sr_call_clear(&c);
 }
 
@@ -632,7 +649,9 @@ sr_vdi_delete(const char *ref)
 		goto out;
 	if ((err = sr_call_prepare(sr_ref, &c)))
 		goto out;
-	err = c.drv->vdi_destroy(&c.ctx, location);
+	err = c.drv->vdi_destroy
+	          ? c.drv->vdi_destroy(&c.ctx, location)
+	          : api_error(XE_SR_OPERATION_NOT_SUPPORTED, c.sr_ref, NULL);
 	if (!err) {
 		struct db_txn *t = db_txn_begin();
 		struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
@@ -640,10 +659,9 @@ sr_vdi_delete(const char *ref)
 		for (size_t i = 0; vbds && i < vbds->n; i++)
 			db_txn_destroy(t, DMC_VBD, vbds->v[i].s);
 		db_txn_destroy(t, DMC_VDI, ref);
-		sr_update_space(t, &c);
-		err = api_commit(t);
+		err = sr_commit_space(t, &c);
 		if (!err)
-			sr_gc(&c);
+			sr_gc_run(&c);
 	}
 	sr_call_clear(&c);
 out:
@@ -683,13 +701,15 @@ sr_vdi_resize(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	}
 	if ((err = sr_call_prepare(sr_ref, &c)))
 		goto out;
-	if (!(err = c.drv->vdi_resize(&c.ctx, location, size))) {
+	if (!c.drv->vdi_resize)
+		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, c.sr_ref, NULL);
+	else if (!(err = c.drv->vdi_resize(&c.ctx, location, size))) {
 		struct db_txn *t = db_txn_begin();
 		struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
 		if (v)
-			db_txn_set(t, v, DMF_VDI_virtual_size, (union dm_val){.i = size});
-		sr_update_space(t, &c);
-		err = api_commit(t);
+			db_txn_set(t, v, DMF_VDI_virtual_size,
+			           (union dm_val){.i = size});
+		err = sr_commit_space(t, &c);
 	}
 	sr_call_clear(&c);
 out:
@@ -698,31 +718,17 @@ out:
 	return err;
 }
 
-static struct api_err *
-sr_scan(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+static const struct sr_driver *const sr_drivers[] = {
+    &sr_file_ext, &sr_file_file, &sr_file_nfs, &sr_iso_driver};
+
+const struct sr_driver *
+sr_driver_find(const char *type)
 {
-	struct sr_call c;
-	struct api_err *err;
-	(void)ctx;
-	(void)nargs;
-	(void)result;
-	if ((err = sr_call_prepare(args[0]->u.s, &c)))
-		return err;
-	struct db_txn *t = db_txn_begin();
-	sr_update_space(t, &c);
-	struct db_row *sr = db_txn_edit(t, DMC_SR, c.sr_ref);
-	const struct dm_coll *v = sr ? sr->f[DMF_SR_VDIs].c : NULL;
-	for (size_t i = 0; v && i < v->n; i++) {
-		struct db_row *vdi = db_txn_edit(t, DMC_VDI, v->v[i].s);
-		if (vdi)
-			db_txn_set(t, vdi, DMF_VDI_physical_utilisation,
-				   (union dm_val){.i = c.drv->vdi_used(&c.ctx, vdi->f[DMF_VDI_location].s)});
-	}
-	err = api_commit(t);
-	if (!err)
-		sr_gc(&c);
-	sr_call_clear(&c);
-	return err;
+	for (size_t i = 0;
+	     type && i < sizeof(sr_drivers) / sizeof(sr_drivers[0]); i++)
+		if (strcmp(sr_drivers[i]->type, type) == 0)
+			return sr_drivers[i];
+	return NULL;
 }
 
 static struct api_err *
@@ -732,8 +738,8 @@ sr_supported_types(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **resu
 	(void)args;
 	(void)nargs;
 	*result = xv_array();
-	xv_push(*result, xv_str("ext"));
-	xv_push(*result, xv_str("file"));
+	for (size_t i = 0; i < sizeof(sr_drivers) / sizeof(sr_drivers[0]); i++)
+		xv_push(*result, xv_str(sr_drivers[i]->type));
 	return NULL;
 }
 
@@ -748,43 +754,8 @@ sr_register(const char *host_ref)
 	api_register("VDI.clone", sr_api_vdi_clone, 0);
 	api_register("VDI.copy", sr_api_vdi_copy, 0);
 	api_register("VDI.snapshot", sr_api_vdi_clone, 0);
-	api_register("SR.scan", sr_scan, 0);
-	api_register("SR.get_supported_types", sr_supported_types, API_READONLY);
-}
-
-void
-sr_bootstrap(struct db_txn *t, const char *host_ref, const char *state_dir,
-	     const char *pool_ref)
-{
-	size_t n;
-	struct db_row **srs = db_list(DMC_SR, &n);
-	free(srs);
-	if (n)
-		return;
-	struct db_row *sr = db_txn_create(t, DMC_SR, NULL, NULL);
-	char *path = xasprintf("%s/sr-local", state_dir);
-	struct sr_ctx ctx = {sr->f[DMF_SR_uuid].s, path};
-	struct api_err *e = sr_driver_find("ext")->create(&ctx);
-	if (e) {
-		log_err("sr", "cannot make the local SR at %s: %s", path,
-			e->n > 2 ? e->params[2] : e->code);
-		api_err_free(e);
-	}
-	db_txn_set(t, sr, DMF_SR_name_label, (union dm_val){.s = xstrdup("Local storage")});
-	db_txn_set(t, sr, DMF_SR_type, (union dm_val){.s = xstrdup("ext")});
-	db_txn_set(t, sr, DMF_SR_content_type, (union dm_val){.s = xstrdup("user")});
-	struct db_row *pbd = db_txn_create(t, DMC_PBD, NULL, NULL);
-	db_txn_set(t, pbd, DMF_PBD_host, (union dm_val){.s = xstrdup(host_ref)});
-	db_txn_set(t, pbd, DMF_PBD_SR, (union dm_val){.s = xstrdup(sr->ref)});
-	struct dm_coll *dc = dmc_new(1);
-	dc->v[0].s = xstrdup("location");
-	dc->v[1].s = path;
-	db_txn_set(t, pbd, DMF_PBD_device_config, (union dm_val){.c = dc});
-	db_txn_set(t, pbd, DMF_PBD_currently_attached, (union dm_val){.b = true});
-	struct db_row *p = db_txn_edit(t, DMC_pool, pool_ref);
-	if (p) {
-		db_txn_set(t, p, DMF_pool_default_SR, (union dm_val){.s = xstrdup(sr->ref)});
-		db_txn_set(t, p, DMF_pool_suspend_image_SR, (union dm_val){.s = xstrdup(sr->ref)});
-		db_txn_set(t, p, DMF_pool_crash_dump_SR, (union dm_val){.s = xstrdup(sr->ref)});
-	}
+	api_register("SR.get_supported_types", sr_supported_types,
+	             API_READONLY);
+	sr_life_register();
+	sr_scan_register();
 }

@@ -27,18 +27,60 @@ struct sr_live {
 	const char *disk_id;
 };
 
-/* What a driver knows of one attached SR. */
+/* What a driver knows of one SR: where its files are (sr_fs.h). */
 struct sr_ctx {
 	const char *uuid;
-	const char *path; /* local directory the SR lives in */
+	const char *path;   /* local directory, or the NFS export's path */
+	const char *server; /* NFS server, or NULL for a local directory */
+	const char *sub; /* directory below path holding the SR ("" if none) */
 };
 
+/* The location of an SR as a driver derives it from a PBD's device_config
+ * (all malloc'd; server and sub may be NULL). */
+struct sr_loc {
+	char *path, *server, *sub;
+};
+
+/* One VDI an SR scan found. */
+struct sr_found {
+	char *location;
+	char *name_label; /* NULL: the driver does not name its VDIs */
+	int64_t virtual_size, used;
+	bool read_only;
+};
+
+/* The value of key in a string map of a row, or NULL. */
+const char *sr_map_get(const struct dm_coll *c, const char *key);
+
+/* SR_BACKEND_FAILURE_<code> as xapi reports an SM error: params "",
+ * "<description>[ [opterr=<opterr>]]", "". */
+struct api_err *sr_backend_error(int code, const char *description,
+                                 const char *opterr);
+
 struct sr_driver {
-	const char *type;         /* "ext", "file", ... */
+	const char *type;         /* "ext", "file", "nfs", "iso" */
 	const char *content_type; /* "user", "iso" */
 	bool shared;
+	/* Checks a device_config (and sm_config) and derives the SR's location
+	 * from it (SR.create, PBD.plug, SR.probe: sr_uuid may be NULL). */
+	struct api_err *(*locate)(const struct dm_coll *dconf,
+	                          const struct dm_coll *sm_config,
+	                          const char *sr_uuid, struct sr_loc *loc);
 	/* Makes the SR's storage exist (sr-create). */
 	struct api_err *(*create)(const struct sr_ctx *sr);
+	/* Checks the SR's storage is there and usable (PBD.plug). */
+	struct api_err *(*attach)(const struct sr_ctx *sr);
+	/* Removes the SR's storage, which holds no VDI any more (SR.destroy).
+	 */
+	struct api_err *(*delete)(const struct sr_ctx *sr);
+	/* The SRs a device_config reaches: xapi's probe XML in *xml. */
+	struct api_err *(*probe)(const struct dm_coll *dconf,
+	                         const struct dm_coll *sm_config, char **xml);
+	/* The VDIs on the storage (SR.scan): *found malloc'd, *n entries. */
+	struct api_err *(*scan)(const struct sr_ctx *sr,
+	                        struct sr_found **found, size_t *n);
+	/* Bytes a new VDI of size bytes takes at once (SR_FULL check). */
+	int64_t (*vdi_need)(const struct sr_ctx *sr, int64_t size);
 	/* Makes a VDI of size bytes; sets *location (malloc'd, driver's id). */
 	struct api_err *(*vdi_create)(const struct sr_ctx *sr, const char *vdi_uuid,
 				      int64_t size, char **location);
@@ -123,7 +165,12 @@ void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
 				    const char *new_top, char **err));
 
 /* How a running VM's disk is coalesced live (the backend's disk_stream). */
-void sr_set_live_stream(int (*fn)(const char *uuid, const char *id, char **err));
+void sr_set_live_stream(int (*fn)(const char *uuid, const char *id,
+                                  char **err));
+
+/* SR.scan: the SR's VDI rows made to match its storage (new images
+ * introduced, vanished ones forgotten), space figures refreshed. */
+struct api_err *sr_scan_run(const char *sr_ref);
 
 /* Takes (hold) or releases the lock under which chains change (clones,
  * the GC): a reader that maps a chain and opens its files holds it for

@@ -25,6 +25,9 @@ SR=$($XE sr-list params=uuid --minimal | cut -d, -f1)
 TPL=$($XE template-list params=name-label --minimal | cut -d, -f1)
 VM1=$($XE vm-install template="$TPL" new-name-label=m1 sr-uuid=$SR)
 VM2=$($XE vm-install template="$TPL" new-name-label=m2 sr-uuid=$SR)
+# a disk on the SR, so that unplugging the SR matters to the VM
+D2=$($XE vdi-create sr-uuid=$SR name-label=m2-disk virtual-size=1MiB)
+$XE vbd-create vm-uuid=$VM2 vdi-uuid=$D2 device=0 >/dev/null
 $XE vm-start vm=m1
 
 check "an enabled host's allowed operations" \

@@ -513,6 +513,25 @@ test_deterministic(void **state)
 }
 
 /* A fake sysfs: bus/pci/devices/<addr>/driver -> ../drivers/<name>. */
+/* Images on an NFS SR are opened by QEMU's nfs driver, not as files. */
+static void
+test_nfs_proto(void **state)
+{
+	(void)state;
+	json_t *o = qemu_json_proto("nfs://10.0.0.2/srv/e/sr/v.qcow2", "vbd0-file", false);
+	assert_string_equal(json_string_value(json_object_get(o, "driver")), "nfs");
+	json_t *srv = json_object_get(o, "server");
+	assert_string_equal(json_string_value(json_object_get(srv, "type")), "inet");
+	assert_string_equal(json_string_value(json_object_get(srv, "host")), "10.0.0.2");
+	assert_string_equal(json_string_value(json_object_get(o, "path")), "/srv/e/sr/v.qcow2");
+	assert_string_equal(json_string_value(json_object_get(o, "node-name")), "vbd0-file");
+	json_decref(o);
+	o = qemu_json_proto("/var/sr/v.qcow2", "n", false);
+	assert_string_equal(json_string_value(json_object_get(o, "driver")), "file");
+	assert_string_equal(json_string_value(json_object_get(o, "filename")), "/var/sr/v.qcow2");
+	json_decref(o);
+}
+
 static void
 test_pci_check(void **state)
 {
@@ -569,6 +588,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_given_ports, setup, teardown),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_nfs_proto),
 		cmocka_unit_test(test_pci_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,20 +196,35 @@ qemu_nic_queues(int vcpus)
 }
 
 json_t *
+qemu_json_proto(const char *path, const char *node, bool cdrom)
+{
+	if (strncmp(path, "nfs://", 6) == 0) {
+		/* an image on an NFS SR, reached by QEMU's own NFSv3 client */
+		const char *slash = strchr(path + 6, '/');
+		char *host = slash ? strndup(path + 6, (size_t)(slash - (path + 6))) : strdup(path + 6);
+		json_t *o = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "driver", "nfs", "server",
+				      "type", "inet", "host", host, "path", slash ? slash : "/",
+				      "node-name", node);
+		free(host);
+		return o;
+	}
+	const char *drv = strncmp(path, "/dev/", 5) != 0 ? "file" : cdrom ? "host_cdrom" : "host_device";
+	return json_pack("{s:s, s:s, s:s}", "driver", drv, "filename", path, "node-name", node);
+}
+
+json_t *
 qemu_json_blockdev_file(const struct vm_disk *d, bool direct)
 {
 	char file[32], fmt[32], io[32];
-	const char *drv = strncmp(d->path, "/dev/", 5) != 0 ? "file"
-			  : d->cdrom				 ? "host_cdrom"
-								 : "host_device";
 	json_t *o;
 
 	qemu_disk_names(d->id, file, fmt, io);
-	o = json_pack("{s:s, s:s, s:s, s:b}", "driver", drv, "filename", d->path, "node-name",
-		      file, "read-only", d->readonly || d->cdrom);
+	o = qemu_json_proto(d->path, file, d->cdrom);
+	json_object_set_new(o, "read-only", json_boolean(d->readonly || d->cdrom));
 	if (direct) {
 		json_object_set_new(o, "cache", json_pack("{s:b, s:b}", "direct", 1, "no-flush", 0));
-		json_object_set_new(o, "aio", json_string("native"));
+		if (strncmp(d->path, "nfs://", 6) != 0)
+			json_object_set_new(o, "aio", json_string("native"));
 	}
 	if (!d->readonly && !d->cdrom)
 		json_object_set_new(o, "discard", json_string("unmap"));

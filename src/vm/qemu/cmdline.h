@@ -71,6 +71,9 @@ int qemu_nic_queues(int vcpus);
 /* The JSON objects shared by the command line and QMP hot-plug (new
  * references). direct: cache.direct + aio=native. bootindex 0: none. */
 json_t *qemu_json_blockdev_file(const struct vm_disk *d, bool direct);
+/* The protocol node of an image: a local file or device, or an nfs://
+ * URL as QEMU's nfs driver (node-name node; read-only etc. to be added). */
+json_t *qemu_json_proto(const char *path, const char *node, bool cdrom);
 json_t *qemu_json_blockdev_fmt(const struct vm_disk *d, bool direct);
 json_t *qemu_json_iothread(const struct vm_disk *d);
 json_t *qemu_json_disk_device(const struct vm_disk *d, int port, int bootindex);

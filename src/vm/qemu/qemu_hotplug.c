@@ -276,9 +276,8 @@ qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
 		n = atoi(top + strlen(prefix)) + 1;
 	snprintf(fmtnode, sizeof(fmtnode), "%s-fmt-s%d", id, n);
 	snprintf(fnode, sizeof(fnode), "%s-file-s%d", id, n);
-	json_t *add = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:n}", "driver", "qcow2",
-				"node-name", fmtnode, "file", "driver", "file",
-				"filename", new_top, "node-name", fnode, "backing");
+	json_t *add = json_pack("{s:s, s:s, s:o, s:n}", "driver", "qcow2", "node-name", fmtnode,
+				"file", qemu_json_proto(new_top, fnode, false), "backing");
 	if (qemu_hp_cmd(vm, "blockdev-add", add, err) != QMP_OK)
 		goto out;
 	if (qemu_hp_cmd(vm, "blockdev-snapshot",
@@ -348,7 +347,8 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 		*err = xasprintf("disk %s: CD drives cannot be hot-plugged (AHCI)", d->id);
 		return -1;
 	}
-	if (access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
+	if (strncmp(d->path, "nfs://", 6) != 0 &&
+	    access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
 		*err = xasprintf("disk %s: %s: %s", d->id, d->path, strerror(errno));
 		return -1;
 	}

@@ -1,0 +1,82 @@
+/* sr_util: what the SR modules share: SM-style backend errors, the space
+ * figures of an SR after a change, the SR_FULL check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/api.h"
+#include "storage/sr.h"
+#include "storage/sr_priv.h"
+#include "util/xalloc.h"
+
+struct api_err *
+sr_backend_error(int code, const char *description, const char *opterr)
+{
+	char *c = xasprintf("SR_BACKEND_FAILURE_%d", code);
+	char *d = opterr ? xasprintf("%s [opterr=%s]", description, opterr)
+	                 : xstrdup(description);
+	const char *params[] = {"", d, ""};
+	struct api_err *e = api_error_raw(c, params, 3);
+	free(c);
+	free(d);
+	return e;
+}
+
+void
+sr_loc_clear(struct sr_loc *loc)
+{
+	free(loc->path);
+	free(loc->server);
+	free(loc->sub);
+	memset(loc, 0, sizeof(*loc));
+}
+
+struct api_err *
+sr_commit_space(struct db_txn *t, struct sr_call *c)
+{
+	struct api_err *err = api_commit(t);
+	int64_t size = 0, used = 0;
+	if (err)
+		return err;
+	/* the figures after the change: the committed rows and the storage */
+	struct api_err *e = c->drv->stat(&c->ctx, &size, &used);
+	if (e) {
+		api_err_free(e);
+		return NULL;
+	}
+	t = db_txn_begin();
+	struct db_row *sr = db_txn_edit(t, DMC_SR, c->sr_ref);
+	if (!sr) {
+		db_txn_abort(t);
+		return NULL;
+	}
+	int64_t virt = 0;
+	const struct dm_coll *v = sr->f[DMF_SR_VDIs].c;
+	for (size_t i = 0; v && i < v->n; i++) {
+		const struct db_row *vdi = db_get(DMC_VDI, v->v[i].s);
+		if (vdi)
+			virt += vdi->f[DMF_VDI_virtual_size].i;
+	}
+	db_txn_set(t, sr, DMF_SR_physical_size, (union dm_val){.i = size});
+	db_txn_set(t, sr, DMF_SR_physical_utilisation,
+	           (union dm_val){.i = used});
+	db_txn_set(t, sr, DMF_SR_virtual_allocation, (union dm_val){.i = virt});
+	api_err_free(api_commit(t));
+	return NULL;
+}
+
+struct api_err *
+sr_check_space(struct sr_call *c, int64_t need)
+{
+	int64_t size = 0, used = 0;
+	struct api_err *e = c->drv->stat(&c->ctx, &size, &used);
+	if (e)
+		return e;
+	if (need > size - used) {
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "%lld", (long long)need);
+		snprintf(b, sizeof(b), "%lld", (long long)(size - used));
+		return api_error(XE_SR_FULL, a, b, NULL);
+	}
+	return NULL;
+}
