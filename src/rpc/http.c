@@ -27,7 +27,6 @@
 #include "rpc/jsonrpc.h"
 #include "rpc/xmlrpc.h"
 #include "storage/sr.h"
-#include "storage/vdi_import.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -487,8 +486,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (rq) {
 		buf_free(&rq->body);
-		vdi_import_abort(rq->imp); /* the client went away mid-upload */
-		free(rq->up_task);
+		http_import_cleanup(rq);
 		api_err_free(rq->up_err);
 		free(rq);
 		*con_cls = NULL;

@@ -21,6 +21,8 @@ struct http_req {
 	size_t limit;
 	struct vdi_import *imp; /* PUT /import_raw_vdi: the body goes here */
 	char *up_task;          /* its task (progress, cancel) */
+	char *up_vdi;           /* the VDI written */
+	bool up_created;        /* made for this upload: removed if it fails */
 	uint64_t up_total, up_done; /* Content-Length (0: unknown), bytes so far */
 	struct api_err *up_err; /* the upload cannot be taken */
 };
@@ -45,6 +47,9 @@ enum MHD_Result http_export_vdi(struct MHD_Connection *c, bool local);
  * of the body, and the end. */
 void http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local);
 void http_import_data(struct http_req *rq, const char *data, size_t len);
+/* The request is over (any way): frees the import state, and removes a
+ * VDI made for an upload that did not complete. */
+void http_import_cleanup(struct http_req *rq);
 enum MHD_Result http_import_end(struct MHD_Connection *c, struct http_req *rq);
 
 #endif

@@ -11,6 +11,7 @@
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "rpc/http_int.h"
+#include "storage/sr.h"
 #include "storage/vdi_import.h"
 #include "storage/vdi_stream.h"
 #include "storage/vhd.h"
@@ -207,27 +208,78 @@ http_export_vdi(struct MHD_Connection *c, bool local)
 
 /* ---- import ---- */
 
+/* The SR an import without vdi= creates its VDI in (sr_id= ref or
+ * sr_uuid=, as xapi's sr_of_req), or NULL. */
+static char *
+hv_sr(struct MHD_Connection *c)
+{
+	const char *id = hv_arg(c, "sr_id"), *u = hv_arg(c, "sr_uuid");
+	char *r = NULL;
+	db_rdlock();
+	struct db_row *row = id  ? db_get(DMC_SR, id)
+	                     : u ? db_get_by_uuid(DMC_SR, u)
+	                         : NULL;
+	if (row)
+		r = xstrdup(row->ref);
+	db_unlock();
+	return r;
+}
+
 void
 http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
 {
 	struct api_ctx ctx;
-	char *vdi = NULL;
-	http_ctx_init(&ctx, c, local);
-	rq->up_err = http_auth(c, local, &ctx);
-	api_ctx_clear(&ctx);
-	if (!rq->up_err && !(vdi = hv_vdi(hv_arg(c, "vdi"))))
-		rq->up_err =
-		    api_error(XE_HANDLE_INVALID, "VDI",
-		              hv_arg(c, "vdi") ? hv_arg(c, "vdi") : "", NULL);
-	if (!rq->up_err)
-		rq->up_err =
-		    vdi_import_begin(vdi, hv_arg(c, "format"), &rq->imp);
-	free(vdi);
+	const char *v = hv_arg(c, "vdi"), *format = hv_arg(c, "format");
 	const char *task = hv_arg(c, "task_id");
 	const char *len =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	rq->up_task = task ? xstrdup(task) : NULL;
 	rq->up_total = len ? strtoull(len, NULL, 10) : 0;
+	http_ctx_init(&ctx, c, local);
+	rq->up_err = http_auth(c, local, &ctx);
+	api_ctx_clear(&ctx);
+	if (rq->up_err)
+		return;
+	if (v) {
+		if (!(rq->up_vdi = hv_vdi(v)))
+			rq->up_err =
+			    api_error(XE_HANDLE_INVALID, "VDI", v, NULL);
+	} else {
+		/* xapi: a raw upload of known length into a new VDI of the SR
+		 */
+		char *sr = hv_sr(c);
+		bool raw = !format || strcmp(format, "raw") == 0;
+		if (sr && raw && rq->up_total)
+			rq->up_err =
+			    sr_vdi_new(sr, "Imported VDI",
+			               (int64_t)rq->up_total, &rq->up_vdi);
+		else if (sr && !raw && format && strcmp(format, "vhd") == 0)
+			rq->up_err = api_error(XE_INTERNAL_ERROR,
+			                       "Importing a VHD directly into "
+			                       "an SR not yet supported",
+			                       NULL);
+		else
+			rq->up_err = api_error(
+			    XE_INTERNAL_ERROR,
+			    "Not enough info supplied to import", NULL);
+		rq->up_created = rq->up_vdi != NULL;
+		free(sr);
+	}
+	if (!rq->up_err)
+		rq->up_err = vdi_import_begin(rq->up_vdi, format, &rq->imp);
+}
+
+void
+http_import_cleanup(struct http_req *rq)
+{
+	vdi_import_abort(rq->imp); /* the client went away mid-upload */
+	rq->imp = NULL;
+	if (rq->up_created && rq->up_vdi) { /* nothing half-imported stays */
+		api_err_free(sr_vdi_delete(rq->up_vdi));
+		rq->up_created = false;
+	}
+	XFREE(rq->up_vdi);
+	XFREE(rq->up_task);
 }
 
 void
@@ -268,8 +320,12 @@ http_import_end(struct MHD_Connection *c, struct http_req *rq)
 	rq->imp = NULL;
 	if (err)
 		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
-	if (task)
-		task_finish(task, NULL, NULL);
+	rq->up_created = false; /* the VDI is the import's result now */
+	if (task) {             /* the task's result is the VDI, as xapi's */
+		xv *res = xv_str(rq->up_vdi);
+		task_finish(task, res, NULL);
+		xv_free(res);
+	}
 	struct buf b = BUF_INIT;
 	return http_reply(c, MHD_HTTP_OK, "text/plain", &b);
 }

@@ -215,6 +215,25 @@ out:
 }
 
 struct api_err *
+sr_vdi_new(const char *sr_ref, const char *name, int64_t size, char **vdi_ref)
+{
+	xv *rec = xv_struct(), *res = NULL;
+	xv_set(rec, "SR", xv_str(sr_ref));
+	xv_set(rec, "name_label", xv_str(name));
+	xv_set(rec, "virtual_size", xv_int(size));
+	xv_set(rec, "type", xv_str("user"));
+	xv *const args[] = {rec};
+	struct api_err *err = sr_vdi_create(NULL, args, 1, &res);
+	if (!err && res && res->type == XV_STRING)
+		*vdi_ref = xstrdup(res->u.s);
+	else if (!err)
+		err = api_internal("VDI.create gave no reference");
+	xv_free(res);
+	xv_free(rec);
+	return err;
+}
+
+struct api_err *
 sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 		      char **path)
 {

@@ -124,6 +124,11 @@ void sr_register(const char *host_ref);
  * NULL with *err. Call with the DB read lock held. */
 char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err);
 
+/* VDI.create of a user VDI of size bytes named name on SR sr_ref; its ref
+ * in *vdi_ref (malloc'd). */
+struct api_err *sr_vdi_new(const char *sr_ref, const char *name, int64_t size,
+			   char **vdi_ref);
+
 /* A VDI of type "suspend" on SR sr_ref, for a memory image the caller
  * writes to *path (the file does not exist yet). Sets *vdi_ref and *path
  * (malloc'd). */

@@ -75,6 +75,27 @@ grep -q 'invalid object reference' "$T_DIR/last.err" "$T_DIR/last.out" && ok "HA
 check_rc "an unknown format" 1 $XE vdi-export uuid=$V filename="$T_DIR/x.img" format=vmdk
 grep -q 'Unknown format vmdk' "$T_DIR/last.err" "$T_DIR/last.out" && ok "says so as xapi does" || not_ok "says so as xapi does" "$(cat "$T_DIR/last.err")"
 
+# no vdi=: a raw upload of known length becomes a new VDI of the SR (xapi's
+# sr_id= / sr_uuid=); a VHD cannot
+curl -s -f --unix-socket "$XAPI_SOCKET" -T "$T_DIR/v.raw" "http://localhost/import_raw_vdi?sr_uuid=$SR&format=raw" > /dev/null
+NEWV=$($XE vdi-list name-label="Imported VDI" params=uuid --minimal)
+check "PUT /import_raw_vdi?sr_uuid= makes one VDI" 36 "${#NEWV}"
+check "of the upload's size" $SIZE "$($XE vdi-param-get uuid=$NEWV param-name=virtual-size)"
+same "$(file_of $NEWV)" "$T_DIR/v.raw" && ok "holding the upload" || not_ok "holding the upload"
+curl -s --unix-socket "$XAPI_SOCKET" -T "$T_DIR/v.vhd" "http://localhost/import_raw_vdi?sr_uuid=$SR&format=vhd" > /dev/null
+check "a VHD upload without vdi= is refused, no VDI made" "$NEWV" "$($XE vdi-list name-label="Imported VDI" params=uuid --minimal)"
+
+(head -c 1048576 "$T_DIR/v.raw"; sleep 60) | curl -s --unix-socket "$XAPI_SOCKET" -H "Content-Length: $SIZE" \
+	-T - "http://localhost/import_raw_vdi?sr_uuid=$SR&format=raw" > /dev/null 2>&1 &
+CURL=$!
+i=0
+while [ "$($XE vdi-list name-label="Imported VDI" --minimal | tr ',' '\n' | wc -l)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill $CURL 2> /dev/null
+wait $CURL 2> /dev/null
+i=0
+while [ "$($XE vdi-list name-label="Imported VDI" params=uuid --minimal)" != "$NEWV" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "a broken-off upload into a new VDI leaves no VDI" "$NEWV" "$($XE vdi-list name-label="Imported VDI" params=uuid --minimal)"
+
 # bad uploads leave the VDI as it was
 qemu-img convert -O raw "$(file_of $I2)" "$T_DIR/before.raw"
 head -c 3000000 "$T_DIR/v.vhd" > "$T_DIR/trunc.vhd"
