@@ -267,6 +267,13 @@ http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
 	}
 	if (!rq->up_err)
 		rq->up_err = vdi_import_begin(rq->up_vdi, format, &rq->imp);
+	if (!rq->up_err && rq->up_total) {
+		struct api_err *e =
+		    vdi_import_expect(rq->imp, (int64_t)rq->up_total);
+		if (e)
+			rq->up_err = api_error_raw(
+			    e->code, (const char *const *)e->params, e->n);
+	}
 }
 
 void

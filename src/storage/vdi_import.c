@@ -290,6 +290,17 @@ vi_vhd_rest(struct vdi_import *im)
 }
 
 struct api_err *
+vdi_import_expect(struct vdi_import *im, int64_t len)
+{
+	if (!im->err && !im->vhd && len > im->vsize) {
+		char n[32];
+		snprintf(n, sizeof(n), "%lld", (long long)len);
+		im->err = api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
+	}
+	return im->err;
+}
+
+struct api_err *
 vdi_import_feed(struct vdi_import *im, const void *data, size_t len)
 {
 	if (im->err)

@@ -16,6 +16,7 @@
 #define XAPID_STORAGE_VDI_IMPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/errors.h"
 
@@ -25,6 +26,10 @@ struct vdi_import;
  * Refuses a VDI a running VM writes to (VDI_IN_USE). Call without locks. */
 struct api_err *vdi_import_begin(const char *vdi_ref, const char *format,
                                  struct vdi_import **out);
+
+/* The upload's announced length (Content-Length): a raw upload larger than
+ * the VDI is refused at once (VDI_TOO_SMALL), before any data is written. */
+struct api_err *vdi_import_expect(struct vdi_import *im, int64_t len);
 
 /* The next len bytes of the upload. The first error is kept and returned
  * again; later data is ignored. */

@@ -110,6 +110,7 @@ SMALL=$($XE vdi-create sr-uuid=$SR name-label=small virtual-size=4194304)
 check_rc "a VHD larger than the VDI is refused" 1 $XE vdi-import uuid=$SMALL filename="$T_DIR/v.vhd" format=vhd
 grep -q "minimum size: $SIZE" "$T_DIR/last.err" "$T_DIR/last.out" && ok "VDI_TOO_SMALL with the size needed" || not_ok "VDI_TOO_SMALL with the size needed" "$(cat "$T_DIR/last.err")"
 check_rc "a raw image larger than the VDI is refused" 1 $XE vdi-import uuid=$SMALL filename="$T_DIR/v.raw" format=raw
+grep -q "minimum size: $SIZE" "$T_DIR/last.err" "$T_DIR/last.out" && ok "VDI_TOO_SMALL with the upload's size" || not_ok "VDI_TOO_SMALL with the upload's size" "$(cat "$T_DIR/last.err")"
 same "$(file_of $I2)" "$T_DIR/before.raw" && ok "the VDI is as it was" || not_ok "the VDI is as it was"
 no_tmp && ok "no partial image left in the SR" || not_ok "no partial image left in the SR" "$(ls -a "$SRDIR")"
 
