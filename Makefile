@@ -9,7 +9,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 STATE   ?= $(CURDIR)/run-state
-PKGS    := libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid libnfs
+PKGS    := libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid libnfs zlib libzstd libxxhash
 
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wno-missing-field-initializers

@@ -6,6 +6,7 @@ set -eu
 PKGS="build-essential make gcc clang pkg-config libclang-rt-14-dev \
 libmicrohttpd-dev libxml2-dev libjansson-dev libdqlite-dev libraft-dev \
 libsqlite3-dev libuv1-dev libgnutls28-dev uuid-dev libpam0g-dev libcmocka-dev \
+zlib1g-dev libzstd-dev libxxhash-dev \
 qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils zstd iptables nftables \
 python3 openssl procps iproute2 ca-certificates \
 libnfs-dev qemu-block-extra nfs-ganesha nfs-ganesha-vfs rpcbind"

@@ -21,6 +21,7 @@
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "storage/sr.h"
+#include "storage/xva.h"
 #include "vm/lifecycle.h"
 #include "util/htab.h"
 #include "util/log.h"
@@ -220,6 +221,7 @@ main(int argc, char **argv)
 	session_set_password_file(pwfile);
 	session_set_this_host(host_ref);
 	sr_register(host_ref);
+	xva_import_recover(); /* what a crash left of imports */
 	const struct vm_backend_ops *be = vm_backend_find(vm_backend);
 	if (!be) {
 		log_err("main", "unknown VM backend %s", vm_backend);

@@ -176,6 +176,8 @@ extern const struct cli_cmd cli_metrics_cmds[];
 extern const size_t cli_metrics_ncmds;
 extern const struct cli_cmd cli_host_cmds[];
 extern const size_t cli_host_ncmds;
+extern const struct cli_cmd cli_xva_cmds[];
+extern const size_t cli_xva_ncmds;
 
 /* Generated class commands (cli_generic.c): ctx->cmd->cls is the class. */
 int cli_gen_list(struct cli_ctx *ctx);
@@ -191,5 +193,10 @@ int cli_gen_param_clear(struct cli_ctx *ctx);
  * task, destroys the task. Returns 0 or -1 (failure recorded). */
 int cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
 		   const char *path, const char *extra, const char *label);
+/* The same, and *result (malloc'd, may be NULL) is the task's result
+ * (an XML-RPC value text) when it succeeded. */
+int cli_track_http_result(struct cli_ctx *ctx, bool put, const char *file,
+			  const char *path, const char *extra, const char *label,
+			  char **result);
 
 #endif

@@ -31,7 +31,7 @@ cli_now(void)
  * *err is the task's error (NULL if it succeeded or is still pending or
  * gone) and the result says whether it finished. */
 static bool
-cli_task_wait(const char *task, double timeout, struct api_err **err)
+cli_task_wait(const char *task, double timeout, struct api_err **err, char **result)
 {
 	double end = cli_now() + timeout;
 	const struct db_row *r;
@@ -46,6 +46,8 @@ cli_task_wait(const char *task, double timeout, struct api_err **err)
 			const struct dm_coll *ei = r->f[DMF_task_error_info].c;
 
 			done = true;
+			if (result && strcmp(r->f[DMF_task_status].s, "success") == 0)
+				*result = xstrdup(r->f[DMF_task_result].s);
 			if (strcmp(r->f[DMF_task_status].s, "success") != 0) {
 				const char **p = xcalloc(ei ? ei->n : 1,
 							 sizeof(char *));
@@ -76,6 +78,14 @@ int
 cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
 	       const char *path, const char *extra, const char *label)
 {
+	return cli_track_http_result(ctx, put, file, path, extra, label, NULL);
+}
+
+int
+cli_track_http_result(struct cli_ctx *ctx, bool put, const char *file,
+		      const char *path, const char *extra, const char *label,
+		      char **result)
+{
 	struct api_err *terr = NULL;
 	xv *task = NULL;
 	char *url;
@@ -92,7 +102,7 @@ cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
 		 : cli_conn_http_get(ctx->conn, file, url);
 	free(url);
 	if (ok == 0) {
-		if (!cli_task_wait(task->u.s, CLI_TASK_WAIT_OK, &terr))
+		if (!cli_task_wait(task->u.s, CLI_TASK_WAIT_OK, &terr, result))
 			rc = cli_fail_api(ctx, api_error(XE_INTERNAL_ERROR,
 							 NULL));
 		else if (terr)
@@ -100,7 +110,7 @@ cli_track_http(struct cli_ctx *ctx, bool put, const char *file,
 	} else if (ctx->conn->broken) {
 		rc = cli_fail_failure(ctx, "%s", ctx->conn->err);
 	} else {
-		cli_task_wait(task->u.s, CLI_TASK_WAIT_FAILED, &terr);
+		cli_task_wait(task->u.s, CLI_TASK_WAIT_FAILED, &terr, NULL);
 		rc = cli_fail_api(ctx, terr ? terr
 					    : api_error_raw("CLIENT_ERROR", NULL, 0));
 	}

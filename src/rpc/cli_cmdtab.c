@@ -267,6 +267,8 @@ cli_table_init(void)
 		cli_table_add(&cli_metrics_cmds[i]);
 	for (size_t i = 0; i < cli_host_ncmds; i++)
 		cli_table_add(&cli_host_cmds[i]);
+	for (size_t i = 0; i < cli_xva_ncmds; i++)
+		cli_table_add(&cli_xva_cmds[i]);
 	pthread_mutex_lock(&cli_extra_lock);
 	for (size_t i = 0; i < cli_nextra; i++)
 		cli_table_add(cli_extra[i]);

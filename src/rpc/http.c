@@ -27,6 +27,7 @@
 #include "rpc/jsonrpc.h"
 #include "rpc/xmlrpc.h"
 #include "storage/sr.h"
+#include "storage/xva.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -410,6 +411,9 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 
 	bool import = strcmp(method, "PUT") == 0 &&
 		      strncmp(url, "/import_raw_vdi", 15) == 0;
+	bool put = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+	bool xva_meta = put && strcmp(url, "/import_metadata") == 0;
+	bool xva = put && (strcmp(url, "/import") == 0 || xva_meta);
 	if (!rq) {
 		rq = xcalloc(1, sizeof(*rq));
 		rq->limit = strncmp(url, "/pool/xmldbdump", 15) == 0
@@ -418,7 +422,18 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = rq;
 		if (import)
 			http_import_begin(c, rq, l->local);
+		if (xva)
+			http_xva_import_begin(c, rq, l->local, xva_meta);
 		return MHD_YES;
+	}
+	if (xva) {
+		/* streamed into the importer, never held whole */
+		if (*upload_data_size) {
+			http_xva_import_data(rq, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return http_xva_import_end(c, rq);
 	}
 	if (import) {
 		/* written into the new image as it comes, never held */
@@ -445,6 +460,9 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	bool local = http_is_local(c, l->local);
 	if (strncmp(url, "/export_raw_vdi", 15) == 0 && strcmp(method, "GET") == 0)
 		return http_export_vdi(c, l->local);
+	if ((strcmp(url, "/export") == 0 || strcmp(url, "/export_metadata") == 0) &&
+	    strcmp(method, "GET") == 0)
+		return http_xva_export(c, local, url[7] == '_');
 	if (strcmp(method, "OPTIONS") == 0) {
 		struct buf b = BUF_INIT;
 		struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -488,6 +506,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		buf_free(&rq->body);
 		http_import_cleanup(rq);
 		api_err_free(rq->up_err);
+		xva_import_abort(rq->xva); /* the client went away mid-import */
+		free(rq->xva_task);
 		free(rq);
 		*con_cls = NULL;
 	}

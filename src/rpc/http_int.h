@@ -1,7 +1,8 @@
 /*
  * http_int: what the files of the HTTP front door share (not for others):
  * http.c (listeners, RPC endpoints, /cli, /pool/xmldbdump), http_xfer.c
- * (/console) and http_vdi.c (/export_raw_vdi, /import_raw_vdi).
+ * (/console), http_vdi.c (/export_raw_vdi, /import_raw_vdi) and http_xva.c
+ * (/export, /import).
  */
 #ifndef XAPID_RPC_HTTP_INT_H
 #define XAPID_RPC_HTTP_INT_H
@@ -25,6 +26,8 @@ struct http_req {
 	bool up_created;        /* made for this upload: removed if it fails */
 	uint64_t up_total, up_done; /* Content-Length (0: unknown), bytes so far */
 	struct api_err *up_err; /* the upload cannot be taken */
+	struct xva_import *xva; /* PUT /import: the import the body feeds */
+	char *xva_task;
 };
 
 /* Queues b (taken) as the answer, with a content type. */
@@ -51,5 +54,14 @@ void http_import_data(struct http_req *rq, const char *data, size_t len);
  * VDI made for an upload that did not complete. */
 void http_import_cleanup(struct http_req *rq);
 enum MHD_Result http_import_end(struct MHD_Connection *c, struct http_req *rq);
+
+/* GET /export and /export_metadata (metadata): a VM's XVA stream. */
+enum MHD_Result http_xva_export(struct MHD_Connection *c, bool local, bool metadata);
+/* PUT /import and /import_metadata: the first call, each piece of the
+ * body, and the end (the task's result is the new VM refs). */
+void http_xva_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local,
+			   bool metadata);
+void http_xva_import_data(struct http_req *rq, const char *data, size_t n);
+enum MHD_Result http_xva_import_end(struct MHD_Connection *c, struct http_req *rq);
 
 #endif

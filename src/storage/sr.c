@@ -234,6 +234,18 @@ sr_vdi_new(const char *sr_ref, const char *name, int64_t size, char **vdi_ref)
 }
 
 struct api_err *
+sr_vdi_create_rec(const xv *rec, char **ref)
+{
+	xv *res = NULL;
+	xv *args[1] = {(xv *)rec};
+	struct api_err *err = sr_vdi_create(NULL, args, 1, &res);
+	if (!err)
+		*ref = xstrdup(res->u.s);
+	xv_free(res);
+	return err;
+}
+
+struct api_err *
 sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 		      char **path)
 {

@@ -128,6 +128,9 @@ char *sr_vdi_path(const char *vdi_ref, const char **format, struct api_err **err
  * in *vdi_ref (malloc'd). */
 struct api_err *sr_vdi_new(const char *sr_ref, const char *name, int64_t size,
 			   char **vdi_ref);
+/* VDI.create for internal callers: rec is a VDI record (SR, virtual_size
+ * and the constructor fields wanted). Sets *ref (malloc'd). */
+struct api_err *sr_vdi_create_rec(const xv *rec, char **ref);
 
 /* A VDI of type "suspend" on SR sr_ref, for a memory image the caller
  * writes to *path (the file does not exist yet). Sets *vdi_ref and *path

@@ -25,7 +25,8 @@ def free_port():
 class Xapid:
     """A xapid with its own state dir, port and password."""
 
-    def __init__(self, name="h1", tmp=None):
+    def __init__(self, name="h1", tmp=None, args=()):
+        self.args = list(args)
         self.tmp = tmp or tempfile.mkdtemp(prefix="xapid-py.")
         self.own_tmp = tmp is None
         self.name = name
@@ -50,7 +51,7 @@ class Xapid:
         self.log = open(os.path.join(self.tmp, self.name + ".out"), "a")
         self.proc = subprocess.Popen(
             [XAPID, "--state-dir", self.state, "--listen", "127.0.0.1:%d" % self.port,
-             "--no-tls", "--password-file", self.pwfile, "--host-name", self.name],
+             "--no-tls", "--password-file", self.pwfile, "--host-name", self.name] + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
