@@ -413,17 +413,17 @@ stage_pause_stats_agent(void)
 	   "stats: vbd0 was read, memory %lld, %.2f vCPU seconds", (long long)st->memory_actual,
 	   st->cpu_seconds);
 	free(st);
-	int rc = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 10, E());
+	int rc = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 60, E());
 	ok(rc == 0 && reply && strcmp(reply, "{}") == 0, "agent guest-ping: %s",
 	   rc ? ES() : reply);
 	free(reply);
 	reply = NULL;
-	rc = be->agent(UUID_A, "{\"execute\": \"guest-get-host-name\"}", &reply, 10, E());
+	rc = be->agent(UUID_A, "{\"execute\": \"guest-get-host-name\"}", &reply, 60, E());
 	ok(rc == 0 && reply && strstr(reply, "xapid-guest"), "agent guest-get-host-name: %s",
 	   rc ? ES() : reply);
 	free(reply);
 	reply = NULL;
-	rc = be->agent(UUID_A, "{\"execute\": \"no-such-command\"}", &reply, 10, E());
+	rc = be->agent(UUID_A, "{\"execute\": \"no-such-command\"}", &reply, 60, E());
 	ok(rc != 0 && strstr(ES(), "CommandNotFound"), "agent error passed on: %s",
 	   ES());
 }
@@ -489,7 +489,7 @@ stage_reboot(void)
 	int rc = be->reboot(UUID_A, false, E());
 	ok(rc == 0, "clean reboot of A (guest agent)%s%s",
 	   err ? ": " : "", ES());
-	ok(wait_console(UUID_A, "GUEST-SHUTDOWN reboot", 1, 10) &&
+	ok(wait_console(UUID_A, "GUEST-SHUTDOWN reboot", 1, 60) &&
 		   wait_console(UUID_A, "QGA-UP", 3, 120),
 	   "the guest rebooted itself and came back");
 	ok(wait_event(UUID_A, VMR_RUNNING, e0, 0.5, NULL, 0) < 0,
@@ -501,7 +501,7 @@ stage_reboot(void)
 	char *reply = NULL, reason[96] = "";
 	rc = be->agent(UUID_A, "{\"execute\": \"guest-shutdown\", \"arguments\": "
 			       "{\"mode\": \"reboot\"}}",
-		       &reply, 10, E());
+		       &reply, 60, E());
 	free(reply);
 	ok(rc == 0, "the guest reboots itself (agent guest-shutdown mode=reboot)%s%s",
 	   rc ? ": " : "", ES());
@@ -518,7 +518,7 @@ stage_reboot(void)
 	rc = be->agent(UUID_A, "{\"execute\": \"guest-exec\", \"arguments\": {\"path\": "
 			       "\"/bin/sh\", \"arg\": [\"-c\", \"sleep 1; kill -9 $(pidof "
 			       "qemu-ga); sleep 3; kill -9 $(pidof qemu-ga)\"]}}",
-		       &reply, 10, E());
+		       &reply, 60, E());
 	free(reply);
 	/* the guest's init restarts qemu-ga at once the first time, then only
 	 * after 10 s: it is killed twice */
@@ -574,7 +574,7 @@ stage_suspend_resume(void)
 					"(%d ticks before, boots %d -> %d)",
 	   ticks, boots0, boots);
 	char *reply = NULL;
-	rc = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 10, E());
+	rc = be->agent(UUID_A, "{\"execute\": \"guest-ping\"}", &reply, 60, E());
 	ok(rc == 0, "the agent answers after resume");
 	free(reply);
 	unlink(img);
@@ -587,7 +587,7 @@ stage_guest_shutdown(void)
 	char *reply = NULL, reason[96] = "", taps[256];
 	int e0 = events_now();
 
-	int rc = be->agent(UUID_A, "{\"execute\": \"guest-shutdown\"}", &reply, 10, E());
+	int rc = be->agent(UUID_A, "{\"execute\": \"guest-shutdown\"}", &reply, 60, E());
 	ok(rc == 0, "guest-shutdown through the agent%s%s", rc ? ": " : "", ES());
 	free(reply);
 	ok(wait_event(UUID_A, VMR_HALTED, e0, 30, reason, sizeof(reason)) >= 0,
