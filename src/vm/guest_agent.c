@@ -154,6 +154,8 @@ ga_poll_vm(const char *ref, const char *uuid)
 	}
 	char *gm_ref = vm ? xstrdup(vm->f[DMF_VM_guest_metrics].s) : NULL;
 	db_unlock();
+	/* a call that timed out (a busy guest) keeps what the last one said */
+	bool have_os = os, have_ifs = ifs, have_info = info;
 	json_decref(os);
 	json_decref(ifs);
 	json_decref(info);
@@ -171,9 +173,15 @@ ga_poll_vm(const char *ref, const char *uuid)
 		g = db_txn_create(t, DMC_VM_guest_metrics, NULL, NULL);
 		db_txn_set(t, row, DMF_VM_guest_metrics, (union dm_val){.s = xstrdup(g->ref)});
 	}
-	db_txn_set(t, g, DMF_VM_guest_metrics_os_version, (union dm_val){.c = ga_map_take(&osv)});
-	db_txn_set(t, g, DMF_VM_guest_metrics_networks, (union dm_val){.c = ga_map_take(&nets)});
-	db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_version, (union dm_val){.c = ga_map_take(&drv)});
+	if (have_os)
+		db_txn_set(t, g, DMF_VM_guest_metrics_os_version,
+			   (union dm_val){.c = ga_map_take(&osv)});
+	if (have_ifs)
+		db_txn_set(t, g, DMF_VM_guest_metrics_networks,
+			   (union dm_val){.c = ga_map_take(&nets)});
+	if (have_info)
+		db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_version,
+			   (union dm_val){.c = ga_map_take(&drv)});
 	db_txn_set(t, g, DMF_VM_guest_metrics_other, (union dm_val){.c = ga_map_take(&other)});
 	db_txn_set(t, g, DMF_VM_guest_metrics_live, (union dm_val){.b = true});
 	db_txn_set(t, g, DMF_VM_guest_metrics_PV_drivers_detected, (union dm_val){.b = true});
