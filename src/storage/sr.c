@@ -388,6 +388,25 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 	return err;
 }
 
+struct api_err *
+sr_vdi_check_open(const char *vdi_ref, const char *vm_ref, bool rw)
+{
+	const struct db_row *vdi = db_get(DMC_VDI, vdi_ref);
+	if (!vdi || vdi->f[DMF_VDI_sharable].b)
+		return NULL;
+	const struct dm_coll *vbds = vdi->f[DMF_VDI_VBDs].c;
+	for (size_t i = 0; vbds && i < vbds->n; i++) {
+		const struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+		if (!vbd || strcmp(vbd->f[DMF_VBD_VM].s, vm_ref) == 0 || !sr_vbd_live(vbd))
+			continue;
+		/* no locks on NFS: two writers (or a writer under a reader)
+		 * would corrupt the image; the pool's DB is the arbiter */
+		if (rw || strcmp(vbd->f[DMF_VBD_mode].s, "RW") == 0)
+			return api_error(XE_VDI_IN_USE, vdi_ref, "attach", NULL);
+	}
+	return NULL;
+}
+
 bool
 sr_vdi_written(const struct db_row *vdi)
 {

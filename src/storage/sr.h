@@ -137,6 +137,14 @@ struct api_err *sr_vdi_create_rec(const xv *rec, char **ref);
  * (malloc'd). */
 struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
 				      char **vdi_ref, char **path);
+/* VDI_IN_USE unless VM vm_ref may open the VDI (read-write if rw): a VDI
+ * that is not sharable is opened by one running VM at a time when either
+ * writes (nothing else stops two QEMUs on NFS). Read lock held. */
+struct api_err *sr_vdi_check_open(const char *vdi_ref, const char *vm_ref, bool rw);
+/* Before VM vm_ref starts here: the leases of its read-write VDIs on NFS
+ * SRs (sr_lease.c); VDI_IN_USE if another host holds one. Call without
+ * locks. */
+struct api_err *sr_leases_take(const char *vm_ref);
 /* True if a VM has the VDI attached read-write now, i.e. its bytes are
  * changing under a reader. Call with the DB read lock held. */
 bool sr_vdi_written(const struct db_row *vdi);

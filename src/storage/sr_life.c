@@ -607,6 +607,7 @@ sr_life_register(void)
 	pthread_t th;
 	if (pthread_create(&th, NULL, sr_recheck_thread, NULL) == 0)
 		pthread_detach(th);
+	sr_lease_start();
 }
 
 void

@@ -46,6 +46,8 @@ bool sr_inflight_has(const char *location);
 /* Registers the SR/PBD lifecycle handlers (sr_life.c) and SR.scan, VDI.
  * introduce/forget (sr_scan.c). */
 void sr_life_register(void);
+/* Starts the thread renewing and dropping this host's NFS leases. */
+void sr_lease_start(void);
 void sr_scan_register(void);
 
 #endif

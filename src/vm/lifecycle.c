@@ -48,6 +48,11 @@ lc_start_common(const char *vm, bool paused, const char *opname)
 	struct vm_spec spec;
 	if ((err = vm_spec_build(vm, &spec, false)))
 		goto fail;
+	/* no locks on NFS: this host's claim on the images it will write */
+	if ((err = sr_leases_take(vm))) {
+		vm_spec_clear(&spec);
+		goto fail;
+	}
 	spec.start_paused = paused;
 	int rc = vm_cfg.backend->start(&spec, &msg);
 	vm_spec_clear(&spec);

@@ -347,6 +347,12 @@ vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 				err = api_error(XE_VM_REQUIRES_VDI, vm, b->f[DMF_VBD_VDI].s, NULL);
 				break;
 			}
+			if (!attached_only &&
+			    (err = sr_vdi_check_open(b->f[DMF_VBD_VDI].s, vm, !d->readonly))) {
+				free(d->path);
+				d->path = NULL;
+				break;
+			}
 			d->format = xstrdup(fmt);
 		} else if (!d->cdrom) {
 			continue; /* an empty disk VBD has nothing to attach */

@@ -86,3 +86,4 @@ nfs_cleanup() {
 	t_cleanup
 }
 trap nfs_cleanup EXIT
+trap "exit 1" INT TERM

@@ -92,6 +92,41 @@ check "data intact after the merge" 0 $?
 S=$(xe vdi-snapshot uuid=$V)
 xe vdi-param-set uuid=$V name-label=keepme
 
+# ---- writers: the pool's DB and leases on the share ----
+TPL=$(xe template-list params=name-label --minimal | cut -d, -f1)
+VM1=$(xe vm-install template="$TPL" new-name-label=w1)
+VM2=$(xe vm-install template="$TPL" new-name-label=w2)
+xe vbd-create vm-uuid=$VM1 vdi-uuid=$V device=0 >/dev/null
+xe vbd-create vm-uuid=$VM2 vdi-uuid=$V device=0 >/dev/null
+check_rc "a VM with its disk on nfs starts" 0 xe vm-start uuid=$VM1
+HU=$(xe host-list params=uuid --minimal)
+check "it holds the VDI's lease on the share" "$HU" "$(cut -d' ' -f1 "$NFS_EXPORT/$SR/.lease-$V" 2>/dev/null)"
+check_rc "a second VM writing the same VDI does not start" 1 xe vm-start uuid=$VM2
+check "VDI_IN_USE" VDI_IN_USE "$(err_code)"
+check_rc "vm-shutdown" 0 xe vm-shutdown uuid=$VM1 --force
+check_rc "then the second starts" 0 xe vm-start uuid=$VM2
+xe vm-shutdown uuid=$VM2 --force
+# another pool's host holds the lease (written while the server is down:
+# ganesha caches directories)
+FOREIGN=$(cat /proc/sys/kernel/random/uuid)
+nfs_stop
+echo "$FOREIGN $(date +%s)" > "$NFS_EXPORT/$SR/.lease-$V"
+nfs_start || not_ok "ganesha restarts"
+check_rc "a VDI another pool's host writes does not start here" 1 xe vm-start uuid=$VM1
+check "VDI_IN_USE" VDI_IN_USE "$(err_code)"
+check "the foreign lease is left alone" "$FOREIGN" "$(cut -d' ' -f1 "$NFS_EXPORT/$SR/.lease-$V")"
+nfs_stop
+echo "$FOREIGN $(($(date +%s) - 600))" > "$NFS_EXPORT/$SR/.lease-$V"
+nfs_start || not_ok "ganesha restarts"
+check_rc "a lease its holder stopped renewing long ago is taken over" 0 xe vm-start uuid=$VM1
+check "now ours" "$HU" "$(cut -d' ' -f1 "$NFS_EXPORT/$SR/.lease-$V")"
+xe vm-shutdown uuid=$VM1 --force
+gone() { [ ! -e "$NFS_EXPORT/$SR/.lease-$V" ]; }
+n=0; while ! gone && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+gone && ok "the lease goes once no VM of ours uses the VDI" || not_ok "lease dropped"
+xe vm-destroy uuid=$VM1
+xe vm-destroy uuid=$VM2
+
 # ---- detached SRs ----
 check_rc "sr-forget while plugged is SR_HAS_PBD" 1 xe sr-forget uuid=$SR
 check "SR_HAS_PBD" SR_HAS_PBD "$(err_code)"

@@ -214,7 +214,7 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	for (size_t i = 0; i < s->ndisks; i++) {
 		const char *p = s->disks[i].path;
 		bool ro = s->disks[i].readonly || s->disks[i].cdrom;
-		if (p && access(p, ro ? R_OK : R_OK | W_OK) < 0) {
+		if (p && strncmp(p, "nfs://", 6) != 0 && access(p, ro ? R_OK : R_OK | W_OK) < 0) {
 			*err = xasprintf("disk %s: %s: %s", s->disks[i].id, p, strerror(errno));
 			goto fail;
 		}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# A real guest (QEMU, TCG) whose disk is on an nfs SR served by the test's
+# own nfs-ganesha: QEMU reaches the image with its nfs:// driver. The guest
+# writes a pattern, a live vm-snapshot is taken (the new top layer on NFS),
+# the guest changes the data, snapshot-revert brings the pattern back. Then
+# sr-forget + sr-introduce + pbd-plug + sr-scan bring the VDIs back and the
+# guest boots from them again; an ISO SR on the same share gives a CD.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nfs_lib.sh"
+
+if ! nfs_available; then
+	echo "1..0 # SKIP nfs-ganesha/rpcbind not installed (tools/install-deps.sh)"
+	exit 0
+fi
+CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
+export XAPID_GUEST_CACHE=$CACHE
+if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
+	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
+	done_testing
+	exit 1
+fi
+BR=$(echo "xn$$" | cut -c1-10)
+XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
+kill_qemus() { # QEMUs survive xapid: end ours by PID
+	for p in "$STATE"/vms/*/pid; do
+		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
+	done
+	ip link del "${BR}0" 2>/dev/null
+	true
+}
+trap 'stop_xapid; kill_qemus; nfs_cleanup' EXIT
+trap 'exit 1' INT TERM
+nfs_start || { not_ok "ganesha starts"; done_testing; exit 1; }
+# an ISO image on the share before the server looks at it
+mkdir -p "$NFS_EXPORT/isos"
+{ printf 'XAPID-ISO-%-6s' 1; head -c 2032 /dev/zero; head -c 63488 /dev/zero; } > "$NFS_EXPORT/isos/tools.iso"
+start_xapid n1 || { not_ok "xapid starts"; done_testing; exit 1; }
+wait_for() { # seconds cmd...
+	n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
+SRV="device-config:server=$NFS_IP device-config:serverpath=$NFS_EXPORT"
+SR=$($XE sr-create type=nfs name-label=nfs shared=true content-type=user $SRV)
+check "nfs sr-create" 36 "${#SR}"
+VM=$($XE vm-install template="xapid test guest" new-name-label=onnfs sr-uuid=$SR)
+$XE vm-param-set uuid=$VM PV-args="console=ttyS0 quiet xapid.tick=1"
+VDI=$($XE vdi-create sr-uuid=$SR name-label=root virtual-size=67108864)
+$XE vbd-create vm-uuid=$VM vdi-uuid=$VDI device=0 > /dev/null
+check "the disk is on the export" yes "$([ -f "$NFS_EXPORT/$SR/$VDI.qcow2" ] && echo yes)"
+check_rc "vm-start with its disk on nfs" 0 $XE vm-start uuid=$VM
+CONSOLE=$STATE/vms/$VM/console.log
+wait_for 180 grep -q QGA-UP "$CONSOLE" && ok "guest boots" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
+qpid=$(cut -d' ' -f1 "$STATE/vms/$VM/pid")
+tr '\0' ' ' < "/proc/$qpid/cmdline" | grep -q '"driver": *"nfs"' \
+	&& ok "QEMU opens the image with its nfs driver" || not_ok "nfs blockdev" "$(tr '\0' ' ' < "/proc/$qpid/cmdline")"
+gexec() {
+	for _ in 1 2 3; do
+		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
+		sleep 1
+	done
+	return 1
+}
+gwrite() { gexec "printf '%-16s' $1 | dd of=/dev/vda bs=16 count=1 conv=notrunc 2>/dev/null; sync"; }
+gread() { gexec "dd if=/dev/vda bs=16 count=1 iflag=direct 2>/dev/null"; }
+gwrite PATTERN-ONE && ok "the guest writes a pattern" || not_ok "guest write"
+check "and reads it back" "PATTERN-ONE" "$(gread | tr -d ' ')"
+
+SNAP=$($XE vm-snapshot uuid=$VM new-name-label=s1)
+check "live vm-snapshot on nfs" 36 "${#SNAP}"
+b=$(qemu-img info -U "$NFS_EXPORT/$SR/$VDI.qcow2" | sed -n 's/^backing file: //p')
+case "$b" in nfs://*) ok "the new top layer backs onto an nfs:// URL";; *) not_ok "backing URL" "$b";; esac
+gwrite CHANGED-TWO
+check "the guest changes the data" "CHANGED-TWO" "$(gread | tr -d ' ')"
+check_rc "vm-shutdown" 0 $XE vm-shutdown uuid=$VM --force
+check_rc "snapshot-revert" 0 $XE snapshot-revert snapshot-uuid=$SNAP
+check_rc "vm-start after the revert" 0 $XE vm-start uuid=$VM
+wait_for 180 sh -c "[ \$(grep -c QGA-UP '$CONSOLE') -ge 2 ]" && ok "guest boots again" || not_ok "guest boots again" "$(tail -5 "$CONSOLE")"
+check "the pattern is back" "PATTERN-ONE" "$(gread | tr -d ' ')"
+
+# two writers: a second VM may not open the disk the first one writes
+VM2=$($XE vm-install template="xapid test guest" new-name-label=second)
+DISK=$($XE vbd-list vm-uuid=$VM params=vdi-uuid --minimal)
+$XE vbd-create vm-uuid=$VM2 vdi-uuid=$DISK device=0 > /dev/null
+check_rc "a second VM using the disk read-write does not start" 1 $XE vm-start uuid=$VM2
+$XE vm-uninstall uuid=$VM2 --force > /dev/null 2>&1 || $XE vm-destroy uuid=$VM2
+
+check_rc "vm-shutdown" 0 $XE vm-shutdown uuid=$VM --force
+PBD=$($XE pbd-list sr-uuid=$SR --minimal)
+check_rc "pbd-unplug" 0 $XE pbd-unplug uuid=$PBD
+check_rc "sr-forget" 0 $XE sr-forget uuid=$SR
+check_rc "sr-introduce" 0 $XE sr-introduce uuid=$SR type=nfs name-label=nfs-again shared=true content-type=user
+PBD=$($XE pbd-create host-uuid=$($XE host-list --minimal) sr-uuid=$SR $SRV)
+check_rc "pbd-plug" 0 $XE pbd-plug uuid=$PBD
+check_rc "sr-scan" 0 $XE sr-scan uuid=$SR
+check "the disk is back" "$DISK" "$($XE vdi-list uuid=$DISK params=uuid --minimal)"
+# the VM's old VBD names the forgotten VDI row: a new one, as after xapi's sr-forget
+for b in $($XE vbd-list vm-uuid=$VM --minimal | tr , ' '); do $XE vbd-destroy uuid=$b; done
+$XE vbd-create vm-uuid=$VM vdi-uuid=$DISK device=0 > /dev/null
+
+# a CD from an ISO SR on the same share
+ISO=$($XE sr-create type=iso name-label=isos content-type=iso device-config:location=nfs://$NFS_IP$NFS_EXPORT/isos)
+check "iso sr-create over nfs" 36 "${#ISO}"
+$XE sr-scan uuid=$ISO
+CDV=$($XE vdi-list sr-uuid=$ISO name-label=tools.iso --minimal)
+check "the ISO is a VDI" 36 "${#CDV}"
+check "read-only" true "$($XE vdi-param-get uuid=$CDV param-name=read-only)"
+$XE vbd-create vm-uuid=$VM vdi-uuid=$CDV device=3 type=CD mode=RO > /dev/null
+check_rc "vm-start from the re-introduced SR, with the CD" 0 $XE vm-start uuid=$VM
+wait_for 180 sh -c "[ \$(grep -c QGA-UP '$CONSOLE') -ge 3 ]" && ok "guest boots from it" || not_ok "guest boots from it" "$(tail -5 "$CONSOLE")"
+check "the data survived forget and introduce" "PATTERN-ONE" "$(gread | tr -d ' ')"
+# (the test guest has virtio drivers only: the CD is checked on QEMU's side)
+qpid=$(cut -d' ' -f1 "$STATE/vms/$VM/pid")
+tr '\0' '\n' < "/proc/$qpid/cmdline" | grep '"nfs"' | grep -q "$NFS_EXPORT/isos/tools.iso" \
+	&& ok "QEMU has the ISO as its CD over NFS" || not_ok "CD over NFS" "$(tr '\0' ' ' < "/proc/$qpid/cmdline")"
+check_rc "vm-shutdown" 0 $XE vm-shutdown uuid=$VM --force
+for f in "$NFS_EXPORT/$SR"/*.qcow2; do qemu-img check -U -q "$f" > /dev/null 2>&1 || echo "$f"; done | grep -q . \
+	&& not_ok "every image on the export checks" || ok "every image on the export checks"
+done_testing
