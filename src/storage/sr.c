@@ -362,6 +362,13 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 				continue;
 			db_txn_set(t, n, (int)i, dmv_copy(k->fields[i].type, src->f[i]));
 		}
+		/* each layer's own bytes: the data went into the shared base */
+		db_txn_set(t, n, DMF_VDI_physical_utilisation,
+			   (union dm_val){.i = c.drv->vdi_used(&c.ctx, nloc)});
+		struct db_row *sw = db_txn_edit(t, DMC_VDI, vdi_ref);
+		if (sw)
+			db_txn_set(t, sw, DMF_VDI_physical_utilisation,
+				   (union dm_val){.i = c.drv->vdi_used(&c.ctx, location)});
 		db_txn_set(t, n, DMF_VDI_location, (union dm_val){.s = nloc});
 		nloc = NULL;
 		db_txn_set(t, n, DMF_VDI_is_a_snapshot, (union dm_val){.b = snapshot});
@@ -418,24 +425,6 @@ sr_vdi_written(const struct db_row *vdi)
 			return true;
 	}
 	return false;
-}
-
-/* Bytes a qcow2 copy of image src takes (qemu-img measure); 0 if unknown. */
-static int64_t
-sr_copy_need(const char *src, const char *fmt)
-{
-	struct buf out = BUF_INIT;
-	int64_t need = 0;
-	char *argv[] = {"qemu-img",  "measure", "-U",    "-f",
-	                (char *)fmt, "-O",      "qcow2", "--output=json",
-	                (char *)src, NULL};
-	if (spawn_run(argv, &out, NULL, 300) == 0 && out.data) {
-		json_t *j = json_loads(out.data, 0, NULL);
-		need = json_integer_value(json_object_get(j, "required"));
-		json_decref(j);
-	}
-	buf_free(&out);
-	return need;
 }
 
 struct api_err *
@@ -647,8 +636,10 @@ sr_gc_run(struct sr_call *c)
 	if (!c->drv->gc)
 		return;
 	pthread_mutex_lock(&sr_chain_lock);
-	c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, sr_gc_live, c->sr_ref);
+	int removed = c->drv->gc(&c->ctx, sr_gc_known, sr_gc_busy, sr_gc_live, c->sr_ref);
 	pthread_mutex_unlock(&sr_chain_lock);
+	if (removed > 0)
+		sr_space_refresh(c);
 }
 
 void
@@ -768,19 +759,6 @@ out:
 	return err;
 }
 
-static const struct sr_driver *const sr_drivers[] = {
-    &sr_file_ext, &sr_file_file, &sr_file_nfs, &sr_iso_driver};
-
-const struct sr_driver *
-sr_driver_find(const char *type)
-{
-	for (size_t i = 0;
-	     type && i < sizeof(sr_drivers) / sizeof(sr_drivers[0]); i++)
-		if (strcmp(sr_drivers[i]->type, type) == 0)
-			return sr_drivers[i];
-	return NULL;
-}
-
 static struct api_err *
 sr_supported_types(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
@@ -788,7 +766,7 @@ sr_supported_types(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **resu
 	(void)args;
 	(void)nargs;
 	*result = xv_array();
-	for (size_t i = 0; i < sizeof(sr_drivers) / sizeof(sr_drivers[0]); i++)
+	for (size_t i = 0; i < sr_ndrivers; i++)
 		xv_push(*result, xv_str(sr_drivers[i]->type));
 	return NULL;
 }

@@ -1,7 +1,13 @@
 /* sr_locate: the device_config of the file and NFS SRs (which keys, what
  * they mean, SM's errors when they are wrong) and sr-probe on NFS. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <nfsc/libnfs.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <nfsc/libnfs-raw-mount.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +137,40 @@ srf_xml_text(struct buf *b, const char *s)
 	}
 }
 
+/* SM's _testHost: a TCP connection to the NFS port within a few seconds,
+ * else SR_BACKEND_FAILURE_108 (NFSTarget). */
+static struct api_err *
+srf_test_host(const char *server)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int rc = getaddrinfo(server, "2049", &hints, &ai), fd = -1, ok = 0;
+	if (rc == 0) {
+		fd = socket(ai->ai_family,
+		            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		                errno == EINPROGRESS)) {
+			struct pollfd p = {fd, POLLOUT, 0};
+			int e = 0;
+			socklen_t l = sizeof(e);
+			ok =
+			    poll(&p, 1, 10000) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) == 0 &&
+			    e == 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+	}
+	if (ok)
+		return NULL;
+	char *m = xasprintf("%s:2049: %s", server,
+	                    rc ? gai_strerror(rc) : "no NFS service");
+	struct api_err *e = sr_backend_error(
+	    108, "Unable to detect an NFS service on this target.", m);
+	free(m);
+	return e;
+}
+
 /* The server's exports as SM's scan_exports prints them. */
 static char *
 srf_exports_xml(const char *server)
@@ -186,6 +226,10 @@ srf_probe_nfs(const struct dm_coll *dconf, const struct dm_coll *sm_config,
 	if (e)
 		return e;
 	const char *server = sr_map_get(dconf, "server");
+	if ((e = srf_test_host(server))) {
+		free(path);
+		return e;
+	}
 	if (!path) {
 		/* xapi: the exports go to stderr, the third parameter */
 		char *ex = srf_exports_xml(server);

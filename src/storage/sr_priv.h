@@ -33,10 +33,17 @@ struct db_row *sr_local_pbd(const struct db_row *sr);
 /* Commits t, then refreshes the SR's space figures (physical size and
  * utilisation from the storage, virtual allocation from its VDI rows). */
 struct api_err *sr_commit_space(struct db_txn *t, struct sr_call *c);
+/* The same refresh alone (after the GC freed space). */
+void sr_space_refresh(struct sr_call *c);
 /* SR_FULL [need, free] unless need bytes are free on the SR. */
 struct api_err *sr_check_space(struct sr_call *c, int64_t need);
 /* Runs the SR's GC. */
 void sr_gc_run(struct sr_call *c);
+/* Bytes a qcow2 copy of image src (format fmt) takes; 0 if unknown. */
+int64_t sr_copy_need(const char *src, const char *fmt);
+/* The drivers, in SR.get_supported_types order. */
+extern const struct sr_driver *const sr_drivers[];
+extern const size_t sr_ndrivers;
 /* Locations being made now (a VDI file exists before its row): SR.scan
  * leaves them alone. */
 void sr_inflight_add(const char *location);

@@ -5,8 +5,12 @@
 #include <string.h>
 
 #include "rpc/api.h"
+#include <jansson.h>
+
 #include "storage/sr.h"
+#include "storage/sr_file.h"
 #include "storage/sr_priv.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 struct api_err *
@@ -35,20 +39,26 @@ struct api_err *
 sr_commit_space(struct db_txn *t, struct sr_call *c)
 {
 	struct api_err *err = api_commit(t);
+	if (!err)
+		sr_space_refresh(c);
+	return err;
+}
+
+void
+sr_space_refresh(struct sr_call *c)
+{
 	int64_t size = 0, used = 0;
-	if (err)
-		return err;
 	/* the figures after the change: the committed rows and the storage */
 	struct api_err *e = c->drv->stat(&c->ctx, &size, &used);
 	if (e) {
 		api_err_free(e);
-		return NULL;
+		return;
 	}
-	t = db_txn_begin();
+	struct db_txn *t = db_txn_begin();
 	struct db_row *sr = db_txn_edit(t, DMC_SR, c->sr_ref);
 	if (!sr) {
 		db_txn_abort(t);
-		return NULL;
+		return;
 	}
 	int64_t virt = 0;
 	const struct dm_coll *v = sr->f[DMF_SR_VDIs].c;
@@ -62,7 +72,6 @@ sr_commit_space(struct db_txn *t, struct sr_call *c)
 	           (union dm_val){.i = used});
 	db_txn_set(t, sr, DMF_SR_virtual_allocation, (union dm_val){.i = virt});
 	api_err_free(api_commit(t));
-	return NULL;
 }
 
 struct api_err *
@@ -80,3 +89,36 @@ sr_check_space(struct sr_call *c, int64_t need)
 	}
 	return NULL;
 }
+
+/* Bytes a qcow2 copy of image src takes (qemu-img measure); 0 if unknown. */
+int64_t
+sr_copy_need(const char *src, const char *fmt)
+{
+	struct buf out = BUF_INIT;
+	int64_t need = 0;
+	char *argv[] = {"qemu-img",  "measure", "-U",    "-f",
+	                (char *)fmt, "-O",      "qcow2", "--output=json",
+	                (char *)src, NULL};
+	if (spawn_run(argv, &out, NULL, 300) == 0 && out.data) {
+		json_t *j = json_loads(out.data, 0, NULL);
+		need = json_integer_value(json_object_get(j, "required"));
+		json_decref(j);
+	}
+	buf_free(&out);
+	return need;
+}
+
+const struct sr_driver *const sr_drivers[] = {&sr_file_ext, &sr_file_file,
+                                              &sr_file_nfs, &sr_iso_driver};
+
+const struct sr_driver *
+sr_driver_find(const char *type)
+{
+	for (size_t i = 0;
+	     type && i < sizeof(sr_drivers) / sizeof(sr_drivers[0]); i++)
+		if (strcmp(sr_drivers[i]->type, type) == 0)
+			return sr_drivers[i];
+	return NULL;
+}
+
+const size_t sr_ndrivers = sizeof(sr_drivers) / sizeof(sr_drivers[0]);

@@ -45,6 +45,8 @@ check "nothing was made on the export" "" "$(ls "$NFS_EXPORT")"
 # ---- sr-probe ----
 check_rc "sr-probe without serverpath lists the exports in the error" 1 xe sr-probe type=nfs device-config:server=$NFS_IP
 grep -q "<Path>$NFS_EXPORT</Path>" "$T_DIR/last.err" && ok "exports XML names the export" || not_ok "exports XML" "$(cat "$T_DIR/last.err")"
+check_rc "sr-probe of a host with no NFS service" 1 xe sr-probe type=nfs device-config:server=$NFS_NET.1
+check "no service is SR_BACKEND_FAILURE_108" SR_BACKEND_FAILURE_108 "$(err_code)"
 check "empty export probes to an empty SRlist" '<?xml version="1.0" ?>
 <SRlist/>' "$(xe sr-probe type=nfs $SRV)"
 
