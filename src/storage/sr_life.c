@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/pool.h"
 #include "rpc/api.h"
 #include "storage/sr.h"
 #include "storage/sr_priv.h"
@@ -41,13 +42,45 @@ sr_ctx_from(struct sr_ctx *ctx, const char *uuid, const struct sr_loc *loc)
 
 /* Plugs a PBD of this host: the driver checks the storage, then the PBD is
  * currently_attached and the SR's space known. */
+/* PBD.plug of another pool member's PBD runs on that host (its storage
+ * client does the attach), through an internal session there. */
+static struct api_err *
+sr_pbd_plug_remote(const char *address, const char *host_ref, const char *pbd_ref)
+{
+	xv *login = xv_array(), *sess = NULL;
+	xv_push(login, xv_str(host_ref));
+	xv_push(login, xv_str(pool_secret()));
+	struct api_err *err = pool_call(address, "session.slave_login", login, &sess);
+	xv_free(login);
+	if (err)
+		return err;
+	if (!sess || sess->type != XV_STRING) {
+		xv_free(sess);
+		return api_internal("no session from %s", address);
+	}
+	xv *args = xv_array(), *res = NULL;
+	xv_push(args, xv_str(sess->u.s));
+	xv_push(args, xv_str(pbd_ref));
+	err = pool_call(address, "PBD.plug", args, &res);
+	xv_free(args);
+	xv_free(res);
+	res = NULL;
+	xv *out = xv_array();
+	xv_push(out, xv_str(sess->u.s));
+	api_err_free(pool_call(address, "session.logout", out, &res));
+	xv_free(out);
+	xv_free(res);
+	xv_free(sess);
+	return err;
+}
+
 static struct api_err *
 sr_pbd_plug(const char *pbd_ref, bool recheck)
 {
 	struct api_err *err = NULL;
 	const struct sr_driver *drv = NULL;
 	struct sr_loc loc = {0};
-	char *sr_ref = NULL, *uuid = NULL;
+	char *sr_ref = NULL, *uuid = NULL, *remote = NULL, *rhost = NULL;
 	bool done = false;
 
 	db_rdlock();
@@ -62,7 +95,13 @@ sr_pbd_plug(const char *pbd_ref, bool recheck)
 		err = api_error(XE_HANDLE_INVALID, "SR", pbd->f[DMF_PBD_SR].s,
 		                NULL);
 	} else if (!sr_host || strcmp(pbd->f[DMF_PBD_host].s, sr_host) != 0) {
-		err = api_error(XE_HOST_OFFLINE, pbd->f[DMF_PBD_host].s, NULL);
+		const struct db_row *h = db_get(DMC_host, pbd->f[DMF_PBD_host].s);
+		if (!h || !*h->f[DMF_host_address].s || recheck)
+			err = api_error(XE_HOST_OFFLINE, pbd->f[DMF_PBD_host].s, NULL);
+		else {
+			remote = xstrdup(h->f[DMF_host_address].s);
+			rhost = xstrdup(h->ref);
+		}
 	} else if (!(drv = sr_driver_find(sr->f[DMF_SR_type].s))) {
 		err =
 		    api_error(XE_SR_UNKNOWN_DRIVER, sr->f[DMF_SR_type].s, NULL);
@@ -85,6 +124,12 @@ sr_pbd_plug(const char *pbd_ref, bool recheck)
 		uuid = xstrdup(sr->f[DMF_SR_uuid].s);
 	}
 	db_unlock();
+	if (remote) {
+		err = sr_pbd_plug_remote(remote, rhost, pbd_ref);
+		free(remote);
+		free(rhost);
+		return err;
+	}
 	if (!err && !done) {
 		struct sr_ctx ctx;
 		sr_ctx_from(&ctx, uuid, &loc);
@@ -371,21 +416,27 @@ sr_api_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 			api_err_free(drv->delete (&sctx));
 	}
 	if (!err) {
-		/* plug this host's PBD; a failure leaves the SR unplugged, as
-		 * xapi's create does not wait for the plugs to succeed */
-		char *pbd = NULL;
+		/* plug every PBD (other hosts' through them); a failure leaves
+		 * that PBD unplugged, as xapi's create does not wait for the
+		 * plugs to succeed */
+		size_t np = 0;
+		char **pbds = NULL;
 		db_rdlock();
 		const struct db_row *sr = db_get(DMC_SR, ref);
-		const struct db_row *p = sr ? sr_local_pbd(sr) : NULL;
-		if (p)
-			pbd = xstrdup(p->ref);
+		const struct dm_coll *pl = sr ? sr->f[DMF_SR_PBDs].c : NULL;
+		for (size_t i = 0; pl && i < pl->n; i++) {
+			pbds = xrealloc(pbds, (np + 1) * sizeof(*pbds));
+			pbds[np++] = xstrdup(pl->v[i].s);
+		}
 		db_unlock();
-		struct api_err *pe = pbd ? sr_pbd_plug(pbd, false) : NULL;
-		if (pe)
-			log_warn("sr", "SR %s made but not plugged: %s", uuid,
-			         pe->code);
-		api_err_free(pe);
-		free(pbd);
+		for (size_t i = 0; i < np; i++) {
+			struct api_err *pe = sr_pbd_plug(pbds[i], false);
+			if (pe)
+				log_warn("sr", "SR %s: PBD %s not plugged: %s", uuid, pbds[i], pe->code);
+			api_err_free(pe);
+			free(pbds[i]);
+		}
+		free(pbds);
 		*result = xv_str(ref);
 		log_info("sr", "SR %s (%s) created", uuid, type);
 	}

@@ -6,12 +6,14 @@
 #                     (the exported directory, as NFSv3 clients name it)
 #   nfs_stop          stops it (nfs_start again restarts it, same export)
 #   nfs_available     true if the packages are installed
+# Set NFS_BRIDGE (a bridge) and NFS_IP (a free address of its /24) before
+# nfs_start to put the server on that bridge instead (pool tests).
 
 NFS_ID=$(printf '%x' $(($$ % 65536)))
 NFS_NS=xsrnfs$NFS_ID
 NFS_VETH=xsrn$NFS_ID
 NFS_NET=10.$((($$ >> 8) % 50 + 200)).$(($$ % 250))
-NFS_IP=$NFS_NET.2
+NFS_IP=${NFS_IP:-$NFS_NET.2}
 NFS_DIR=$T_DIR/nfs
 NFS_EXPORT=$NFS_DIR/export
 NFS_PID=
@@ -24,7 +26,11 @@ nfs_available() {
 nfs_net_up() {
 	ip netns add "$NFS_NS" || return 1
 	ip link add "$NFS_VETH" type veth peer name eth0 netns "$NFS_NS" || return 1
-	ip addr add "$NFS_NET.1/24" dev "$NFS_VETH"
+	if [ -n "${NFS_BRIDGE:-}" ]; then
+		ip link set "$NFS_VETH" master "$NFS_BRIDGE"
+	else
+		ip addr add "$NFS_NET.1/24" dev "$NFS_VETH"
+	fi
 	ip link set "$NFS_VETH" up
 	ip -n "$NFS_NS" addr add "$NFS_IP/24" dev eth0
 	ip -n "$NFS_NS" link set eth0 up
