@@ -6,14 +6,15 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/store.h"
+#include "storage/nbd.h"
 #include "storage/sr.h"
 #include "util/log.h"
 #include "util/spawn.h"
@@ -216,7 +217,7 @@ vs_build(const struct vs_chain *c, const struct vs_map *m, size_t mn,
 			}
 			e.data = m[i].data;
 			if (e.data) {
-				e.file = fallback ? (int)c->n : m[i].depth;
+				e.file = fallback ? -1 : m[i].depth;
 				e.offset =
 				    fallback ? at
 				             : m[i].offset + (at - m[i].start);
@@ -225,7 +226,7 @@ vs_build(const struct vs_chain *c, const struct vs_map *m, size_t mn,
 			at += e.length;
 		}
 	}
-	s->nfiles = c->n + (fallback ? 1 : 0);
+	s->nfiles = c->n;
 	s->fds = xmalloc((s->nfiles + 1) * sizeof(int));
 	for (size_t i = 0; i < s->nfiles; i++)
 		s->fds[i] = -1;
@@ -320,47 +321,44 @@ vs_probe(const char *path, const char *fmt, struct vs_chain *c,
 	return err;
 }
 
-/* The fallback: a raw copy in an unlinked file of dir. The file is locked
- * while qemu-img fills it, so the SR's clean-up of partial files (which
- * takes what nobody locks) leaves it alone, and takes it after a crash. */
-static struct api_err *
-vs_raw_copy(const char *path, const char *fmt, int64_t size, const char *dir,
-            int *fd)
+/* The fallback reader: qemu-nbd serving the image read-only (one request
+ * at a time on its connection). */
+struct vs_nbd {
+	struct nbd *n;
+	pthread_mutex_t lock;
+};
+
+static bool
+vs_remote(const char *path)
 {
-	char *u = db_new_uuid();
-	char *tmp = xasprintf("%s/.export-%s.tmp", dir, u);
-	char *argv[] = {"qemu-img",   "convert",   "-q", "-n",
-	                "-f",         (char *)fmt, "-O", "raw",
-	                (char *)path, tmp,         NULL};
-	struct api_err *err = NULL;
-	*fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (*fd < 0 || flock(*fd, LOCK_EX) < 0 || ftruncate(*fd, size) < 0)
-		err = api_error(XE_SR_BACKEND_FAILURE, "1", "", strerror(errno),
-		                NULL);
-	if (!err)
-		err = vs_qemu_img(argv, NULL);
-	if (*fd >= 0)
-		unlink(tmp);
-	if (err && *fd >= 0) {
-		close(*fd);
-		*fd = -1;
+	return strstr(path, "://") != NULL;
+}
+
+static int
+vs_nbd_read(struct vs_nbd *v, char *buf, size_t len, int64_t off)
+{
+	int e = 0;
+	pthread_mutex_lock(&v->lock);
+	for (size_t done = 0; done < len && !e;) {
+		size_t n = len - done < NBD_MAX_REQ ? len - done : NBD_MAX_REQ;
+		e = nbd_pread(v->n, buf + done, n,
+		              (uint64_t)(off + (int64_t)done));
+		done += n;
 	}
-	free(tmp);
-	free(u);
-	return err;
+	pthread_mutex_unlock(&v->lock);
+	errno = e;
+	return e ? -1 : 0;
 }
 
 struct api_err *
 vdi_stream_open_path(const char *path, const char *fmt, const char *base_path,
-                     const char *base_fmt, const char *tmp_dir,
-                     struct vdi_stream **out)
+                     const char *base_fmt, struct vdi_stream **out)
 {
 	struct vs_chain c = {0}, bc = {0};
 	struct vs_map *m = NULL, *bm = NULL;
 	size_t mn = 0, bmn = 0;
 	struct api_err *err = NULL;
 	struct vdi_stream *s = NULL;
-	char *raw_dir = NULL;
 
 	*out = NULL;
 	/* the files are opened under the chain lock: no base vanishes between
@@ -370,36 +368,34 @@ vdi_stream_open_path(const char *path, const char *fmt, const char *base_path,
 	if (!err && base_path)
 		err = vs_probe(base_path, base_fmt, &bc, &bm, &bmn);
 	if (!err) {
-		bool fallback = vs_needs_fallback(&c, m, mn);
+		bool fallback = vs_remote(path) || vs_needs_fallback(&c, m, mn);
 		s = vs_build(&c, m, mn, &bc, base_path ? bm : NULL, bmn,
 		             fallback);
-		for (size_t i = 0; !err && i < c.n; i++)
+		for (size_t i = 0; !err && !fallback && i < c.n; i++)
 			if ((s->fds[i] =
 			         open(c.names[i], O_RDONLY | O_CLOEXEC)) < 0)
 				err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
 				                strerror(errno), NULL);
-		if (!err && fallback)
-			raw_dir = xstrdup(tmp_dir ? tmp_dir : path);
 	}
 	sr_chain_hold(false);
-	/* the copy is made outside the lock: it can take long, and the files
-	 * qemu-img opens stay what they are (bases are unlinked, not rewritten)
-	 */
-	if (raw_dir) {
-		char *slash = strrchr(raw_dir, '/');
-		if (!tmp_dir && slash) {
-			*slash = '\0';
-		} else if (!tmp_dir) {
-			free(raw_dir);
-			raw_dir = xstrdup(".");
+	/* qemu-nbd is started outside the lock (the files it opens stay what
+	 * they are: bases are unlinked, not rewritten) */
+	bool nbd_needed = false;
+	for (size_t i = 0; !err && s && i < s->n && !nbd_needed; i++)
+		nbd_needed = s->ext[i].data && s->ext[i].file < 0;
+	if (nbd_needed) {
+		char *why = NULL;
+		struct nbd *n = nbd_open(path, fmt, true, &why);
+		if (!n) {
+			err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
+			                why ? why : "qemu-nbd failed", NULL);
+		} else {
+			s->nbd = xcalloc(1, sizeof(*s->nbd));
+			s->nbd->n = n;
+			pthread_mutex_init(&s->nbd->lock, NULL);
+			log_info("sr", "%s: read through qemu-nbd", path);
 		}
-		log_info(
-		    "sr",
-		    "%s: read through a raw copy (compressed or encrypted)",
-		    path);
-		err = vs_raw_copy(path, fmt, s->size, raw_dir,
-		                  &s->fds[s->nfiles - 1]);
-		free(raw_dir);
+		free(why);
 	}
 	free(m);
 	free(bm);
@@ -441,7 +437,7 @@ vdi_stream_open(const char *vdi_ref, const char *base_ref, const char *op,
 	db_unlock();
 	*out = NULL;
 	if (!err)
-		err = vdi_stream_open_path(path, fmt, bpath, bfmt, NULL, out);
+		err = vdi_stream_open_path(path, fmt, bpath, bfmt, out);
 	free(path);
 	free(bpath);
 	return err;
@@ -474,7 +470,11 @@ vdi_stream_pread(const struct vdi_stream *s, void *buf, size_t len, int64_t off)
 		const struct vdi_extent *e = &s->ext[i];
 		int64_t in = off - e->start, left = e->length - in;
 		size_t n = (int64_t)len < left ? len : (size_t)left;
-		if (!e->data || e->file < 0 || (size_t)e->file >= s->nfiles) {
+		if (e->data && e->file < 0 && s->nbd) {
+			if (vs_nbd_read(s->nbd, p, n, off) < 0)
+				return -1;
+		} else if (!e->data || e->file < 0 ||
+		           (size_t)e->file >= s->nfiles) {
 			memset(p, 0, n);
 		} else {
 			size_t done = 0;
@@ -519,6 +519,11 @@ vdi_stream_free(struct vdi_stream *s)
 	for (size_t i = 0; i < s->nfiles; i++)
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);
+	if (s->nbd) {
+		nbd_close(s->nbd->n);
+		pthread_mutex_destroy(&s->nbd->lock);
+		free(s->nbd);
+	}
 	free(s->fds);
 	free(s->ext);
 	free(s);

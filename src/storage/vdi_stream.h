@@ -9,12 +9,13 @@
  * their common ancestor allocates it (everything, if they share none).
  *
  * Images whose data cannot be read in place (compressed clusters, encrypted
- * images, other formats) fall back to one raw copy made by qemu-img convert
- * into an unlinked temporary file of the VDI's SR; the contract is the same.
+ * images, other formats, and images on NFS, which are nfs:// URLs here) are
+ * read through qemu-nbd instead: their data extents have file -1, and only
+ * vdi_stream_pread reaches them.
  *
  * A stream holds open file descriptors, so its bytes stay valid while the
  * SR's garbage collector works (bases are only ever unlinked or appended to,
- * never rewritten in place). Reading a stream is thread-safe (pread only).
+ * never rewritten in place). Reading a stream is thread-safe.
  */
 #ifndef XAPID_STORAGE_VDI_STREAM_H
 #define XAPID_STORAGE_VDI_STREAM_H
@@ -31,7 +32,7 @@ struct vdi_extent {
 	int64_t length; /* bytes, > 0 */
 	bool data;      /* false: reads as zeros */
 	bool changed;   /* may differ from the base (always true without one) */
-	int file;       /* data: index into vdi_stream.fds */
+	int file;       /* data: index into vdi_stream.fds; -1: through NBD */
 	int64_t offset; /* data: byte offset of start in that file */
 };
 
@@ -41,7 +42,8 @@ struct vdi_stream {
 	size_t n;      /* extents: sorted, contiguous, cover [0, size) */
 	struct vdi_extent *ext;
 	size_t nfiles;
-	int *fds; /* read-only descriptors of the chain's files */
+	int *fds;           /* read-only descriptors of the chain's files */
+	struct vs_nbd *nbd; /* private: the qemu-nbd reader, or NULL */
 };
 
 /* Opens the contents of VDI vdi_ref (and, if base_ref is neither NULL nor
@@ -52,12 +54,11 @@ struct vdi_stream {
 struct api_err *vdi_stream_open(const char *vdi_ref, const char *base_ref,
                                 const char *op, struct vdi_stream **out);
 
-/* The same for image files: path in format fmt ("qcow2", "raw", ...), and
- * optionally base_path (format base_fmt). tmp_dir receives the fallback
- * copy when one is needed (NULL: the image's directory). */
+/* The same for image files, local paths or nfs:// URLs: path in format fmt
+ * ("qcow2", "raw", ...), and optionally base_path (format base_fmt). */
 struct api_err *vdi_stream_open_path(const char *path, const char *fmt,
                                      const char *base_path,
-                                     const char *base_fmt, const char *tmp_dir,
+                                     const char *base_fmt,
                                      struct vdi_stream **out);
 
 /* Builds a stream from qemu-img's JSON (for tests and fuzzing): chain_json

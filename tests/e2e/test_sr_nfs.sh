@@ -91,6 +91,12 @@ check_rc "vdi-destroy of the snapshot" 0 xe vdi-destroy uuid=$S
 check "the GC merged the base away" "$V.qcow2" "$(ls "$NFS_EXPORT/$SR")"
 qemu-io -f qcow2 -c "read -P 0x5a 0 1M" "nfs://$NFS_IP$NFS_EXPORT/$SR/$V.qcow2" >/dev/null 2>&1
 check "data intact after the merge" 0 $?
+
+# ---- vdi-export / vdi-import on nfs (read through qemu-nbd) ----
+check_rc "vdi-export raw from nfs" 0 xe vdi-export uuid=$V filename="$T_DIR/nfs.raw" format=raw
+qemu-img compare -q "$T_DIR/nfs.raw" "$NFS_EXPORT/$SR/$V.qcow2" && ok "the raw export holds the disk" || not_ok "the raw export holds the disk"
+check_rc "vdi-export vhd from nfs" 0 xe vdi-export uuid=$V filename="$T_DIR/nfs.vhd" format=vhd
+qemu-img compare -q -f vpc -F qcow2 "$T_DIR/nfs.vhd" "$NFS_EXPORT/$SR/$V.qcow2" && ok "the VHD export holds the disk" || not_ok "the VHD export holds the disk"
 S=$(xe vdi-snapshot uuid=$V)
 xe vdi-param-set uuid=$V name-label=keepme
 

@@ -45,12 +45,12 @@ check_rc "vdi-import of a VHD made by qemu-img" 0 $XE vdi-import uuid=$I3 filena
 qemu-img compare -q -f qcow2 -F vpc "$(file_of $I3)" "$T_DIR/q.vhd" && ok "it holds what qemu-img reads in it" || not_ok "it holds what qemu-img reads in it"
 
 # compressed clusters cannot be read in place: the export reads them
-# through one raw copy (unlinked at once), with the same result
+# through qemu-nbd, with the same result
 C=$($XE vdi-create sr-uuid=$SR name-label=comp virtual-size=$SIZE)
 qio "$(file_of $C)" -c 'write -c -P 0x99 2M 64k' -c 'write -P 0x98 4M 64k'
 check_rc "vdi-export of an image with compressed clusters" 0 $XE vdi-export uuid=$C filename="$T_DIR/c.vhd" format=vhd
 qemu-img compare -q -f vpc "$T_DIR/c.vhd" "$(file_of $C)" && ok "it holds the disk" || not_ok "it holds the disk"
-grep -q 'read through a raw copy' "$T_DIR/vx.out" && ok "through the fallback" || not_ok "through the fallback"
+grep -q 'read through qemu-nbd' "$T_DIR/vx.out" && ok "through the fallback" || not_ok "through the fallback"
 no_tmp && ok "no copy left behind" || not_ok "no copy left behind" "$(ls -a "$SRDIR")"
 
 # differences: snapshot, change, snapshot; base= gives what changed between

@@ -154,7 +154,7 @@ test_vhd_roundtrip(void **state)
 	char *path = make_raw(size, &content);
 	struct vdi_stream *s = NULL;
 	(void)state;
-	struct api_err *err = vdi_stream_open_path(path, "raw", NULL, NULL, "/tmp", &s);
+	struct api_err *err = vdi_stream_open_path(path, "raw", NULL, NULL, &s);
 	assert_null(err);
 	assert_int_equal(s->size, size);
 
