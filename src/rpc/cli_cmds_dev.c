@@ -434,6 +434,52 @@ cli_cmd_vdi_snapshot(struct cli_ctx *ctx)
 	return cli_vdi_dup(ctx, "VDI.snapshot");
 }
 
+/* vdi-enable-cbt, vdi-disable-cbt, vdi-data-destroy uuid=: one call. */
+static int
+cli_vdi_simple(struct cli_ctx *ctx, const char *method)
+{
+	char *ref = cli_ref_by_uuid(ctx, DMC_VDI, cli_param(ctx, "uuid"));
+	int rc = ref ? cli_call(ctx, method, NULL, xv_str(ref), NULL) : -1;
+	free(ref);
+	return rc;
+}
+
+static int
+cli_cmd_vdi_enable_cbt(struct cli_ctx *ctx)
+{
+	return cli_vdi_simple(ctx, "VDI.enable_cbt");
+}
+
+static int
+cli_cmd_vdi_disable_cbt(struct cli_ctx *ctx)
+{
+	return cli_vdi_simple(ctx, "VDI.disable_cbt");
+}
+
+static int
+cli_cmd_vdi_data_destroy(struct cli_ctx *ctx)
+{
+	return cli_vdi_simple(ctx, "VDI.data_destroy");
+}
+
+/* vdi-list-changed-blocks vdi-from-uuid= vdi-to-uuid=: the base64 bitmap. */
+static int
+cli_cmd_vdi_list_changed_blocks(struct cli_ctx *ctx)
+{
+	char *from = cli_ref_by_uuid(ctx, DMC_VDI, cli_param(ctx, "vdi-from-uuid"));
+	char *to = from ? cli_ref_by_uuid(ctx, DMC_VDI, cli_param(ctx, "vdi-to-uuid")) : NULL;
+	xv *res = NULL;
+	int rc = -1;
+	if (to)
+		rc = cli_call(ctx, "VDI.list_changed_blocks", &res, xv_str(from), xv_str(to), NULL);
+	if (rc == 0 && res && res->type == XV_STRING)
+		cli_out_line(ctx->out, res->u.s);
+	xv_free(res);
+	free(from);
+	free(to);
+	return rc;
+}
+
 /* vdi-copy uuid= sr-uuid= [base-vdi-uuid=] [into-vdi-uuid=]: VDI.copy */
 static int
 cli_cmd_vdi_copy(struct cli_ctx *ctx)
@@ -558,6 +604,17 @@ const struct cli_cmd cli_dev_cmds[] = {
 	{"snapshot-revert", NULL, L("snapshot-uuid", "uuid"),
 	 "Revert an existing VM to a previous checkpointed or snapshotted state.",
 	 cli_cmd_snapshot_revert, CLI_CMD_STANDARD, NULL},
+	{"vdi-enable-cbt", L("uuid"), NULL, "Enable changed block tracking on a VDI.",
+	 cli_cmd_vdi_enable_cbt, 0, NULL},
+	{"vdi-disable-cbt", L("uuid"), NULL, "Disable changed block tracking on a VDI.",
+	 cli_cmd_vdi_disable_cbt, 0, NULL},
+	{"vdi-data-destroy", L("uuid"), NULL,
+	 "Delete the data of the VDI, but keep its changed block tracking metadata.",
+	 cli_cmd_vdi_data_destroy, 0, NULL},
+	{"vdi-list-changed-blocks", L("vdi-from-uuid", "vdi-to-uuid"), NULL,
+	 "Write the changed blocks between the two given VDIs to the standard output as a "
+	 "base64-encoded bitmap string.",
+	 cli_cmd_vdi_list_changed_blocks, CLI_CMD_FD, NULL},
 	{"vdi-clone", L("uuid"), L("driver-params", "new-name-label", "new-name-description"),
 	 "Clone a specified VDI.", cli_cmd_vdi_clone, 0, NULL},
 	{"vdi-snapshot", L("uuid"), L("driver-params"),

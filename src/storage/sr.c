@@ -1,5 +1,6 @@
 /* sr: SR and VDI API handlers over the SR drivers. */
 #include "storage/sr.h"
+#include "storage/sr_cbt.h"
 #include "storage/sr_file.h"
 #include "storage/sr_priv.h"
 
@@ -279,11 +280,11 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 }
 
 static int (*sr_live_ops)(const char *uuid, const char *id, const char *new_top,
-			  char **err);
+			  const char *cbt, char **err);
 
 void
 sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
-			       const char *new_top, char **err))
+			       const char *new_top, const char *cbt, char **err))
 {
 	sr_live_ops = fn;
 }
@@ -292,7 +293,7 @@ static struct api_err *
 sr_live_switch(const struct sr_live *l, const char *new_top)
 {
 	char *msg = NULL;
-	if (sr_live_ops(l->vm_uuid, l->disk_id, new_top, &msg) == 0)
+	if (sr_live_ops(l->vm_uuid, l->disk_id, new_top, l->cbt, &msg) == 0)
 		return NULL;
 	struct api_err *e = api_error(XE_SR_BACKEND_FAILURE, "1", "", msg ? msg : "", NULL);
 	free(msg);
@@ -331,25 +332,39 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 					 atoi(vbd->f[DMF_VBD_userdevice].s));
 			}
 		}
+		if (!err && strcmp(vdi->f[DMF_VDI_type].s, "cbt_metadata") == 0)
+			err = api_error(XE_VDI_INCOMPATIBLE_TYPE, vdi_ref, "CBT metadata", NULL);
 		location = xstrdup(vdi->f[DMF_VDI_location].s);
 		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
 		size = vdi->f[DMF_VDI_virtual_size].i;
 	}
 	db_unlock();
-	struct sr_live live = {sr_live_switch, vm_uuid, disk_id};
+	struct sr_live live = {sr_live_switch, vm_uuid, disk_id, NULL};
+	struct sr_cbt_step cbt = {0};
 	if (err || (err = sr_call_prepare(sr_ref, &c))) {
 		free(location);
 		free(sr_ref);
 		return err;
 	}
+	db_rdlock();
+	if ((vdi = db_get(DMC_VDI, vdi_ref)))
+		err = sr_cbt_begin(vdi, snapshot, c.ctx.path, &cbt);
+	db_unlock();
+	live.cbt = sr_cbt_live_arg(&cbt);
 	char *uuid = db_new_uuid(), *nloc = NULL;
 	/* chains change only under this lock, the GC included */
 	pthread_mutex_lock(&sr_chain_lock);
-	if (!c.drv->vdi_clone)
+	if (err) {
+	} else if (!c.drv->vdi_clone) {
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, sr_ref, NULL);
-	else
-		err = c.drv->vdi_clone(&c.ctx, location, uuid, size,
-				       vm_uuid[0] ? &live : NULL, &nloc);
+	} else if (!(err = c.drv->vdi_clone(&c.ctx, location, uuid, size,
+					     vm_uuid[0] ? &live : NULL, &nloc)) &&
+		   cbt.on && !vm_uuid[0]) {
+		const char *fmt;
+		char *top = c.drv->vdi_path(&c.ctx, location, &fmt);
+		sr_cbt_after_offline(&cbt, top);
+		free(top);
+	}
 	if (!err) {
 		struct db_txn *t = db_txn_begin();
 		const struct db_row *src = db_get(DMC_VDI, vdi_ref);
@@ -379,6 +394,7 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 				   (union dm_val){.i = (int64_t)time(NULL)});
 		if (pending)
 			sr_map_put(t, n, DMF_VDI_sm_config, SR_PENDING_KEY, pending);
+		sr_cbt_record(t, vdi_ref, n, &cbt);
 		char *ref = xstrdup(n->ref);
 		err = sr_commit_space(t, &c);
 		if (err)
@@ -387,6 +403,7 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 			*out = ref;
 	}
 	pthread_mutex_unlock(&sr_chain_lock);
+	sr_cbt_end(&cbt, !err);
 	free(nloc);
 	free(uuid);
 	free(location);
@@ -443,6 +460,8 @@ sr_vdi_copy(const char *vdi_ref, const char *sr_ref, const char *into_vdi,
 	} else {
 		if (sr_vdi_written(vdi))
 			err = api_error(XE_VDI_IN_USE, vdi_ref, "copy", NULL);
+		else if (strcmp(vdi->f[DMF_VDI_type].s, "cbt_metadata") == 0)
+			err = api_error(XE_VDI_INCOMPATIBLE_TYPE, vdi_ref, "CBT metadata", NULL);
 		if (!err)
 			src = sr_vdi_path(vdi_ref, &fmt, &err);
 		target_sr = xstrdup(sr_ref && strcmp(sr_ref, DM_NULL_REF) != 0
@@ -669,7 +688,7 @@ sr_vdi_delete(const char *ref)
 {
 	struct sr_call c;
 	struct api_err *err = NULL;
-	char *location = NULL, *sr_ref = NULL;
+	char *location = NULL, *sr_ref = NULL, *chain = NULL;
 
 	db_rdlock();
 	struct db_row *vdi = db_get(DMC_VDI, ref);
@@ -682,6 +701,8 @@ sr_vdi_delete(const char *ref)
 			if (sr_vbd_live(vbd))
 				err = api_error(XE_VDI_IN_USE, ref, "destroy", NULL);
 		}
+		if (sr_cbt_chain(vdi))
+			chain = xstrdup(sr_cbt_chain(vdi));
 		location = xstrdup(vdi->f[DMF_VDI_location].s);
 		sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
 	}
@@ -703,9 +724,12 @@ sr_vdi_delete(const char *ref)
 		err = sr_commit_space(t, &c);
 		if (!err)
 			sr_gc_run(&c);
+		if (!err && chain)
+			sr_cbt_forget(chain, c.ctx.path);
 	}
 	sr_call_clear(&c);
 out:
+	free(chain);
 	free(location);
 	free(sr_ref);
 	return err;
@@ -786,4 +810,5 @@ sr_register(const char *host_ref)
 	             API_READONLY);
 	sr_life_register();
 	sr_scan_register();
+	sr_cbt_register();
 }

@@ -25,6 +25,7 @@ struct sr_live {
 	struct api_err *(*switch_top)(const struct sr_live *l, const char *new_top);
 	const char *vm_uuid;
 	const char *disk_id;
+	const char *cbt; /* changed-block tracking: see backend.h disk_snapshot */
 };
 
 /* What a driver knows of one SR: where its files are (sr_fs.h). */
@@ -178,7 +179,7 @@ void sr_recover(void);
 /* How VDIs attached to running VMs are snapshotted (the VM backend's
  * disk_snapshot); without it such VDIs give VDI_IN_USE. */
 void sr_set_live_snapshot(int (*fn)(const char *uuid, const char *id,
-				    const char *new_top, char **err));
+				    const char *new_top, const char *cbt, char **err));
 
 /* How a running VM's disk is coalesced live (the backend's disk_stream). */
 void sr_set_live_stream(int (*fn)(const char *uuid, const char *id,

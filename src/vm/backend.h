@@ -133,7 +133,14 @@ struct vm_backend_ops {
 	 * renamed) that becomes the disk's active layer; from then on the old
 	 * layer no longer changes. Crash-consistent. NULL: not supported. */
 	int (*disk_snapshot)(const char *uuid, const char *id,
-			     const char *new_top, char **err);
+			     const char *new_top, const char *cbt, char **err);
+	/* Changed-block tracking of a running disk (cbt above, when not NULL,
+	 * says what the snapshot does with it: the new top always gets a
+	 * persistent bitmap "xapid-cbt" at 64 KiB; with "" the old top's bits
+	 * go on in it, with a file name they go to that qcow2 file as bitmap
+	 * "cbt", with "-" they are dropped). disk_cbt starts (on) or stops
+	 * the tracking in the disk's top layer. NULL: not supported. */
+	int (*disk_cbt)(const char *uuid, const char *id, bool on, char **err);
 	/* Live coalesce: copies everything below the disk's top layer into it
 	 * (block-stream) and drops the backing chain; blocks until done.
 	 * NULL: not supported. */

@@ -13,6 +13,7 @@
 
 #include "rpc/http.h"
 #include "storage/sr.h"
+#include "storage/sr_cbt.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/host_ops.h"
@@ -708,6 +709,8 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	http_set_console_resolver(lc_console_path);
 	if (vm_cfg.backend->disk_snapshot)
 		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);
+	if (vm_cfg.backend->disk_cbt)
+		sr_set_live_cbt(vm_cfg.backend->disk_cbt);
 	if (vm_cfg.backend->disk_stream)
 		sr_set_live_stream(vm_cfg.backend->disk_stream);
 	lc_resync();

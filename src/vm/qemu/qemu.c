@@ -783,6 +783,7 @@ const struct vm_backend_ops vm_backend_qemu = {
 	.disk_plug = qemu_disk_plug,
 	.disk_unplug = qemu_disk_unplug,
 	.disk_snapshot = qemu_disk_snapshot,
+	.disk_cbt = qemu_disk_cbt,
 	.disk_stream = qemu_disk_stream,
 	.nic_plug = qemu_nic_plug,
 	.nic_unplug = qemu_nic_unplug,

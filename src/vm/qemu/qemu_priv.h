@@ -197,7 +197,9 @@ int qemu_disk_unplug(const char *uuid, const char *id, char **err);
 int qemu_disk_stream(const char *uuid, const char *id, char **err);
 /* backend.h disk_snapshot: switches disk id to the overlay new_top. */
 int qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
-		       char **err);
+		       const char *cbt, char **err);
+/* backend.h disk_cbt. */
+int qemu_disk_cbt(const char *uuid, const char *id, bool on, char **err);
 int qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err);
 int qemu_nic_unplug(const char *uuid, const char *id, char **err);
 /* Block, memory and vCPU statistics. */
