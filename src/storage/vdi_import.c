@@ -11,7 +11,11 @@
 
 #include "db/store.h"
 #include "storage/qcow2_write.h"
+#include "storage/nbd.h"
 #include "storage/sr.h"
+#include "storage/sr_file.h"
+#include "storage/sr_fs.h"
+#include "storage/sr_priv.h"
 #include "storage/vdi_stream.h"
 #include "storage/vhd.h"
 #include "util/log.h"
@@ -25,8 +29,12 @@ struct vdi_import {
 	char *tmp;   /* the new image until it is renamed */
 	int lock_fd; /* holds a lock on tmp while we own it */
 	bool vhd;
+	bool remote; /* the SR is on NFS: dst and tmp are nfs:// URLs */
 	int64_t vsize;
-	struct qcow2w *w;
+	struct qcow2w *w; /* local SRs: the image written directly */
+	struct nbd *nbd;  /* nfs SRs: the image written through qemu-nbd */
+	uint8_t *done;    /* nfs: a bit per cluster written */
+	char *sr_ref;
 	struct api_err *err;
 	/* raw */
 	int64_t pos;
@@ -61,6 +69,60 @@ vi_attached(const struct db_row *vdi)
 			return true;
 	}
 	return false;
+}
+
+/* Renames the partial image to name (the VDI's image), or removes it
+ * (name NULL), through the SR's storage (libnfs on NFS). */
+static struct api_err *
+vi_sr_file(struct vdi_import *im, const char *name)
+{
+	struct sr_call c;
+	const char *tmp = strrchr(im->tmp, '/') + 1;
+	struct api_err *err = sr_call_prepare(im->sr_ref, &c);
+	if (err)
+		return err;
+	struct sr_fs *fs = srf_open(&c.ctx, &err);
+	if (fs) {
+		if ((name ? sr_fs_rename(fs, tmp, name)
+		          : sr_fs_unlink(fs, tmp)) < 0)
+			err = srf_fs_fail(fs,
+			                  name ? "import" : "import clean-up");
+		sr_fs_close(fs);
+	}
+	sr_call_clear(&c);
+	return err;
+}
+
+/* On NFS: the new image made by qemu-img and written through qemu-nbd (no
+ * local file to write; zero clusters stay unallocated all the same). */
+static struct api_err *
+vi_remote_create(struct vdi_import *im)
+{
+	char sz[32], *why = NULL;
+	snprintf(sz, sizeof(sz), "%lld", (long long)im->vsize);
+	char *argv[] = {"qemu-img", "create", "-q", "-f",
+	                "qcow2",    im->tmp,  sz,   NULL};
+	im->remote = true;
+	struct api_err *err = srf_qemu_img("import", argv);
+	if (err)
+		return err;
+	if (!(im->nbd = nbd_open(im->tmp, "qcow2", false, &why))) {
+		err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
+		                why ? why : "qemu-nbd failed", NULL);
+		api_err_free(vi_sr_file(im, NULL));
+	}
+	free(why);
+	im->done = xcalloc((size_t)(im->vsize / VI_CL / 8 + 1), 1);
+	return err;
+}
+
+/* True if cluster idx of the new image was written. */
+static bool
+vi_written(const struct vdi_import *im, int64_t idx)
+{
+	if (im->nbd)
+		return im->done[idx / 8] & (1u << (idx % 8));
+	return qcow2w_written(im->w, idx);
 }
 
 static int vi_vhd_block(void *ctx, uint32_t block, const uint8_t *bitmap,
@@ -98,6 +160,8 @@ vdi_import_begin(const char *vdi_ref, const char *format,
 		im->vsize = vdi->f[DMF_VDI_virtual_size].i;
 	if (!err)
 		im->dst = sr_vdi_path(vdi_ref, &fmt, &err);
+	if (!err)
+		im->sr_ref = xstrdup(vdi->f[DMF_VDI_SR].s);
 	db_unlock();
 	if (!err && strcmp(fmt, "qcow2") != 0)
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, vdi_ref, NULL);
@@ -110,10 +174,12 @@ vdi_import_begin(const char *vdi_ref, const char *format,
 		                    slash ? dir : ".", u);
 		free(u);
 		free(dir);
-		if (!(im->w = qcow2w_create(im->tmp, im->vsize)))
+		if (strstr(im->dst, "://"))
+			err = vi_remote_create(im);
+		else if (!(im->w = qcow2w_create(im->tmp, im->vsize)))
 			err = vi_sys_err("create", errno);
 	}
-	if (!err) {
+	if (!err && im->w) {
 		/* a scan removes partial images nobody holds locked */
 		im->lock_fd = open(im->tmp, O_RDONLY | O_CLOEXEC);
 		if (im->lock_fd < 0 || flock(im->lock_fd, LOCK_EX) < 0)
@@ -139,6 +205,18 @@ vi_raw_cluster(struct vdi_import *im, int64_t idx, const void *p)
 {
 	if (qcow2w_is_zero(p, VI_CL))
 		return 0;
+	if (im->nbd) {
+		int64_t off = idx * VI_CL;
+		size_t n =
+		    im->vsize - off < VI_CL ? (size_t)(im->vsize - off) : VI_CL;
+		int e = nbd_pwrite(im->nbd, p, n, (uint64_t)off);
+		if (e) {
+			im->err = vi_sys_err("write", e);
+			return -1;
+		}
+		im->done[idx / 8] |= (uint8_t)(1u << (idx % 8));
+		return 0;
+	}
 	if (qcow2w_write(im->w, idx, p) < 0) {
 		im->err = vi_sys_err("write", errno);
 		return -1;
@@ -277,7 +355,7 @@ vi_vhd_rest(struct vdi_import *im)
 			int64_t b =
 			    im->block_size ? idx * VI_CL / im->block_size : -1;
 			if ((b >= 0 && b < im->nblocks && im->blocks_done[b]) ||
-			    qcow2w_written(im->w, idx))
+			    vi_written(im, idx))
 				continue;
 			if (vdi_stream_pread(im->cur, c, VI_CL, idx * VI_CL) <
 			    0)
@@ -332,8 +410,15 @@ vi_install(struct vdi_import *im)
 	const char *fmt = NULL;
 	struct qcow2w *w = im->w;
 	im->w = NULL;
-	if (qcow2w_finish(w) < 0)
+	if (im->nbd) {
+		int e = nbd_flush(im->nbd);
+		int rc = nbd_close(im->nbd);
+		im->nbd = NULL;
+		if (e || rc)
+			return vi_sys_err("finish", e ? e : EIO);
+	} else if (qcow2w_finish(w) < 0) {
 		return vi_sys_err("finish", errno);
+	}
 	/* the VDI's image must still be where it was (no clone moved it) */
 	sr_chain_hold(true);
 	db_rdlock();
@@ -343,11 +428,15 @@ vi_install(struct vdi_import *im)
 	db_unlock();
 	if (!err && (!now || strcmp(now, im->dst) != 0))
 		err = api_error(XE_VDI_IN_USE, im->vdi_ref, "import", NULL);
-	if (!err && rename(im->tmp, im->dst) < 0)
+	if (!err && im->remote)
+		err = vi_sr_file(im, strrchr(im->dst, '/') + 1);
+	else if (!err && rename(im->tmp, im->dst) < 0)
 		err = vi_sys_err("rename", errno);
 	sr_chain_hold(false);
 	free(now);
-	if (err) {
+	if (err && im->remote) {
+		api_err_free(vi_sr_file(im, NULL));
+	} else if (err) {
 		unlink(im->tmp);
 	} else {
 		char *dir = xstrdup(im->dst), *slash = strrchr(dir, '/');
@@ -395,6 +484,12 @@ vdi_import_abort(struct vdi_import *im)
 	if (!im)
 		return;
 	qcow2w_abort(im->w);
+	if (im->nbd) {
+		nbd_close(im->nbd);
+		api_err_free(vi_sr_file(im, NULL));
+	}
+	free(im->done);
+	free(im->sr_ref);
 	if (im->lock_fd >= 0)
 		close(im->lock_fd);
 	api_err_free(im->err);

@@ -2,10 +2,12 @@
  * vdi_import: an upload (raw or VHD) becomes a VDI's new contents, written
  * straight into a fresh qcow2 image beside the VDI's (qcow2_write: zero
  * clusters skipped, no temporary raw copy, no qemu-img convert), then
- * renamed over the VDI's image at once. Until then the VDI is untouched: a
- * bad or truncated upload, a full disk or a crash leaves it as it was, and
- * the partial image is removed (after a crash, by the SR's next scan: it is
- * locked while an import owns it).
+ * renamed over the VDI's image at once (on an nfs SR the new image is made
+ * by qemu-img and written through qemu-nbd, and renamed through libnfs).
+ * Until then the VDI is untouched: a bad or truncated upload, a full disk
+ * or a crash leaves it as it was, and the partial image is removed (after a
+ * crash, by the SR's next scan: it is locked while an import owns it; on
+ * NFS, where there are no locks, a crash leaves it behind).
  *
  * raw: the image is the upload (VDI_TOO_SMALL if it is larger than the
  * VDI; the rest reads as zeros). vhd: a dynamic or differencing VHD whose

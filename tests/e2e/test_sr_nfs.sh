@@ -97,6 +97,16 @@ check_rc "vdi-export raw from nfs" 0 xe vdi-export uuid=$V filename="$T_DIR/nfs.
 qemu-img compare -q "$T_DIR/nfs.raw" "$NFS_EXPORT/$SR/$V.qcow2" && ok "the raw export holds the disk" || not_ok "the raw export holds the disk"
 check_rc "vdi-export vhd from nfs" 0 xe vdi-export uuid=$V filename="$T_DIR/nfs.vhd" format=vhd
 qemu-img compare -q -f vpc -F qcow2 "$T_DIR/nfs.vhd" "$NFS_EXPORT/$SR/$V.qcow2" && ok "the VHD export holds the disk" || not_ok "the VHD export holds the disk"
+I=$(xe vdi-create sr-uuid=$SR name-label=imported virtual-size=128MiB)
+check_rc "vdi-import raw onto nfs (through qemu-nbd)" 0 xe vdi-import uuid=$I filename="$T_DIR/nfs.raw" format=raw
+qemu-img compare -q "$NFS_EXPORT/$SR/$I.qcow2" "$T_DIR/nfs.raw" && ok "the imported VDI holds the upload" || not_ok "the imported VDI holds the upload"
+check_rc "vdi-import vhd onto nfs" 0 xe vdi-import uuid=$I filename="$T_DIR/nfs.vhd" format=vhd
+qemu-img compare -q "$NFS_EXPORT/$SR/$I.qcow2" "$T_DIR/nfs.raw" && ok "and from the VHD" || not_ok "and from the VHD"
+head -c 100000 "$T_DIR/nfs.vhd" > "$T_DIR/nfs-trunc.vhd"
+check_rc "a truncated VHD is refused on nfs" 1 xe vdi-import uuid=$I filename="$T_DIR/nfs-trunc.vhd" format=vhd
+qemu-img compare -q "$NFS_EXPORT/$SR/$I.qcow2" "$T_DIR/nfs.raw" && ok "the VDI is as it was" || not_ok "the VDI is as it was"
+check "no partial image left on the share" "" "$(ls -a "$NFS_EXPORT/$SR" | grep '\.tmp$')"
+xe vdi-destroy uuid=$I
 S=$(xe vdi-snapshot uuid=$V)
 xe vdi-param-set uuid=$V name-label=keepme
 
