@@ -255,6 +255,27 @@ vi_raw_feed(struct vdi_import *im, const uint8_t *p, size_t len)
 	}
 }
 
+/* Moves the raw position forward to off: the bytes skipped read as zeros
+ * (whole clusters are never written). */
+static void
+vi_raw_skip(struct vdi_import *im, int64_t off)
+{
+	size_t in = (size_t)(im->pos % VI_CL);
+	if (in) {
+		int64_t end = im->pos - (int64_t)in + VI_CL;
+		int64_t stop = off < end ? off : end;
+		memset(im->cl + in, 0, (size_t)(stop - im->pos));
+		im->pos = stop;
+		if (im->pos % VI_CL == 0 &&
+		    vi_raw_cluster(im, im->pos / VI_CL - 1, im->cl) < 0)
+			return;
+	}
+	if (im->pos < off) {
+		im->pos = off;
+		memset(im->cl, 0, (size_t)(im->pos % VI_CL));
+	}
+}
+
 static void
 vi_raw_end(struct vdi_import *im)
 {
@@ -400,6 +421,29 @@ vdi_import_feed(struct vdi_import *im, const void *data, size_t len)
 			                    NULL);
 		}
 	}
+	return im->err;
+}
+
+struct api_err *
+vdi_import_feed_at(struct vdi_import *im, int64_t off, const void *data,
+                   size_t len)
+{
+	if (!im->err && (im->vhd || off < im->pos)) {
+		char *m = xasprintf("raw data at %lld after %lld", (long long)off,
+		                    (long long)im->pos);
+		im->err = api_error(XE_INTERNAL_ERROR, m, NULL);
+		free(m);
+	}
+	if (!im->err && off > im->vsize) {
+		char n[32];
+		snprintf(n, sizeof(n), "%lld", (long long)off);
+		im->err = api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
+	}
+	if (im->err)
+		return im->err;
+	vi_raw_skip(im, off);
+	if (!im->err)
+		vi_raw_feed(im, data, len);
 	return im->err;
 }
 

@@ -33,8 +33,15 @@ struct api_err *vdi_import_begin(const char *vdi_ref, const char *format,
  * the VDI is refused at once (VDI_TOO_SMALL), before any data is written. */
 struct api_err *vdi_import_expect(struct vdi_import *im, int64_t len);
 
+/* Raw only: the next len bytes are at virtual offset off (never before
+ * what was fed already); the bytes skipped since read as zeros, and whole
+ * clusters of them cost nothing. For sparse sources (XVA chunks). Errors
+ * as vdi_import_feed. */
+struct api_err *vdi_import_feed_at(struct vdi_import *im, int64_t off,
+                                   const void *data, size_t len);
+
 /* The next len bytes of the upload. The first error is kept and returned
- * again; later data is ignored. */
+ * again (it stays im's); later data is ignored. */
 struct api_err *vdi_import_feed(struct vdi_import *im, const void *data,
                                 size_t len);
 

@@ -5,16 +5,18 @@
  * Export: ova.xml, then each streamed disk in 1 MiB chunks "Ref:N/%08d",
  * each followed by its ".xxhash" (XXH64, 16 uppercase hex digits); all-zero
  * chunks other than the first and last are left out; the whole tar stream
- * optionally gzip- or zstd-compressed. Disks are read through qemu-nbd,
- * only where the image has data, straight into the stream.
+ * optionally gzip- or zstd-compressed. Disks are read from their image
+ * files (vdi_stream), only where the chain has data, straight into the
+ * stream.
  *
  * Import: the upload is read as it arrives (xva_read), the objects of
  * ova.xml are created when it has been read (new UUIDs and MACs unless
- * restore), the disks are written through qemu-nbd as verified chunks
- * arrive, and the result is the new VM refs. Any failure removes every
- * object and disk the import made. Objects of an import in progress are
- * marked (VM current_operations "import", VDI sm_config "import_task") so
- * that a restart after a crash removes them (xva_import_recover).
+ * restore), the disks are written into fresh qcow2 images (vdi_import) as
+ * verified chunks arrive, and the result is the new VM refs. Any failure
+ * removes every object and disk the import made. Objects of an import in
+ * progress are marked (VM other_config "xapid_import_in_progress", VDI
+ * sm_config "import_task") so that a restart after a crash removes them
+ * (xva_import_recover).
  */
 #ifndef XAPID_STORAGE_XVA_H
 #define XAPID_STORAGE_XVA_H

@@ -1,6 +1,5 @@
 /* xva_export: the XVA stream of a VM (GET /export, /export_metadata). */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +10,13 @@
 #include <zstd.h>
 
 #include "db/store.h"
-#include "storage/nbd.h"
 #include "storage/sr.h"
+#include "storage/vdi_stream.h"
 #include "storage/xva.h"
 #include "storage/xva_meta.h"
 #include "storage/xva_read.h"
 #include "storage/xva_tar.h"
 #include "util/log.h"
-#include "util/spawn.h"
 #include "util/xalloc.h"
 
 #define XO_BUF ((size_t)256 << 10)
@@ -215,46 +213,6 @@ xe_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Which chunks of the image hold data (qemu-img map over its chain):
- * a byte per chunk, or NULL if the map is unavailable (then all are read). */
-static unsigned char *
-xe_chunk_map(const char *path, const char *fmt, uint64_t nchunks)
-{
-	char *argv[] = {"qemu-img",   "map", "--output=json", "-f", (char *)fmt,
-	                (char *)path, NULL};
-	struct buf out = BUF_INIT;
-	unsigned char *map = NULL;
-	if (spawn_run(argv, &out, NULL, 600) != 0 || !out.data) {
-		buf_free(&out);
-		return NULL;
-	}
-	json_t *j = json_loadb(out.data, out.len, 0, NULL);
-	buf_free(&out);
-	if (!json_is_array(j)) {
-		json_decref(j);
-		return NULL;
-	}
-	map = xcalloc(nchunks ? nchunks : 1, 1);
-	size_t i;
-	json_t *e;
-	json_array_foreach(j, i, e)
-	{
-		json_t *data = json_object_get(e, "data"),
-		       *zero = json_object_get(e, "zero");
-		uint64_t start =
-		    (uint64_t)json_integer_value(json_object_get(e, "start"));
-		uint64_t len =
-		    (uint64_t)json_integer_value(json_object_get(e, "length"));
-		if (!json_is_true(data) || json_is_true(zero) || !len)
-			continue;
-		for (uint64_t c = start / XVA_CHUNK;
-		     c <= (start + len - 1) / XVA_CHUNK && c < nchunks; c++)
-			map[c] = 1;
-	}
-	json_decref(j);
-	return map;
-}
-
 static struct api_err *
 xe_progress(struct xva_export *x)
 {
@@ -276,45 +234,40 @@ xe_io_error(const char *why)
 	return api_error_raw("VDI_IO_ERROR", (const char *const[]){why}, 1);
 }
 
+/* True if any data extent of s meets [off, off + len). *i follows the
+ * chunks forward. */
+static bool
+xe_has_data(const struct vdi_stream *s, size_t *i, int64_t off, int64_t len)
+{
+	while (*i < s->n && s->ext[*i].start + s->ext[*i].length <= off)
+		(*i)++;
+	for (size_t j = *i; j < s->n && s->ext[j].start < off + len; j++)
+		if (s->ext[j].data)
+			return true;
+	return false;
+}
+
 static struct api_err *
 xe_send_vdi(struct xva_export *x, struct xo *o, const struct xva_out_vdi *v,
             unsigned char *buf)
 {
-	struct api_err *err = NULL;
-	const char *fmt = NULL;
-	db_rdlock();
-	char *path = sr_vdi_path(v->vdi, &fmt, &err);
-	char *fmtc = xstrdup(fmt ? fmt : "raw");
-	db_unlock();
-	if (err) {
-		free(fmtc);
+	struct vdi_stream *s = NULL;
+	struct api_err *err = vdi_stream_open(v->vdi, NULL, "export", &s);
+	if (err)
 		return err;
-	}
-	char *why = NULL;
-	struct nbd *n = nbd_open(path, fmtc, true, &why);
-	if (!n) {
-		err = xe_io_error(why ? why : "qemu-nbd");
-		free(why);
-		free(path);
-		free(fmtc);
-		return err;
-	}
-	uint64_t size = (uint64_t)v->size;
-	if (nbd_size(n) < size)
-		size = nbd_size(n);
+	uint64_t size = (uint64_t)(s->size < v->size ? s->size : v->size);
 	uint64_t nchunks = (size + XVA_CHUNK - 1) / XVA_CHUNK;
-	unsigned char *map = xe_chunk_map(path, fmtc, nchunks);
+	size_t ei = 0;
 	for (uint64_t c = 0; c < nchunks && !err; c++) {
 		uint64_t off = c * XVA_CHUNK;
 		size_t len =
 		    size - off < XVA_CHUNK ? (size_t)(size - off) : XVA_CHUNK;
 		bool edge = c == 0 || c + 1 == nchunks; /* always sent */
 		x->done += len;
-		if (!edge && map && !map[c])
+		if (!edge && !xe_has_data(s, &ei, (int64_t)off, (int64_t)len))
 			continue;
-		int e = nbd_pread(n, buf, len, off);
-		if (e) {
-			err = xe_io_error(strerror(e));
+		if (vdi_stream_pread(s, buf, len, (int64_t)off) < 0) {
+			err = xe_io_error(strerror(errno));
 			break;
 		}
 		if (!edge && xva_is_zero(buf, len))
@@ -335,10 +288,7 @@ xe_send_vdi(struct xva_export *x, struct xo *o, const struct xva_out_vdi *v,
 		err = api_error_raw(o->err->code,
 		                    (const char *const *)o->err->params,
 		                    o->err->n);
-	free(map);
-	nbd_close(n);
-	free(path);
-	free(fmtc);
+	vdi_stream_free(s);
 	return err;
 }
 

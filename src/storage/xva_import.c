@@ -8,7 +8,7 @@
 
 #include "db/store.h"
 #include "rpc/api.h"
-#include "storage/nbd.h"
+#include "storage/vdi_import.h"
 #include "storage/sr.h"
 #include "storage/xva.h"
 #include "storage/xva_import_int.h"
@@ -72,23 +72,16 @@ im_meta(void *ctx, const struct xva_meta *m)
 
 /* ---- disks ---- */
 
+/* The disk's image is complete: into place (vdi_import_finish). */
 static struct api_err *
 im_disk_close(struct xva_import *im, size_t k)
 {
 	struct im_disk *d = &im->disks[k];
-	if (!d->nbd)
+	if (!d->vi)
 		return NULL;
-	int e = nbd_flush(d->nbd);
-	int c = nbd_close(d->nbd);
-	d->nbd = NULL;
-	if (e == ENOSPC)
-		return api_error(XE_SR_FULL, "0", "0", NULL);
-	if (e || c)
-		return api_error_raw(
-		    "VDI_IO_ERROR",
-		    (const char *const[]){e ? strerror(e) : "qemu-nbd failed"},
-		    1);
-	return NULL;
+	struct api_err *err = vdi_import_finish(d->vi);
+	d->vi = NULL;
+	return err;
 }
 
 static struct api_err *
@@ -112,30 +105,21 @@ im_data(void *ctx, size_t k, uint64_t off, const void *buf, size_t len)
 	struct xva_import *im = ctx;
 	struct im_disk *d = &im->disks[k];
 	struct api_err *err = NULL;
-	if (!d->nbd) {
+	if (!d->vi) {
+		/* disks come one after the other: the previous ones are done */
 		for (size_t j = 0; j < k && !err; j++)
 			err = im_disk_close(im, j);
-		const char *fmt = NULL;
-		db_rdlock();
-		char *path = sr_vdi_path(d->ref, &fmt, &err);
-		char *fmtc = xstrdup(fmt ? fmt : "raw");
-		db_unlock();
-		char *why = NULL;
-		if (!err && !(d->nbd = nbd_open(path, fmtc, false, &why)))
-			err = api_error_raw("VDI_IO_ERROR",
-			                    (const char *const[]){why}, 1);
-		free(why);
-		free(path);
-		free(fmtc);
+		if (!err)
+			err = vdi_import_begin(d->ref, "raw", &d->vi);
 		if (err)
 			return err;
 	}
-	int e = nbd_pwrite(d->nbd, buf, len, off);
-	if (e == ENOSPC)
+	struct api_err *e = vdi_import_feed_at(d->vi, (int64_t)off, buf, len);
+	if (e && strcmp(e->code, "SR_FULL") == 0)
 		return im_full(im, k);
-	if (e)
-		return api_error_raw("VDI_IO_ERROR",
-		                     (const char *const[]){strerror(e)}, 1);
+	if (e) /* the import keeps its error: a copy for the reader */
+		return api_error_raw(e->code, (const char *const *)e->params,
+		                     e->n);
 	double now = im_now();
 	if (now - im->last_report >= 1.0) {
 		im->last_report = now;
@@ -299,8 +283,7 @@ xva_import_abort(struct xva_import *im)
 	if (!im)
 		return;
 	for (size_t k = 0; im->disks && im->m && k < im->m->nvdis; k++) {
-		if (im->disks[k].nbd)
-			nbd_close(im->disks[k].nbd);
+		vdi_import_abort(im->disks[k].vi);
 		free(im->disks[k].ref);
 	}
 	if (!im->done && (im->nrows || im->nvdis)) {

@@ -6,7 +6,7 @@
 #define XAPID_STORAGE_XVA_IMPORT_INT_H
 
 #include "db/store.h"
-#include "storage/nbd.h"
+#include "storage/vdi_import.h"
 #include "storage/xva.h"
 #include "storage/xva_read.h"
 
@@ -21,7 +21,7 @@ struct im_map {
 
 struct im_disk {
 	char *ref; /* the VDI made for it */
-	struct nbd *nbd;
+	struct vdi_import *vi; /* its new image, while data comes */
 };
 
 struct xva_import {
