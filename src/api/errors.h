@@ -26,7 +26,7 @@ struct api_err {
 
 /* Makes an error with the given parameters (a NULL-terminated list of
  * strings). Never returns NULL. */
-struct api_err *api_error(enum xerr code, ...);
+struct api_err *api_error(enum xerr code, ...) __attribute__((sentinel));
 /* Same with an array of parameters. */
 struct api_err *api_errorv(enum xerr code, const char *const *params, size_t n);
 /* An error with a code string not in the table (forwarded errors). */

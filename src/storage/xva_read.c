@@ -326,7 +326,7 @@ rd_begin_entry(struct xva_read *r, const struct xva_tar_hdr *h)
 		r->first = false;
 		if (strcmp(r->name, "ova.xml") != 0)
 			return api_error(XE_IMPORT_ERROR_UNEXPECTED_FILE,
-			                 "ova.xml", r->name);
+			                 "ova.xml", r->name, NULL);
 		if (h->size > XVA_META_MAX)
 			return rd_fail("ova.xml is too large");
 		r->entry = E_OVA;
