@@ -2,6 +2,8 @@
 """vdi-export raw / vhd and vdi-import raw / vhd of a 2 GiB disk holding 1 GiB of
 data, against `cat` of the image file and `cp` of the raw file in the same
 run (reference/peers.md). Goals: raw export >= 0.8 x cat, import likewise vs cp.
+Then vm-export (XVA, uncompressed) of a VM with that disk vs the same `cat`
+(goal >= 0.6) and vm-import of the XVA vs `cp` of the XVA file (+sync).
   bench/bench_export.py [SIZE_GIB] [WRITTEN_GIB]"""
 import os
 import statistics
@@ -74,5 +76,34 @@ try:
     print("vdi-import raw: %.2f s; cp of the raw file (+sync): %.2f s; ratio %.2f (goal >= 0.8)"
           % (t_imp, t_cp, t_cp / t_imp))
     print("vdi-import vhd: %.2f s; ratio cp/import %.2f" % (t_impv, t_cp / t_impv))
+
+    # XVA: a VM with the disk, exported uncompressed and imported back
+    vm = xe("vm-install", "template=Other install media", "new-name-label=bench-xva")
+    xe("vbd-create", "vm-uuid=" + vm, "vdi-uuid=" + vdi, "device=0", "bootable=true")
+    xva = os.path.join(x.tmp, "vm.xva")
+
+    def vm_export():
+        if os.path.exists(xva):
+            os.unlink(xva)
+        xe("vm-export", "vm=" + vm, "filename=" + xva)
+
+    t_xexp = best(vm_export)
+    t_cat2 = best(lambda: run("sh", "-c", "cat '%s' > /dev/null" % img))
+    xva_size = os.path.getsize(xva)
+    imported = []
+
+    def vm_import():
+        for u in imported:
+            xe("vm-uninstall", "uuid=" + u, "force=true")
+        imported[:] = [xe("vm-import", "filename=" + xva, "sr-uuid=" + sr)]
+
+    t_ximp = best(vm_import)
+    cp_xva = os.path.join(x.tmp, "cp.xva")
+    t_cpx = best(lambda: run("sh", "-c", "cp '%s' '%s' && sync" % (xva, cp_xva)))
+    print("vm-export xva: %.2f s (%.0f MB/s of the %.2f GiB XVA); cat of the image: %.2f s;"
+          " ratio cat/export %.2f (goal >= 0.6)"
+          % (t_xexp, xva_size / t_xexp / 1e6, xva_size / 2**30, t_cat2, t_cat2 / t_xexp))
+    print("vm-import xva: %.2f s; cp of the XVA file (+sync): %.2f s; ratio cp/import %.2f"
+          % (t_ximp, t_cpx, t_cpx / t_ximp))
 finally:
     x.cleanup()

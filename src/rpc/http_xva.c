@@ -1,13 +1,11 @@
 /* http_xva: GET /export, /export_metadata and PUT /import, /import_metadata
- * (xapi export.ml / import.ml handlers): the XVA stream of a VM out, an XVA
- * upload in, both with a task (progress, cancel, the result). */
+ * (xapi export.ml / import.ml handlers): the XVA stream of a VM out, made
+ * as the response is sent; an XVA upload in, read as it arrives; both with
+ * a task (progress, cancel, the result). */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rpc/api_int.h"
 #include "rpc/http.h"
@@ -16,7 +14,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define HX_BLOCK ((size_t)256 << 10)
+#define HX_BLOCK ((size_t)1 << 20)
 
 static const char *
 hx_arg(struct MHD_Connection *c, const char *name)
@@ -46,70 +44,37 @@ hx_progress(void *ctx, double frac)
 	return !task_cancelling(task);
 }
 
-/* ---- export: a producer thread writes the stream into a pipe that the
- * response reads ---- */
+/* ---- export: the response reads the stream as it is made ---- */
 
-struct hx_pipe {
-	int rfd;
-	int refs;   /* producer + response */
-	int failed; /* the producer stopped on an error */
+struct hx_export {
+	struct xva_export *x;
+	char *task;
 };
-
-static void
-hx_pipe_unref(struct hx_pipe *p)
-{
-	if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		free(p);
-}
 
 static ssize_t
 hx_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct hx_pipe *p = cls;
+	struct hx_export *e = cls;
 	(void)pos;
-	for (;;) {
-		ssize_t n = read(p->rfd, buf, max);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0)
-			return n;
-		if (n == 0 && !__atomic_load_n(&p->failed, __ATOMIC_ACQUIRE))
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	}
+	ssize_t n = xva_export_read(e->x, buf, max);
+	if (n > 0)
+		return n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+	              : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* The response is done with (sent, or the client went away). */
 static void
 hx_read_done(void *cls)
 {
-	struct hx_pipe *p = cls;
-	close(p->rfd);
-	hx_pipe_unref(p);
-}
-
-struct hx_job {
-	struct xva_export *x;
-	int wfd;
-	char *task;
-	struct hx_pipe *p;
-};
-
-static void *
-hx_export_main(void *arg)
-{
-	struct hx_job *j = arg;
-	struct api_err *err = xva_export_run(j->x, j->wfd);
-	if (err)
-		__atomic_store_n(&j->p->failed, 1, __ATOMIC_RELEASE);
-	close(j->wfd);
-	if (j->task)
-		task_finish(j->task, NULL, err);
+	struct hx_export *e = cls;
+	struct api_err *err = xva_export_error(e->x);
+	if (e->task)
+		task_finish(e->task, NULL, err);
 	api_err_free(err);
-	xva_export_free(j->x);
-	hx_pipe_unref(j->p);
-	free(j->task);
-	free(j);
-	return NULL;
+	xva_export_free(e->x);
+	free(e->task);
+	free(e);
 }
 
 /* The VM of an export: ref= or uuid= (export.ml vm_from_request). */
@@ -155,44 +120,19 @@ http_xva_export(struct MHD_Connection *c, bool local, bool metadata)
 	free(vm);
 	if (err)
 		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		xva_export_free(x);
-		return http_fail(c, task,
-		                 api_internal("pipe: %s", strerror(errno)),
-		                 MHD_HTTP_INTERNAL_SERVER_ERROR);
-	}
-	fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 	if (task)
 		task_set_progress(task, 0.0);
-	struct hx_pipe *p = xcalloc(1, sizeof(*p));
-	p->rfd = fds[0];
-	p->refs = 2;
-	struct hx_job *j = xcalloc(1, sizeof(*j));
-	j->x = x;
-	j->wfd = fds[1];
-	j->task = task ? xstrdup(task) : NULL;
-	j->p = p;
-	pthread_t th;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	struct hx_export *e = xcalloc(1, sizeof(*e));
+	e->x = x;
+	e->task = task ? xstrdup(task) : NULL;
 	struct MHD_Response *r = MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, HX_BLOCK, hx_read, p, hx_read_done);
-	if (pthread_create(&th, &attr, hx_export_main, j) != 0) {
-		pthread_attr_destroy(&attr);
-		close(fds[1]);
-		__atomic_store_n(&p->failed, 1, __ATOMIC_RELEASE);
-		hx_pipe_unref(p);
-		xva_export_free(x);
-		free(j->task);
-		free(j);
-		MHD_destroy_response(r);
-		return http_fail(c, task,
-		                 api_internal("cannot start the export"),
-		                 MHD_HTTP_INTERNAL_SERVER_ERROR);
-	}
-	pthread_attr_destroy(&attr);
+	    MHD_SIZE_UNKNOWN, HX_BLOCK, hx_read, e, hx_read_done);
+	/* as xapi: HTTP/1.0, no length, the end of the body is the close
+	 * (the task says whether all went well); MHD then reads the stream in
+	 * whole blocks instead of the chunks its connection buffer allows */
+	MHD_set_response_options(
+	    r, MHD_RF_HTTP_VERSION_1_0_ONLY | MHD_RF_HTTP_VERSION_1_0_RESPONSE,
+	    MHD_RO_END);
 	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
 	MHD_add_response_header(r, "Content-Disposition",
 	                        "attachment; filename=\"export.xva\"");

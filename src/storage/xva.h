@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api/errors.h"
 #include "util/xv.h"
@@ -50,9 +51,13 @@ struct xva_export;
  * suspended, or metadata only) and builds ova.xml. */
 struct api_err *xva_export_prepare(const struct xva_export_req *rq,
                                    struct xva_export **out);
-/* Writes the whole XVA stream to fd (a pipe to the client). Returns NULL
- * or why it stopped (TASK_CANCELLED, CLIENT_ERROR, VDI_IO_ERROR...). */
-struct api_err *xva_export_run(struct xva_export *x, int fd);
+/* The next bytes of the XVA stream (made as they are asked for: nothing
+ * is held but the current chunk) into buf: up to max bytes, 0 at the end,
+ * -1 when the export stopped (see xva_export_error). */
+ssize_t xva_export_read(struct xva_export *x, void *buf, size_t max);
+/* Why the stream is not complete: TASK_CANCELLED, VDI_IO_ERROR...,
+ * CLIENT_ERROR if it was not read to its end; NULL when it was. */
+struct api_err *xva_export_error(const struct xva_export *x);
 void xva_export_free(struct xva_export *x);
 /* "true"/"gzip" -> gzip, "zstd" -> zstd, anything else -> none (export.ml). */
 enum xva_comp xva_comp_parse(const char *s);

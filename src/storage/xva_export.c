@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <xxhash.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -21,6 +20,24 @@
 
 #define XO_BUF ((size_t)256 << 10)
 
+static double
+xe_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The compressor in front of the output (none: bytes go as they are). */
+struct xo {
+	enum xva_comp comp;
+	z_stream z;
+	ZSTD_CStream *zs;
+	struct buf *out;
+};
+
+enum xe_state { XS_OVA, XS_DISKS, XS_END, XS_DONE };
+
 struct xva_export {
 	struct xva_export_req rq;
 	char *vm;
@@ -29,6 +46,20 @@ struct xva_export {
 	size_t nvdis;
 	uint64_t total, done;
 	double last_report;
+	/* the stream, made as it is read: pre, then data (uncompressed chunk
+	 * bytes, not copied), then post */
+	enum xe_state st;
+	struct xo o;
+	struct buf pre, post;
+	size_t pre_off, post_off;
+	const unsigned char *data;
+	size_t dlen;
+	unsigned char *chunk;
+	size_t vi;            /* the disk being sent */
+	struct vdi_stream *s; /* its contents, NULL between disks */
+	uint64_t c, nchunks, size;
+	size_t ei;
+	struct api_err *err;
 };
 
 enum xva_comp
@@ -78,106 +109,43 @@ xva_export_prepare(const struct xva_export_req *rq, struct xva_export **out)
 	}
 	for (size_t i = 0; i < x->nvdis; i++)
 		x->total += (uint64_t)x->vdis[i].size;
+	x->chunk = xmalloc(XVA_CHUNK);
+	x->o.comp = rq->metadata_only ? XVA_COMP_NONE : rq->comp;
+	if (x->o.comp == XVA_COMP_GZIP) {
+		/* gzip wrapper, fastest level: the stream must keep up */
+		deflateInit2(&x->o.z, 1, Z_DEFLATED, 15 + 16, 8,
+		             Z_DEFAULT_STRATEGY);
+	} else if (x->o.comp == XVA_COMP_ZSTD) {
+		x->o.zs = ZSTD_createCStream();
+		ZSTD_CCtx_setParameter(x->o.zs, ZSTD_c_compressionLevel, 3);
+	}
+	x->last_report = xe_now();
+	log_info("xva", "export of VM %s: %zu disk(s), %llu bytes", x->vm,
+	         x->nvdis, (unsigned long long)x->total);
 	*out = x;
 	return NULL;
 }
+
+static void xo_clear(struct xo *o);
 
 void
 xva_export_free(struct xva_export *x)
 {
 	if (!x)
 		return;
+	xo_clear(&x->o);
+	buf_free(&x->pre);
+	buf_free(&x->post);
+	free(x->chunk);
+	vdi_stream_free(x->s);
+	api_err_free(x->err);
 	free(x->vm);
 	buf_free(&x->ova);
 	xva_out_vdis_free(x->vdis, x->nvdis);
 	free(x);
 }
 
-/* ---- the output: a pipe, maybe through a compressor ---- */
-
-struct xo {
-	int fd;
-	enum xva_comp comp;
-	z_stream z;
-	ZSTD_CStream *zs;
-	unsigned char *buf;
-	struct api_err *err;
-};
-
-static int
-xo_raw(struct xo *o, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(o->fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (!o->err)
-				o->err = api_error_raw(
-				    "CLIENT_ERROR",
-				    (const char *const[]){strerror(errno)}, 1);
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-xo_write(struct xo *o, const void *p, size_t n, bool end)
-{
-	if (o->err)
-		return -1;
-	if (o->comp == XVA_COMP_NONE)
-		return xo_raw(o, p, n);
-	if (o->comp == XVA_COMP_GZIP) {
-		o->z.next_in = (unsigned char *)p;
-		o->z.avail_in = (uInt)n;
-		int rc;
-		do {
-			o->z.next_out = o->buf;
-			o->z.avail_out = (uInt)XO_BUF;
-			rc = deflate(&o->z, end ? Z_FINISH : Z_NO_FLUSH);
-			if (rc == Z_STREAM_ERROR)
-				return -1;
-			if (xo_raw(o, o->buf, XO_BUF - o->z.avail_out) < 0)
-				return -1;
-		} while (o->z.avail_out == 0 || (end && rc != Z_STREAM_END));
-		return 0;
-	}
-	ZSTD_inBuffer in = {p, n, 0};
-	for (;;) {
-		ZSTD_outBuffer ob = {o->buf, XO_BUF, 0};
-		size_t rc = ZSTD_compressStream2(
-		    o->zs, &ob, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(rc))
-			return -1;
-		if (xo_raw(o, o->buf, ob.pos) < 0)
-			return -1;
-		if (end ? rc == 0 : in.pos == in.size)
-			return 0;
-	}
-}
-
-static void
-xo_init(struct xo *o, int fd, enum xva_comp comp)
-{
-	memset(o, 0, sizeof(*o));
-	o->fd = fd;
-	o->comp = comp;
-	if (comp == XVA_COMP_GZIP) {
-		/* gzip wrapper, fastest level: the stream must keep up */
-		deflateInit2(&o->z, 1, Z_DEFLATED, 15 + 16, 8,
-		             Z_DEFAULT_STRATEGY);
-	} else if (comp == XVA_COMP_ZSTD) {
-		o->zs = ZSTD_createCStream();
-		ZSTD_CCtx_setParameter(o->zs, ZSTD_c_compressionLevel, 3);
-	}
-	if (comp != XVA_COMP_NONE)
-		o->buf = xmalloc(XO_BUF);
-}
+/* ---- the output: bytes appended to a buffer, maybe compressed ---- */
 
 static void
 xo_clear(struct xo *o)
@@ -186,46 +154,71 @@ xo_clear(struct xo *o)
 		deflateEnd(&o->z);
 	if (o->zs)
 		ZSTD_freeCStream(o->zs);
-	free(o->buf);
+	o->zs = NULL;
+	o->comp = XVA_COMP_NONE;
 }
 
-/* One tar member: header, data, padding. */
+/* Appends n bytes (through the compressor) to out; end flushes it. */
 static int
-xo_member(struct xo *o, const char *name, const void *data, size_t n)
+xo_write(struct xo *o, struct buf *out, const void *p, size_t n, bool end)
+{
+	if (o->comp == XVA_COMP_NONE) {
+		buf_add(out, p, n);
+		return 0;
+	}
+	if (o->comp == XVA_COMP_GZIP) {
+		o->z.next_in = (unsigned char *)p;
+		o->z.avail_in = (uInt)n;
+		int rc;
+		do {
+			buf_reserve(out, XO_BUF);
+			o->z.next_out = (unsigned char *)out->data + out->len;
+			o->z.avail_out = (uInt)XO_BUF;
+			rc = deflate(&o->z, end ? Z_FINISH : Z_NO_FLUSH);
+			if (rc == Z_STREAM_ERROR)
+				return -1;
+			out->len += XO_BUF - o->z.avail_out;
+		} while (o->z.avail_out == 0 || (end && rc != Z_STREAM_END));
+		return 0;
+	}
+	ZSTD_inBuffer in = {p, n, 0};
+	for (;;) {
+		buf_reserve(out, XO_BUF);
+		ZSTD_outBuffer ob = {out->data + out->len, XO_BUF, 0};
+		size_t rc = ZSTD_compressStream2(
+		    o->zs, &ob, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(rc))
+			return -1;
+		out->len += ob.pos;
+		if (end ? rc == 0 : in.pos == in.size)
+			return 0;
+	}
+}
+
+/* One tar member: its header into pre; its data into pre too when
+ * compressing, else referenced (x->data); the padding into post. */
+static int
+xe_member(struct xva_export *x, const char *name, const void *data, size_t n,
+          bool by_ref)
 {
 	static const unsigned char zero[XVA_TAR_BLOCK];
 	unsigned char h[XVA_TAR_BLOCK];
+	struct buf *tail = &x->pre;
 	xva_tar_header(h, name, n, time(NULL));
-	if (xo_write(o, h, sizeof(h), false) < 0 ||
-	    (n && xo_write(o, data, n, false) < 0))
+	if (xo_write(&x->o, &x->pre, h, sizeof(h), false) < 0)
 		return -1;
+	if (by_ref && x->o.comp == XVA_COMP_NONE) {
+		x->data = data;
+		x->dlen = n;
+		tail = &x->post;
+	} else if (n && xo_write(&x->o, &x->pre, data, n, false) < 0) {
+		return -1;
+	}
 	size_t pad = xva_tar_pad(n);
-	return pad ? xo_write(o, zero, pad, false) : 0;
+	return pad ? xo_write(&x->o, tail, zero, pad, false) : 0;
 }
 
-/* ---- disks ---- */
-
-static double
-xe_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct api_err *
-xe_progress(struct xva_export *x)
-{
-	double now = xe_now();
-	if (now - x->last_report < 1.0)
-		return NULL;
-	x->last_report = now;
-	double frac = x->total ? (double)x->done / (double)x->total : 0.0;
-	if (x->rq.progress &&
-	    !x->rq.progress(x->rq.ctx, frac > 0.99 ? 0.99 : frac))
-		return api_error(XE_TASK_CANCELLED, "", NULL);
-	return NULL;
-}
+/* ---- the disks ---- */
 
 /* VDI_IO_ERROR (raised by xapi, missing from its published table). */
 static struct api_err *
@@ -248,74 +241,164 @@ xe_has_data(const struct vdi_stream *s, size_t *i, int64_t off, int64_t len)
 }
 
 static struct api_err *
-xe_send_vdi(struct xva_export *x, struct xo *o, const struct xva_out_vdi *v,
-            unsigned char *buf)
+xe_progress(struct xva_export *x)
 {
-	struct vdi_stream *s = NULL;
-	struct api_err *err = vdi_stream_open(v->vdi, NULL, "export", &s);
-	if (err)
-		return err;
-	uint64_t size = (uint64_t)(s->size < v->size ? s->size : v->size);
-	uint64_t nchunks = (size + XVA_CHUNK - 1) / XVA_CHUNK;
-	size_t ei = 0;
-	for (uint64_t c = 0; c < nchunks && !err; c++) {
-		uint64_t off = c * XVA_CHUNK;
-		size_t len =
-		    size - off < XVA_CHUNK ? (size_t)(size - off) : XVA_CHUNK;
-		bool edge = c == 0 || c + 1 == nchunks; /* always sent */
-		x->done += len;
-		if (!edge && !xe_has_data(s, &ei, (int64_t)off, (int64_t)len))
-			continue;
-		if (vdi_stream_pread(s, buf, len, (int64_t)off) < 0) {
-			err = xe_io_error(strerror(errno));
-			break;
+	double now = xe_now();
+	if (now - x->last_report < 1.0)
+		return NULL;
+	x->last_report = now;
+	double frac = x->total ? (double)x->done / (double)x->total : 0.0;
+	if (x->rq.progress &&
+	    !x->rq.progress(x->rq.ctx, frac > 0.99 ? 0.99 : frac))
+		return api_error(XE_TASK_CANCELLED, "", NULL);
+	return NULL;
+}
+
+/* The next chunk of the disks (or the end of one) into the output. */
+static struct api_err *
+xe_next_chunk(struct xva_export *x)
+{
+	struct api_err *err = NULL;
+	if (!x->s) {
+		if (x->vi == x->nvdis) {
+			x->st = XS_END;
+			return NULL;
 		}
-		if (!edge && xva_is_zero(buf, len))
+		if ((err = vdi_stream_open(x->vdis[x->vi].vdi, NULL, "export",
+		                           &x->s)))
+			return err;
+		int64_t vs = x->vdis[x->vi].size;
+		x->size = (uint64_t)(x->s->size < vs ? x->s->size : vs);
+		x->nchunks = (x->size + XVA_CHUNK - 1) / XVA_CHUNK;
+		x->c = 0;
+		x->ei = 0;
+	}
+	const struct xva_out_vdi *v = &x->vdis[x->vi];
+	for (; x->c < x->nchunks; x->c++) {
+		uint64_t c = x->c, off = c * XVA_CHUNK;
+		size_t len = x->size - off < XVA_CHUNK ? (size_t)(x->size - off)
+		                                       : XVA_CHUNK;
+		bool edge = c == 0 || c + 1 == x->nchunks; /* always sent */
+		x->done += len;
+		if ((err = xe_progress(x)))
+			return err;
+		if (!edge &&
+		    !xe_has_data(x->s, &x->ei, (int64_t)off, (int64_t)len))
+			continue;
+		if (vdi_stream_pread(x->s, x->chunk, len, (int64_t)off) < 0)
+			return xe_io_error(strerror(errno));
+		if (!edge && xva_is_zero(x->chunk, len))
 			continue;
 		char name[64], sum[17];
 		snprintf(name, sizeof(name), "%s/%08llu", v->id,
 		         (unsigned long long)c);
 		snprintf(sum, sizeof(sum), "%016llX",
-		         (unsigned long long)XXH64(buf, len, 0));
-		if (xo_member(o, name, buf, len) < 0)
-			break;
+		         (unsigned long long)XXH64(x->chunk, len, 0));
+		x->c++;
+		if (xe_member(x, name, x->chunk, len, true) < 0)
+			return api_internal("export: compression failed");
+		/* the checksum follows the data */
+		struct buf *tail =
+		    x->o.comp == XVA_COMP_NONE ? &x->post : &x->pre;
+		unsigned char h[XVA_TAR_BLOCK] = {0};
 		strcat(name, ".xxhash");
-		if (xo_member(o, name, sum, 16) < 0)
-			break;
-		err = xe_progress(x);
+		xva_tar_header(h, name, 16, time(NULL));
+		if (xo_write(&x->o, tail, h, sizeof(h), false) < 0)
+			return api_internal("export: compression failed");
+		unsigned char blk[XVA_TAR_BLOCK] = {0};
+		memcpy(blk, sum, 16);
+		if (xo_write(&x->o, tail, blk, sizeof(blk), false) < 0)
+			return api_internal("export: compression failed");
+		return NULL;
 	}
-	if (!err && o->err)
-		err = api_error_raw(o->err->code,
-		                    (const char *const *)o->err->params,
-		                    o->err->n);
-	vdi_stream_free(s);
-	return err;
+	vdi_stream_free(x->s);
+	x->s = NULL;
+	x->vi++;
+	return NULL;
+}
+
+/* Makes the next piece of the stream. */
+static struct api_err *
+xe_step(struct xva_export *x)
+{
+	static const unsigned char eoa[2 * XVA_TAR_BLOCK];
+	buf_reset(&x->pre);
+	buf_reset(&x->post);
+	x->pre_off = x->post_off = 0;
+	x->data = NULL;
+	x->dlen = 0;
+	switch (x->st) {
+	case XS_OVA:
+		x->st = XS_DISKS;
+		if (xe_member(x, "ova.xml", x->ova.data, x->ova.len, false) < 0)
+			return api_internal("export: compression failed");
+		return NULL;
+	case XS_DISKS:
+		return xe_next_chunk(x);
+	case XS_END:
+		x->st = XS_DONE;
+		if (xo_write(&x->o, &x->pre, eoa, sizeof(eoa), true) < 0)
+			return api_internal("export: compression failed");
+		return NULL;
+	case XS_DONE:
+		break;
+	}
+	return NULL;
+}
+
+static size_t
+xe_take(void *dst, size_t max, const void *src, size_t n, size_t *off)
+{
+	size_t k = n - *off < max ? n - *off : max;
+	memcpy(dst, (const char *)src + *off, k);
+	*off += k;
+	return k;
+}
+
+ssize_t
+xva_export_read(struct xva_export *x, void *buf, size_t max)
+{
+	char *p = buf;
+	size_t n = 0;
+	while (n < max) {
+		if (x->pre_off < x->pre.len) {
+			n += xe_take(p + n, max - n, x->pre.data, x->pre.len,
+			             &x->pre_off);
+		} else if (x->dlen) {
+			size_t k = x->dlen < max - n ? x->dlen : max - n;
+			memcpy(p + n, x->data, k);
+			x->data += k;
+			x->dlen -= k;
+			n += k;
+		} else if (x->post_off < x->post.len) {
+			n += xe_take(p + n, max - n, x->post.data, x->post.len,
+			             &x->post_off);
+		} else if (x->st == XS_DONE || x->err) {
+			break;
+		} else if ((x->err = xe_step(x))) {
+			log_warn("xva", "export of VM %s: %s", x->vm,
+			         x->err->code);
+			break;
+		}
+	}
+	if (n)
+		return (ssize_t)n;
+	if (x->err)
+		return -1;
+	log_info("xva", "export of VM %s: done", x->vm);
+	return 0;
 }
 
 struct api_err *
-xva_export_run(struct xva_export *x, int fd)
+xva_export_error(const struct xva_export *x)
 {
-	struct xo o;
-	struct api_err *err = NULL;
-	static const unsigned char eoa[2 * XVA_TAR_BLOCK];
-	xo_init(&o, fd, x->rq.metadata_only ? XVA_COMP_NONE : x->rq.comp);
-	unsigned char *buf = xmalloc(XVA_CHUNK);
-	x->last_report = xe_now();
-	log_info("xva", "export of VM %s: %zu disk(s), %llu bytes", x->vm,
-	         x->nvdis, (unsigned long long)x->total);
-	if (xo_member(&o, "ova.xml", x->ova.data, x->ova.len) < 0)
-		goto out;
-	for (size_t i = 0; i < x->nvdis && !err && !o.err; i++)
-		err = xe_send_vdi(x, &o, &x->vdis[i], buf);
-	if (!err && !o.err)
-		xo_write(&o, eoa, sizeof(eoa), true);
-out:
-	if (!err && o.err)
-		err = api_error_raw(
-		    o.err->code, (const char *const *)o.err->params, o.err->n);
-	api_err_free(o.err);
-	xo_clear(&o);
-	free(buf);
-	log_info("xva", "export of VM %s: %s", x->vm, err ? err->code : "done");
-	return err;
+	if (x->err)
+		return api_error_raw(x->err->code,
+		                     (const char *const *)x->err->params,
+		                     x->err->n);
+	if (x->st != XS_DONE)
+		return api_error_raw(
+		    "CLIENT_ERROR",
+		    (const char *const[]){"the client went away"}, 1);
+	return NULL;
 }

@@ -20,7 +20,7 @@ struct im_map {
 };
 
 struct im_disk {
-	char *ref; /* the VDI made for it */
+	char *ref;             /* the VDI made for it */
 	struct vdi_import *vi; /* its new image, while data comes */
 };
 

@@ -55,7 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct xva_read *r = xva_read_new(&ops, &f, size & 1, false);
 	e = NULL;
 	for (size_t at = 0; at < size && !e; at += piece)
-		e = xva_read_feed(r, data + at, size - at < piece ? size - at : piece);
+		e = xva_read_feed(r, data + at,
+		                  size - at < piece ? size - at : piece);
 	if (!e)
 		e = xva_read_end(r);
 	api_err_free(e);
