@@ -104,8 +104,10 @@ pdq_connect_local(struct pdq *p, char **err)
 		nanosleep(&ts, NULL);
 	}
 	if (id != dqnode_id(p->node)) {
-		pdq_set_err(err, xasprintf(PERSIST_NOT_LEADER " (leader: %s)",
-					   id ? laddr : "none"));
+		pdq_set_err(err, xasprintf(PERSIST_NOT_LEADER
+					   " (leader: %" PRIu64 " %s, this node %" PRIu64 ")",
+					   id, id ? laddr : "none",
+					   dqnode_id(p->node)));
 		free(laddr);
 		pdq_disconnect(p);
 		return -1;
@@ -390,7 +392,9 @@ pdq_close(struct persist *base)
 {
 	struct pdq *p = (struct pdq *)base;
 
+	pthread_mutex_lock(&p->lock); /* no call in flight */
 	pdq_disconnect(p);
+	pthread_mutex_unlock(&p->lock);
 	dqnode_stop(p->node);
 	pthread_mutex_destroy(&p->lock);
 	free(p->db_name);

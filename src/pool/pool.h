@@ -106,4 +106,16 @@ void pool_raft_serve(int sock);
 struct api_err *pool_call(const char *address, const char *method,
                           const xv *params, xv **result);
 
+/*
+ * Calls method on the pool member host (a host ref) with an internal
+ * session there (session.slave_login; cached, renewed when it has gone):
+ * args are the parameters after the session (an XV_ARRAY, or NULL).
+ * This is how the master makes a host run what must run there (a VM's
+ * start, operations on a VM resident there, a migration's receiving end).
+ * Returns NULL and sets *result, or the error (CANNOT_CONTACT_HOST when
+ * the host does not answer).
+ */
+struct api_err *pool_call_host(const char *host, const char *method,
+                               const xv *args, xv **result);
+
 #endif

@@ -8,6 +8,7 @@
  * pool_write.c  slave writes: the store's forward hook, pool.db_apply.
  * pool_role.c   node start, role settling, leadership watcher, the gate.
  * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
+ * pool_route.c  calls forwarded by the master to the host they concern.
  */
 #ifndef XAPID_POOL_POOL_INT_H
 #define XAPID_POOL_POOL_INT_H
@@ -98,11 +99,20 @@ const char *prole_raft_address(void);
 const struct pool_config *prole_config(void);
 /* This host's ref. */
 const char *prole_host_ref(void);
-/* Membership changes, run on the master (the leader): add + assign voter,
+/* Membership changes, run on the master (the leader): add as a standby,
  * remove, transfer leadership. Return 0 or -1 with *err. */
 int prole_add_member(uint64_t id, const char *address, char **err);
 int prole_remove_member(uint64_t id, char **err);
+/* Sets the Raft roles for a pool of nhosts hosts (on the master): one
+ * voter (the master) below three hosts, so that a two-host pool never
+ * depends on its slave to commit (losing the master is then the emergency
+ * path, as in XenServer); three voters from three hosts, five from five;
+ * the others are standbys (they hold the log and can be promoted). */
+void prole_rebalance(size_t nhosts);
 int prole_transfer(uint64_t id, char **err);
+/* The role of member id (enum dqc_role) in the local node's view of the
+ * configuration, or -1 if it is not a member. */
+int prole_role_of(uint64_t id);
 /* Lists the Raft members (id, address). */
 int prole_members(uint64_t **ids, char ***addrs, size_t *n, char **err);
 /* Leaves the current cluster: stops the node, wipes its data and starts a
@@ -115,8 +125,17 @@ struct persist *prole_persist(void);
 void prole_leave(void);
 /* Sets the pool secret (joining a pool) and writes it to the state dir. */
 int prole_set_secret(const char *secret, char **err);
+/* Joining (false): this host is no longer the master of its own pool and
+ * not yet a member of the other (the watcher settles the role once the
+ * cluster has it); true: a pool of its own again (a failed join). */
+void prole_set_alone(bool alone);
 /* Makes this host a slave of the master at address (after a join). */
 void prole_become_slave(const char *address);
+
+/* ---- pool_route.c ---- */
+
+/* Installs the router of host-bound calls (api_set_router). */
+void proute_register(void);
 
 /* ---- pool_join.c ---- */
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/dqc.h"
 #include "db/store.h"
 #include "pool/pool_int.h"
 #include "util/log.h"
@@ -254,11 +255,8 @@ pjoin_undo(void)
 	size_t total = 0;
 	struct db_row **rows = NULL;
 
-	if (prole_restart_node(1, true, &err) < 0) {
-		log_err("pool", "join undo: %s", err);
-		free(err);
-		return;
-	}
+	/* our rows first: the watcher may reload the store from the fresh
+	 * node (empty) before we are alone again */
 	db_rdlock();
 	for (int c = 0; c < DMC__COUNT; c++) {
 		size_t n;
@@ -269,7 +267,16 @@ pjoin_undo(void)
 		free(v);
 	}
 	db_unlock();
+	if (prole_restart_node(1, true, &err) < 0) {
+		log_err("pool", "join undo: %s", err);
+		free(err);
+		for (size_t i = 0; i < total; i++)
+			db_row_free(rows[i]);
+		free(rows);
+		return;
+	}
 	db_swap_persist(prole_persist());
+	prole_set_alone(true);
 	if (db_replace_all(rows, total, db_generation() + 1, &err) < 0) {
 		log_err("pool", "join undo: rewriting the database: %s", err);
 		free(err);
@@ -277,6 +284,68 @@ pjoin_undo(void)
 	for (size_t i = 0; i < total; i++)
 		db_row_free(rows[i]);
 	free(rows);
+}
+
+/* The master failed while adding us, perhaps because leadership moved
+ * (a two-voter cluster needs both voters; under load the leader can step
+ * down while the new voter's links come up, and the new voter, caught up,
+ * can win the next election). If our node is a voter of the cluster, the
+ * join happened at the Raft level: the records are sent again to whoever
+ * is master now (ourselves, possibly). Returns 0 then, -1 if we are not a
+ * member (the caller undoes the join). */
+static int
+pjoin_finish_elsewhere(const char *records, const char *id)
+{
+	uint64_t lid = 0;
+	char *laddr = NULL, *err = NULL;
+
+	for (int i = 0; i < 300 && !lid; i++) {
+		free(laddr);
+		laddr = NULL;
+		if (prole_leader(&lid, &laddr, &err) < 0) {
+			free(err);
+			err = NULL;
+		}
+		if (!lid)
+			usleep(100 * 1000);
+	}
+	if (!lid || prole_role_of(prole_node_id()) < 0) {
+		free(laddr);
+		return -1;
+	}
+	char *ip = xstrndup(laddr, strcspn(laddr, ":"));
+	free(laddr);
+	log_warn("pool",
+	         "join: the cluster took us, but its master changed; "
+	         "sending our records to %s",
+	         ip);
+	/* the watcher makes the leader's xapid the master */
+	for (int i = 0; i < 300; i++) {
+		char *m = prole_master();
+		bool there = m && strcmp(m, ip) == 0;
+		free(m);
+		if (there)
+			break;
+		usleep(100 * 1000);
+	}
+	xv *session = NULL, *res = NULL;
+	struct api_err *e = pjoin_call(
+	    ip, "session.slave_login",
+	    pjoin_args(NULL, DM_NULL_REF, pool_secret(), NULL), &session);
+	if (!e)
+		e = pjoin_call(ip, "pool.join_member",
+		               pjoin_args(session->u.s, id,
+		                          prole_raft_address(), records, NULL),
+		               &res);
+	if (e)
+		log_err("pool", "join: %s refused our records: %s", ip,
+		        e->code);
+	int rc = e ? -1 : 0;
+	api_err_free(e);
+	xv_free(session);
+	xv_free(res);
+	free(ip);
+	return rc;
 }
 
 static struct api_err *
@@ -311,8 +380,11 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	char *records = pjoin_records(prole_host_ref());
 	db_unlock();
 	char *old_secret = xstrdup(pool_secret());
+	/* the new node first (it leads nothing), then no longer master: the
+	 * leadership watcher must not see our old node lead a pool we left */
 	if (prole_set_secret(secret->u.s, &err) < 0 ||
-	    prole_restart_node(0, false, &err) < 0) {
+	    prole_restart_node(0, false, &err) < 0 ||
+	    (prole_set_alone(false), 0)) {
 		e = api_internal("%s", err);
 		free(err);
 		free(records);
@@ -327,6 +399,10 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	    master, "pool.join_member",
 	    pjoin_args(session->u.s, id, prole_raft_address(), records, NULL),
 	    &res);
+	if (e && pjoin_finish_elsewhere(records, id) == 0) {
+		api_err_free(e);
+		e = NULL;
+	}
 	free(records);
 	if (e) {
 		log_warn("pool", "the master refused us: %s", e->code);
@@ -336,9 +412,11 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 		goto out;
 	}
 	free(old_secret);
-	prole_become_slave(master);
-	if (pfollow_wait_initial(60.0) < 0)
-		log_warn("pool", "joined, but no copy of the database yet");
+	/* the leadership watcher makes us the slave of the leader (or, if
+	 * the leadership came to us, the master) */
+	int w = 0;
+	while (w++ < 600 && !pool_is_master() && pfollow_wait_initial(0.1) < 0)
+		;
 	log_info("pool", "joined the pool of %s", master);
 out:
 	if (session) {
@@ -399,6 +477,16 @@ pjoin_network_for(const char *device, const char *fallback)
 			net = pifs[i]->f[DMF_PIF_network].s;
 	free(pifs);
 	return net;
+}
+
+/* Sets the Raft roles for the pool's current size. */
+static void
+pjoin_rebalance(void)
+{
+	db_rdlock();
+	size_t n = db_count(DMC_host);
+	db_unlock();
+	prole_rebalance(n);
 }
 
 /* Master: pool.join_member(session, node id, raft address, records). */
@@ -556,7 +644,10 @@ pjoin_member(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		db_txn_abort(t);
 		return e;
 	}
-	return api_commit(t);
+	if ((e = api_commit(t)))
+		return e;
+	pjoin_rebalance();
+	return NULL;
 }
 
 /* ---- eject, forget, designate ---- */
@@ -724,7 +815,10 @@ pjoin_eject(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		free(err);
 	}
 	free(addr);
-	return pjoin_forget_rows(host);
+	struct api_err *e2 = pjoin_forget_rows(host);
+	if (!e2)
+		pjoin_rebalance();
+	return e2;
 }
 
 /* host.destroy (xe host-forget): a dead host leaves the pool. */
@@ -757,7 +851,9 @@ pjoin_forget(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		return e;
 	}
 	free(addr);
-	return pjoin_forget_rows(host);
+	if (!(e = pjoin_forget_rows(host)))
+		pjoin_rebalance();
+	return e;
 }
 
 static struct api_err *
@@ -786,13 +882,52 @@ pjoin_designate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		free(addr);
 		return api_error(XE_HOST_OFFLINE, host, NULL);
 	}
+	/* only a voter can take the lead (a two-host pool has one voter) */
+	if (prole_role_of(id) != DQC_VOTER) {
+		struct dqc *c = dqc_connect(prole_config()->db_bind,
+		                            POOL_CONNECT_TIMEOUT_MS, &err);
+		if (c) {
+			dqc_set_timeout(c, 60 * 1000);
+			if (dqc_assign(c, id, DQC_VOTER, &err) == 0) {
+				free(err);
+				err = NULL;
+			}
+			dqc_close(c);
+		}
+		if (err) {
+			e = api_internal("making the new master a voter: %s",
+			                 err);
+			free(err);
+			free(addr);
+			return e;
+		}
+	}
+	/* dqlite reports a failed transfer when its wait ends while we still
+	 * lead, though the target may win the election it was told to start:
+	 * what counts is who leads a little later */
 	if (prole_transfer(id, &err) < 0) {
-		e = api_internal("leadership transfer: %s", err);
+		log_warn("pool", "leadership transfer to %s: %s", addr, err);
 		free(err);
-		free(addr);
-		return e;
+		err = NULL;
 	}
 	/* return once the new master serves (bounded) */
+	bool moved = false;
+	for (int i = 0; i < 500 && !moved; i++) {
+		uint64_t lid = 0;
+		char *la = NULL;
+		if (prole_leader(&lid, &la, &err) < 0) {
+			free(err);
+			err = NULL;
+		}
+		free(la);
+		moved = lid == id;
+		if (!moved)
+			usleep(20 * 1000);
+	}
+	if (!moved) {
+		free(addr);
+		return api_internal("leadership transfer to %s failed", host);
+	}
 	for (int i = 0; i < 300; i++) {
 		char *m = prole_master();
 		bool there = !pool_is_master() && m && strcmp(m, addr) == 0;

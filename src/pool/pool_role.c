@@ -32,11 +32,14 @@ static struct {
 	char *host_ref;
 	char *raft_addr;
 	pthread_mutex_t dq_lock; /* serialises dq */
-	struct dqc *dq;          /* to the local node: leadership questions */
+	/* held by the watcher's role changes and by node restarts */
+	pthread_mutex_t change;
+	struct dqc *dq; /* to the local node: leadership questions */
 	pthread_t watcher;
 } pr = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .dq_lock = PTHREAD_MUTEX_INITIALIZER,
+    .change = PTHREAD_MUTEX_INITIALIZER,
 };
 
 const struct pool_config *
@@ -285,9 +288,11 @@ prole_membership(char op, uint64_t id, const char *address, char **err)
 	dqc_set_timeout(c, 60 * 1000);
 	switch (op) {
 	case 'a':
+		/* a standby: it takes the log without counting for the
+		 * majority; prole_rebalance() makes voters */
 		rc = dqc_add(c, id, address, err);
 		if (rc == 0)
-			rc = dqc_assign(c, id, DQC_VOTER, err);
+			rc = dqc_assign(c, id, DQC_STANDBY, err);
 		break;
 	case 'r':
 		rc = dqc_remove(c, id, err);
@@ -300,8 +305,7 @@ prole_membership(char op, uint64_t id, const char *address, char **err)
 	return rc;
 }
 
-/* The role of member id, or -1 if it is not a member. */
-static int
+int
 prole_role_of(uint64_t id)
 {
 	struct dqc_server *sv = NULL;
@@ -324,7 +328,7 @@ prole_role_of(uint64_t id)
 static bool
 prole_wait_lead(void)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 300; i++) {
 		uint64_t lid = 0;
 		char *a = NULL, *e = NULL;
 		int rc = prole_leader(&lid, &a, &e);
@@ -357,7 +361,7 @@ prole_add_member(uint64_t id, const char *address, char **err)
 			return -1;
 		}
 		int role = prole_role_of(id);
-		if (role == DQC_VOTER)
+		if (role == DQC_VOTER || role == DQC_STANDBY)
 			return 0;
 		struct dqc *c =
 		    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, err);
@@ -366,7 +370,7 @@ prole_add_member(uint64_t id, const char *address, char **err)
 		dqc_set_timeout(c, 60 * 1000);
 		int rc = role < 0 ? dqc_add(c, id, address, err) : 0;
 		if (rc == 0)
-			rc = dqc_assign(c, id, DQC_VOTER, err);
+			rc = dqc_assign(c, id, DQC_STANDBY, err);
 		dqc_close(c);
 		if (rc == 0)
 			return 0;
@@ -379,6 +383,51 @@ prole_add_member(uint64_t id, const char *address, char **err)
 		free(e2);
 	}
 	return -1;
+}
+
+void
+prole_rebalance(size_t nhosts)
+{
+	struct dqc_server *sv = NULL;
+	size_t n = 0, voters = 0;
+	char *err = NULL;
+	size_t target = nhosts >= 5 ? 5 : nhosts >= 3 ? 3 : 1;
+	uint64_t me = prole_node_id();
+	struct dqc *c =
+	    dqc_connect(pr.cfg.db_bind, POOL_CONNECT_TIMEOUT_MS, &err);
+
+	if (!c || dqc_cluster(c, &sv, &n, &err) < 0)
+		goto out;
+	dqc_set_timeout(c, 60 * 1000);
+	for (size_t i = 0; i < n; i++)
+		voters += sv[i].role == DQC_VOTER;
+	/* promote standbys (their links are up, their logs caught up) one
+	 * at a time; demote voters other than ourselves */
+	for (size_t i = 0; i < n && voters < target; i++) {
+		if (sv[i].role == DQC_VOTER || sv[i].id == me)
+			continue;
+		if (dqc_assign(c, sv[i].id, DQC_VOTER, &err) < 0)
+			goto out;
+		log_info("pool", "node %" PRIu64 " (%s) is a voter", sv[i].id,
+		         sv[i].address);
+		voters++;
+	}
+	for (size_t i = 0; i < n && voters > target; i++) {
+		if (sv[i].role != DQC_VOTER || sv[i].id == me)
+			continue;
+		if (dqc_assign(c, sv[i].id, DQC_STANDBY, &err) < 0)
+			goto out;
+		log_info("pool", "node %" PRIu64 " (%s) is a standby", sv[i].id,
+		         sv[i].address);
+		voters--;
+	}
+out:
+	if (err) {
+		log_warn("pool", "cluster roles: %s", err);
+		free(err);
+	}
+	dqc_servers_free(sv, n);
+	dqc_close(c);
 }
 
 int
@@ -397,7 +446,9 @@ int
 prole_restart_node(uint64_t id, bool bootstrap, char **err)
 {
 	struct persist *p;
+	int rc = -1;
 
+	pthread_mutex_lock(&pr.change);
 	db_swap_persist(NULL);
 	pthread_mutex_lock(&pr.dq_lock);
 	prole_dq_close();
@@ -410,7 +461,7 @@ prole_restart_node(uint64_t id, bool bootstrap, char **err)
 	if (dqnode_wipe(pr.cfg.db_dir) < 0) {
 		*err =
 		    xasprintf("wiping %s: %s", pr.cfg.db_dir, strerror(errno));
-		return -1;
+		goto out;
 	}
 	if (bootstrap) {
 		id = 1;
@@ -428,13 +479,16 @@ prole_restart_node(uint64_t id, bool bootstrap, char **err)
 	}
 	p = prole_open_node(id, err);
 	if (!p)
-		return -1;
+		goto out;
 	pthread_mutex_lock(&pr.lock);
 	pr.persist = p;
 	pthread_mutex_unlock(&pr.lock);
 	log_info("pool", "dqlite node restarted as %" PRIu64 "%s", id,
 	         bootstrap ? " (a pool of its own)" : "");
-	return 0;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&pr.change);
+	return rc;
 }
 
 struct persist *
@@ -446,6 +500,7 @@ prole_persist(void)
 void
 prole_leave(void)
 {
+	pthread_mutex_lock(&pr.change);
 	db_swap_persist(NULL);
 	pthread_mutex_lock(&pr.dq_lock);
 	prole_dq_close();
@@ -456,6 +511,7 @@ prole_leave(void)
 	pthread_mutex_unlock(&pr.lock);
 	persist_close(old);
 	dqnode_wipe(pr.cfg.db_dir);
+	pthread_mutex_unlock(&pr.change);
 }
 
 /* ---- roles ---- */
@@ -487,6 +543,18 @@ prole_mark_live(const char *host_ref, bool live)
 		log_warn("pool", "cannot record host liveness: %s", err);
 		free(err);
 	}
+}
+
+void
+prole_set_alone(bool alone)
+{
+	pfollow_set_master(NULL);
+	db_set_forward(NULL);
+	pthread_mutex_lock(&pr.lock);
+	pr.master = alone;
+	free(pr.master_addr);
+	pr.master_addr = alone ? xstrdup(pr.cfg.address) : NULL;
+	pthread_mutex_unlock(&pr.lock);
 }
 
 void
@@ -556,6 +624,10 @@ prole_promote(void)
 		free(err);
 	}
 	free(old);
+	db_rdlock();
+	size_t nh = db_count(DMC_host);
+	db_unlock();
+	prole_rebalance(nh);
 	return 0;
 }
 
@@ -574,8 +646,12 @@ prole_watch(void *arg)
 			break;
 		uint64_t id = 0;
 		char *addr = NULL, *err = NULL;
-		if (prole_leader(&id, &addr, &err) < 0) {
+		if (pthread_mutex_trylock(&pr.change) != 0)
+			continue; /* a node restart (join, eject) is under way
+			           */
+		if (!pr.persist || prole_leader(&id, &addr, &err) < 0) {
 			free(err);
+			pthread_mutex_unlock(&pr.change);
 			continue;
 		}
 		bool master = pool_is_master();
@@ -591,6 +667,7 @@ prole_watch(void *arg)
 			free(ip);
 			free(cur);
 		}
+		pthread_mutex_unlock(&pr.change);
 		if (need_live && pfollow_wait_initial(0.01) == 0) {
 			prole_mark_live(pr.host_ref, true);
 			need_live = false;
@@ -806,6 +883,7 @@ pool_start(const char *host_ref)
 	pfollow_register();
 	pwrite_register();
 	pjoin_register();
+	proute_register();
 	pthread_mutex_lock(&pr.lock);
 	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
 		pr.watching = true;

@@ -22,6 +22,13 @@ struct api_method {
 };
 
 static struct htab api_methods;
+static api_router_fn api_router;
+
+void
+api_set_router(api_router_fn fn)
+{
+	api_router = fn;
+}
 static FILE *api_audit;
 static pthread_mutex_t api_audit_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -277,7 +284,8 @@ api_invoke(struct api_ctx *ctx, struct api_method *m, const char *method,
 	}
 	ctx->cls = m->cls;
 	ctx->msg = m->msg;
-	err = m->fn(ctx, args, nargs, result);
+	if (!api_router || !api_router(ctx, m->name, all, nall, result, &err))
+		err = m->fn(ctx, args, nargs, result);
 out:
 	if (!(m->flags & API_READONLY))
 		api_audit_line(ctx, method, m, args, nargs, err);

@@ -45,6 +45,15 @@ enum api_flags {
 	API_NO_ASYNC = 1 << 2,   /* no Async.* variant */
 };
 
+/* A router sees every call after its session and parameters are checked
+ * (all: the full parameter list, session first for methods that have
+ * one). Returning true means it has dealt with the call (run elsewhere:
+ * *result or *err is the outcome); false runs the handler here. */
+typedef bool (*api_router_fn)(struct api_ctx *ctx, const char *method,
+			      xv *const *all, size_t nall, xv **result,
+			      struct api_err **err);
+void api_set_router(api_router_fn fn);
+
 /* Registers the handler of "Class.message" (overriding the generic one). */
 void api_register(const char *method, api_handler fn, unsigned flags);
 

@@ -12,6 +12,7 @@
 #                        (a pool member waits for a majority of its peers)
 #   pool_join K [M]      host K joins the pool of host M (default 1)
 #   pool_uuid K          host K's uuid
+#   pool_replica K ARGS  reads host K's own replica (replica.py ARGS)
 #   pool_cut K / pool_heal K   drops / restores host K's traffic (nft)
 
 POOL_ID=$(printf '%x' $(($$ % 65536)))
@@ -24,6 +25,14 @@ pool_ns() { echo "xp$POOL_ID-h$1"; }
 pool_ip() { echo "$POOL_NET.$(($1 + 1))"; }
 
 pool_teardown() {
+	if [ "${t_failed:-0}" -gt 0 ]; then
+		i=1
+		while [ $i -le $POOL_N ]; do
+			grep -h " pool: \| db: \|ERROR\|runtime error" "$T_DIR/h$i.out" 2>/dev/null |
+				grep -v "refused the link\|db_follow" | tail -25 | sed "s/^/# h$i: /"
+			i=$((i + 1))
+		done
+	fi
 	i=1
 	while [ $i -le $POOL_N ]; do
 		pool_stop $i KILL
@@ -129,4 +138,11 @@ pool_cut() {
 pool_heal() {
 	ip netns exec "$(pool_ns $1)" nft delete table inet xptest 2>/dev/null
 	true
+}
+
+pool_replica() {
+	k=$1
+	shift
+	python3 "$TOP/tests/pool/replica.py" "$(pool_ip $k)" \
+		"$(cat "$T_DIR/h$k/pool-secret")" "$@" 2>&1
 }

@@ -52,6 +52,17 @@ PY
 )
 check "XML-RPC login on a slave: HOST_IS_SLAVE [master]" "Failure HOST_IS_SLAVE,$(pool_ip 1)" "$out"
 
+# the npm xen-api client (Xen Orchestra) follows HOST_IS_SLAVE
+if [ -d "$TOP/tests/e2e/node_modules/xen-api" ]; then
+	node "$TOP/tests/pool/xenapi_slave.mjs" "http://$(pool_ip 2)" "$POOL_PW" "$(pool_ip 1)" > "$T_DIR/js.out" 2>&1
+	while read -r line; do
+		case "$line" in
+		"ok - "*) ok "xen-api: ${line#ok - }" ;;
+		"not ok - "*) not_ok "xen-api: ${line#not ok - }" ;;
+		esac
+	done < "$T_DIR/js.out"
+fi
+
 # xe over TCP on a slave is run by the master
 check "xe on a slave (TCP) lists the pool's hosts" 3 \
 	"$(pool_xe 2 host-list --minimal | tr ',' '\n' | grep -c .)"
