@@ -227,7 +227,9 @@ main(int argc, char **argv)
 		log_err("main", "unknown VM backend %s", vm_backend);
 		return 2;
 	}
-	struct vm_config vc = {dir, host_ref, bridge_prefix, be, workers};
+	const char *lport = listen_addr ? strrchr(listen_addr, ':') : NULL;
+	struct vm_config vc = {dir, host_ref, bridge_prefix, be, workers,
+			       lport ? atoi(lport + 1) : 0};
 	if (vm_lifecycle_init(&vc, &err) < 0) {
 		log_err("main", "VM backend %s: %s", vm_backend, err ? err : "failed");
 		return 1;

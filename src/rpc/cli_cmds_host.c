@@ -1,8 +1,9 @@
 /*
- * cli_cmds_host: the xe commands of host maintenance (cli_operations.ml
- * host_disable, host_enable, host_evacuate,
- * host_get_vms_which_prevent_evacuation), over do_host_op's selection
- * (host=<uuid or name>, field filters, --multiple).
+ * cli_cmds_host: the xe commands of host maintenance and VM migration
+ * (cli_operations.ml host_disable, host_enable, host_evacuate,
+ * host_get_vms_which_prevent_evacuation over do_host_op's selection:
+ * host=<uuid or name>, field filters, --multiple; vm_migrate within the
+ * pool over do_vm_op).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "rpc/cli_cmd.h"
 #include "rpc/cli_gen.h"
 #include "rpc/cli_select.h"
+#include "rpc/cli_vmop.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -164,6 +166,88 @@ cli_cmd_host_prevent_evac(struct cli_ctx *ctx)
 	return 0;
 }
 
+/* ---- vm-migrate ---- */
+
+/* get_host_by_name_or_id. */
+static char *
+cli_mig_host(struct cli_ctx *ctx, const char *name)
+{
+	struct db_row **rows;
+	char *ref = NULL;
+	size_t n;
+
+	db_rdlock();
+	rows = db_list(DMC_host, &n);
+	for (size_t i = 0; i < n && !ref; i++)
+		if (strcmp(rows[i]->f[DMF_host_name_label].s, name) == 0 ||
+		    strcmp(rows[i]->f[DMF_host_uuid].s, name) == 0)
+			ref = xstrdup(rows[i]->ref);
+	db_unlock();
+	free(rows);
+	if (!ref)
+		cli_fail(ctx, "Host %s not found", name);
+	return ref;
+}
+
+struct cli_mig {
+	char *host;
+	xv *options;
+};
+
+static int
+cli_migrate_one(struct cli_ctx *ctx, const char *vm, void *arg)
+{
+	const struct cli_mig *m = arg;
+
+	return cli_call(ctx, "VM.pool_migrate", NULL, xv_str(vm), xv_str(m->host),
+			xv_dup(m->options), NULL);
+}
+
+static int
+cli_cmd_vm_migrate(struct cli_ctx *ctx)
+{
+	static const char *const sxm[] = {"remote-master", "remote-username", "remote-password",
+					  "remote-network", "vif:", "vdi:", "image-format:"};
+	const char *host = cli_param(ctx, "host");
+	struct cli_mig m = {NULL, NULL};
+	struct cli_vm_op op = {true, false, true,
+			       L("host", "host-uuid", "host-name", "live", "compress"),
+			       cli_migrate_one, &m};
+	int rc;
+
+	for (size_t i = 0; i < ctx->args->n; i++)
+		for (size_t k = 0; k < sizeof(sxm) / sizeof(sxm[0]); k++)
+			if (strncmp(ctx->args->kv[i].k, sxm[k], strlen(sxm[k])) == 0)
+				return cli_fail(ctx, "Migration to another pool (storage live "
+						     "migration) is not supported by this host");
+	if (!host)
+		host = cli_param(ctx, "host-uuid");
+	if (!host)
+		host = cli_param(ctx, "host-name");
+	if (!host)
+		return cli_fail(ctx, "No destination host specified");
+	if (!(m.host = cli_mig_host(ctx, host)))
+		return -1;
+	/* restrict_with_default "false" [force; live; copy], each a bool */
+	m.options = xv_struct();
+	const char *keys[] = {"force", "live", "copy"};
+	for (size_t i = 0; i < 3; i++) {
+		bool b;
+		if (cli_param_bool(ctx, keys[i], false, &b) < 0) {
+			rc = -1;
+			goto out;
+		}
+		xv_set(m.options, keys[i], xv_str(b ? "true" : "false"));
+	}
+	if (cli_param(ctx, "compress"))
+		xv_set(m.options, "compress", xv_str(cli_param(ctx, "compress")));
+	rc = cli_do_vm_op(ctx, &op);
+out:
+	free(m.host);
+	xv_free(m.options);
+	return rc;
+}
+
 const struct cli_cmd cli_host_cmds[] = {
 	{"host-disable", NULL, L("auto-enable"),
 	 "Disable the XE host. Setting auto-enable=false will keep the host persistently "
@@ -177,6 +261,23 @@ const struct cli_cmd cli_host_cmds[] = {
 	 "Return a list of VMs which prevent the evacuation of a specific host and display "
 	 "reasons for each one.",
 	 cli_cmd_host_prevent_evac, 0, NULL},
+	{"vm-migrate", NULL,
+	 L("live", "host", "host-uuid", "remote-master", "remote-username", "remote-password",
+	   "remote-network", "force", "copy", "compress", "vif:", "vdi:", "image-format:"),
+	 "Migrate the selected VM(s). The parameter '--live' will migrate the VM without "
+	 "shutting it down. The 'host' parameter matches can be either the name or the uuid "
+	 "of the host. If you are migrating a VM to a remote pool, you will need to specify "
+	 "the remote-master, remote-username, and remote-password parameters. remote-master "
+	 "is the network address of the master host. To migrate to a particular host within "
+	 "a remote pool, you may additionally specify the host or host-uuid parameters. Also "
+	 "for cross-pool migration, setting 'copy=true' will enable the copy mode so that a "
+	 "stopped vm can be copied, instead of migrating, to the destination pool. The vif "
+	 "and vdi mapping parameters take the form 'vif:<source vif uuid>=<dest network "
+	 "uuid>' and 'vdi:<source vdi uuid>=<dest sr uuid>'. You can also specify the "
+	 "destination image format of the VDI using 'image-format:<source vdi "
+	 "uuid>=<destination image format>'. Unfortunately, destination uuids cannot be "
+	 "tab-completed.",
+	 cli_cmd_vm_migrate, CLI_CMD_STANDARD | CLI_CMD_VM_SEL, NULL},
 };
 
 const size_t cli_host_ncmds = sizeof(cli_host_cmds) / sizeof(cli_host_cmds[0]);

@@ -400,6 +400,79 @@ http_raft(struct MHD_Connection *c)
 	return ret;
 }
 
+/* ---- POST /migrate: the destination of a live migration ---- */
+
+static void (*http_migrate_fn)(int sock, const char *body, size_t len);
+static bool (*http_migrate_ok)(const char *token, const char *body, size_t len);
+
+void
+http_set_migrate_handler(void (*fn)(int sock, const char *body, size_t len),
+			 bool (*ok)(const char *token, const char *body, size_t len))
+{
+	http_migrate_fn = fn;
+	http_migrate_ok = ok;
+}
+
+struct http_migrate {
+	char *body;
+	size_t len;
+	struct MHD_UpgradeResponseHandle *urh;
+	MHD_socket sock;
+};
+
+static void *
+http_migrate_main(void *p)
+{
+	struct http_migrate *m = p;
+	http_migrate_fn(m->sock, m->body, m->len);
+	MHD_upgrade_action(m->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(m->body);
+	free(m);
+	return NULL;
+}
+
+static void
+http_migrate_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
+		      const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		      struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_migrate *m = cls;
+	(void)c;
+	(void)req_cls;
+	(void)extra_in;
+	(void)extra_in_size;
+	m->sock = sock;
+	m->urh = urh;
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, http_migrate_main, m) != 0)
+		http_migrate_main(m);
+	pthread_attr_destroy(&attr);
+}
+
+/* POST /migrate?token=T (a pool member, with the one-time token it gave
+ * this host over TLS): the body describes the VM; after the upgrade the
+ * stream carries its state (vm/migrate.c). */
+static enum MHD_Result
+http_migrate(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	if (!http_migrate_fn || rq->too_big || !rq->body.len)
+		return http_text(c, MHD_HTTP_BAD_REQUEST, "Bad request");
+	if (!token || !http_migrate_ok(token, rq->body.data, rq->body.len))
+		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
+	struct http_migrate *m = xcalloc(1, sizeof(*m));
+	m->body = xstrndup(rq->body.data, rq->body.len);
+	m->len = rq->body.len;
+	struct MHD_Response *r = MHD_create_response_for_upgrade(http_migrate_upgraded, m);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "xapid-migrate");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	     const char *method, const char *version, const char *upload_data,
@@ -458,6 +531,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				 "HOST_STILL_BOOTING");
 	bool local = http_is_local(c, l->local);
+	if (strcmp(url, "/migrate") == 0 && strcmp(method, "POST") == 0)
+		return http_migrate(c, rq);
 	if (strncmp(url, "/export_raw_vdi", 15) == 0 && strcmp(method, "GET") == 0)
 		return http_export_vdi(c, l->local);
 	if ((strcmp(url, "/export") == 0 || strcmp(url, "/export_metadata") == 0) &&

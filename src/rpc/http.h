@@ -34,6 +34,13 @@ void http_stop(void);
  * when it has none (not running here). Set by the VM layer. */
 void http_set_console_resolver(char *(*fn)(const char *vm_ref));
 
+/* Who serves POST /migrate?token=T (set by the VM layer): ok says whether
+ * token admits this request (one use); fn then gets the upgraded stream
+ * and the request body, on a thread of its own; the stream is closed when
+ * fn returns. */
+void http_set_migrate_handler(void (*fn)(int sock, const char *body, size_t len),
+			      bool (*ok)(const char *token, const char *body, size_t len));
+
 /* Makes a self-signed certificate/key pair for host if the files are
  * missing (openssl). Returns 0 or -1. */
 int http_ensure_cert(const char *cert, const char *key, const char *host);

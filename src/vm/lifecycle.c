@@ -706,6 +706,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.set_is_a_template", lc_set_is_a_template, API_NO_ASYNC);
 	vm_devices_register();
 	host_ops_register();
+	vm_migrate_register();
 	http_set_console_resolver(lc_console_path);
 	if (vm_cfg.backend->disk_snapshot)
 		sr_set_live_snapshot(vm_cfg.backend->disk_snapshot);

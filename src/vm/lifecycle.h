@@ -15,6 +15,9 @@ struct vm_config {
 	const char *bridge_prefix; /* networks without a bridge get <prefix><n> */
 	const struct vm_backend_ops *backend;
 	unsigned worker_pool_size; /* backend operations at once (0: 16) */
+	int http_port;             /* the plain HTTP listener's port (every
+				    * member the same; 0: none): where live
+				    * migration streams arrive */
 };
 
 /* Initialises the backend, registers the handlers and re-attaches to the VMs

@@ -58,6 +58,9 @@ void vm_copy_register(void);
 /* Starts the guest-agent poller and registers VIF.configure_ipv4. */
 void vm_guest_agent_start(void);
 
+/* VM.pool_migrate and the destination's half (migrate.c). */
+void vm_migrate_register(void);
+
 /* Handlers of VBD/VIF plug/unplug (vm_devices.c). */
 void vm_devices_register(void);
 

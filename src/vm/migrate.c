@@ -1,0 +1,633 @@
+/*
+ * migrate: live migration of a running VM between pool members
+ * (VM.pool_migrate; xe vm-migrate vm= host= [live=]), on the backends'
+ * migrate_send / migrate_receive / migrate_end (backend.h).
+ *
+ * The call runs on the host the VM runs on (the source; forwarded there
+ * from the master when needed). The source checks the move
+ * (host_assert_can_migrate: power state, PCI, the destination sees every
+ * disk's SR, memory), marks the operation, gives the destination a
+ * one-time token over the pool's TLS link (internal call
+ * VM.pool_migrate_prepare), and opens the stream: POST /migrate?token= on
+ * the destination's plain HTTP listener with the VM and its device layout
+ * in the body, then an HTTP upgrade, the socket going straight to QEMU on
+ * both sides (as xapi sends memory to /services/xenops over http unless
+ * migration_https_only is set; the pool secret never travels in clear, and
+ * the token works once, for that VM, within a minute). The destination builds the
+ * VM from its replica of the database with the source's root ports and
+ * starts it with its state coming from the stream. Once all was sent (the
+ * return path says the destination loaded it), the source asks the
+ * destination to run the VM (internal call VM.pool_migrate_end); only then
+ * does the source's QEMU quit and the VM become resident on the
+ * destination. Any failure before that leaves the VM running on the source
+ * and nothing on the destination: VM_MIGRATE_FAILED.
+ * The downtime QEMU measured goes to the log and, for an Async call, to
+ * the task's other_config (migration_downtime_ms, migration_total_ms; when
+ * the master forwarded the call, the source answers it with the figures and
+ * the master, who keeps the task, notes them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pool/pool.h"
+#include "rpc/http.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/host_ops.h"
+#include "vm/vm_int.h"
+#include "vm/vmspec.h"
+
+#define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
+#define MIG_TOKEN_S 60     /* a stream token is good for this long */
+#define MIG_CONNECT_MS 30000
+#define MIG_TASK_KEY "xapid-forwarded" /* options: forwarded by the master */
+
+/* ---- the destination ---- */
+
+/* A VM arriving here: step 1 under way (state 0), done (1) or failed (-1). */
+struct mig_in {
+	char uuid[37];
+	int state;
+	struct mig_in *next;
+};
+
+static pthread_mutex_t mig_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mig_cond = PTHREAD_COND_INITIALIZER;
+static struct mig_in *mig_ins;
+
+/* The entry of uuid, or NULL. Lock held. */
+static struct mig_in *
+mig_find(const char *uuid)
+{
+	for (struct mig_in *m = mig_ins; m; m = m->next)
+		if (strcmp(m->uuid, uuid) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+mig_drop(const char *uuid)
+{
+	pthread_mutex_lock(&mig_lock);
+	for (struct mig_in **p = &mig_ins; *p; p = &(*p)->next)
+		if (strcmp((*p)->uuid, uuid) == 0) {
+			struct mig_in *m = *p;
+			*p = m->next;
+			free(m);
+			break;
+		}
+	pthread_mutex_unlock(&mig_lock);
+}
+
+/* One-time tokens for POST /migrate: token -> VM, until expiry. */
+struct mig_token {
+	char token[65];
+	char *vm;
+	time_t expiry;
+	struct mig_token *next;
+};
+
+static struct mig_token *mig_tokens;
+
+/* VM.pool_migrate_prepare(session, vm, token), internal: the source's
+ * stream for vm will come with token. */
+static struct api_err *
+mig_prepare_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)result;
+	if (nargs != 2 || args[0]->type != XV_STRING || args[1]->type != XV_STRING ||
+	    strlen(args[1]->u.s) != 64)
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH, "VM.pool_migrate_prepare",
+				 "2", "?", NULL);
+	struct mig_token *t = xcalloc(1, sizeof(*t));
+	snprintf(t->token, sizeof(t->token), "%s", args[1]->u.s);
+	t->vm = xstrdup(args[0]->u.s);
+	t->expiry = time(NULL) + MIG_TOKEN_S;
+	pthread_mutex_lock(&mig_lock);
+	/* drop expired ones */
+	for (struct mig_token **p = &mig_tokens; *p;) {
+		if ((*p)->expiry < time(NULL)) {
+			struct mig_token *x = *p;
+			*p = x->next;
+			free(x->vm);
+			free(x);
+		} else {
+			p = &(*p)->next;
+		}
+	}
+	t->next = mig_tokens;
+	mig_tokens = t;
+	pthread_mutex_unlock(&mig_lock);
+	return NULL;
+}
+
+/* http.c: does token admit this POST /migrate (consumed if so)? */
+static bool
+mig_token_ok(const char *token, const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *vm = json_string_value(json_object_get(j, "vm"));
+	bool ok = false;
+
+	pthread_mutex_lock(&mig_lock);
+	for (struct mig_token **p = &mig_tokens; *p; p = &(*p)->next) {
+		struct mig_token *t = *p;
+		if (strlen(token) != 64 || strcmp(t->token, token) != 0)
+			continue;
+		ok = vm && strcmp(t->vm, vm) == 0 && t->expiry >= time(NULL);
+		*p = t->next;
+		free(t->vm);
+		free(t);
+		break;
+	}
+	pthread_mutex_unlock(&mig_lock);
+	json_decref(j);
+	return ok;
+}
+
+/* Gives spec the root ports of the source's layout (by device id). */
+static int
+mig_apply_layout(struct vm_spec *spec, const struct vm_spec *lay, char **err)
+{
+	spec->nports = lay->nports;
+	for (size_t i = 0; i < spec->ndisks; i++) {
+		size_t k = 0;
+		while (k < lay->ndisks && strcmp(lay->disks[k].id, spec->disks[i].id) != 0)
+			k++;
+		if (k == lay->ndisks) {
+			*err = xasprintf("disk %s is not attached at the source", spec->disks[i].id);
+			return -1;
+		}
+		spec->disks[i].port = lay->disks[k].port;
+	}
+	for (size_t i = 0; i < spec->nnics; i++) {
+		size_t k = 0;
+		while (k < lay->nnics && strcmp(lay->nics[k].id, spec->nics[i].id) != 0)
+			k++;
+		if (k == lay->nnics) {
+			*err = xasprintf("NIC %s is not plugged at the source", spec->nics[i].id);
+			return -1;
+		}
+		spec->nics[i].port = lay->nics[k].port;
+	}
+	if (spec->ndisks != lay->ndisks || spec->nnics != lay->nnics) {
+		*err = xstrdup("the source has devices the database does not list");
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /migrate (http.c): body {"vm": ref, "layout": spec}; sock carries
+ * the VM's state. */
+static void
+mig_serve(int sock, const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *vm = json_string_value(json_object_get(j, "vm"));
+	struct vm_spec spec = {0}, lay = {0};
+	struct api_err *e = NULL;
+	char *msg = NULL, uuid[37] = "";
+	struct mig_in *m;
+	int rc = -1;
+
+	if (!vm || vm_spec_from_json(json_object_get(j, "layout"), &lay, &msg) < 0) {
+		log_warn("migrate", "POST /migrate: malformed request");
+		goto out;
+	}
+	if ((e = vm_spec_build(vm, &spec, true))) {
+		log_warn("migrate", "VM %s cannot be built here: %s", vm, e->code);
+		goto out;
+	}
+	snprintf(uuid, sizeof(uuid), "%s", spec.uuid);
+	if (strcmp(uuid, lay.uuid) != 0 || mig_apply_layout(&spec, &lay, &msg) < 0) {
+		log_warn("migrate", "VM %s: %s", vm, msg ? msg : "layout of another VM");
+		goto out;
+	}
+	pthread_mutex_lock(&mig_lock);
+	if ((m = mig_find(uuid))) {
+		m->state = 0;
+	} else {
+		m = xcalloc(1, sizeof(*m));
+		memcpy(m->uuid, uuid, sizeof(m->uuid));
+		m->next = mig_ins;
+		mig_ins = m;
+	}
+	pthread_mutex_unlock(&mig_lock);
+	log_info("migrate", "VM %s arriving", uuid);
+	rc = vm_cfg.backend->migrate_receive(&spec, sock, &msg);
+	if (rc < 0)
+		log_warn("migrate", "VM %s: receive failed: %s", uuid, msg);
+	pthread_mutex_lock(&mig_lock);
+	if ((m = mig_find(uuid)))
+		m->state = rc == 0 ? 1 : -1;
+	pthread_cond_broadcast(&mig_cond);
+	pthread_mutex_unlock(&mig_lock);
+out:
+	api_err_free(e);
+	free(msg);
+	vm_spec_clear(&spec);
+	vm_spec_clear(&lay);
+	json_decref(j);
+}
+
+/* VM.pool_migrate_end(session, vm, commit, was_running), internal: step 2
+ * at the destination, once its step 1 is over. */
+static struct api_err *
+mig_end_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	char uuid[37] = "", *msg = NULL;
+	struct api_err *err = NULL;
+	struct timespec dl;
+	int state = -1;
+
+	(void)ctx;
+	(void)result;
+	if (nargs != 3 || args[0]->type != XV_STRING || args[1]->type != XV_BOOL ||
+	    args[2]->type != XV_BOOL)
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH, "VM.pool_migrate_end", "3",
+				 "?", NULL);
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, args[0]->u.s);
+	if (r)
+		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
+	db_unlock();
+	if (!*uuid)
+		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += MIG_END_WAIT_S;
+	pthread_mutex_lock(&mig_lock);
+	struct mig_in *m;
+	while ((m = mig_find(uuid)) && m->state == 0 &&
+	       pthread_cond_timedwait(&mig_cond, &mig_lock, &dl) == 0)
+		;
+	m = mig_find(uuid);
+	state = m ? m->state : -1;
+	pthread_mutex_unlock(&mig_lock);
+	if (state == 1) {
+		if (vm_cfg.backend->migrate_end(uuid, args[1]->u.b, args[2]->u.b, &msg) < 0)
+			err = api_internal("VM %s: %s", uuid, msg);
+	} else if (args[1]->u.b) {
+		err = api_internal("VM %s did not arrive here", uuid);
+	}
+	if (state != 0)
+		mig_drop(uuid);
+	free(msg);
+	return err;
+}
+
+/* ---- the source ---- */
+
+/* An internal session on another member (session.slave_login with the
+ * pool secret): calls made with it run on that member. NULL and *err. */
+static char *
+mig_session(const char *addr, const char *host, struct api_err **err)
+{
+	xv *p = xv_array(), *res = NULL;
+	char *sid = NULL;
+
+	xv_push(p, xv_str(host));
+	xv_push(p, xv_str(pool_secret()));
+	*err = pool_call(addr, "session.slave_login", p, &res);
+	xv_free(p);
+	if (!*err && res && res->type == XV_STRING)
+		sid = xstrdup(res->u.s);
+	else if (!*err)
+		*err = api_internal("no session from %s", addr);
+	xv_free(res);
+	return sid;
+}
+
+/* Ends a session made by mig_session (best effort). */
+static void
+mig_logout(const char *addr, char *sid)
+{
+	xv *p = xv_array(), *res = NULL;
+
+	if (!sid)
+		return;
+	xv_push(p, xv_str(sid));
+	api_err_free(pool_call(addr, "session.logout", p, &res));
+	xv_free(p);
+	xv_free(res);
+	free(sid);
+}
+
+/* A host's management address (malloc'd), or NULL. */
+static char *
+mig_host_address(const char *host)
+{
+	char *a = NULL;
+
+	db_rdlock();
+	struct db_row *h = db_get(DMC_host, host);
+	if (h && h->f[DMF_host_address].s && *h->f[DMF_host_address].s)
+		a = xstrdup(h->f[DMF_host_address].s);
+	db_unlock();
+	return a;
+}
+
+static struct api_err *
+mig_failed(const char *vm, const char *dest, const char *msg)
+{
+	return api_error(XE_VM_MIGRATE_FAILED, vm, vm_cfg.host_ref, dest, msg, NULL);
+}
+
+/* Records what QEMU measured on the Async task running the call. */
+static void
+mig_note_task(const char *task, const struct vm_migrate_stats *st)
+{
+	struct db_txn *t;
+	struct db_row *r;
+	char d[32], tt[32];
+
+	if (!task)
+		return;
+	t = db_txn_begin();
+	if (!(r = db_txn_edit(t, DMC_task, task))) {
+		db_txn_abort(t);
+		return;
+	}
+	snprintf(d, sizeof(d), "%.0f", st->downtime_ms);
+	snprintf(tt, sizeof(tt), "%.0f", st->total_ms);
+	const struct dm_coll *old = r->f[DMF_task_other_config].c;
+	size_t n = old ? old->n : 0;
+	struct dm_coll *c = dmc_new(n + 2);
+	for (size_t i = 0; i < n; i++) {
+		c->v[2 * i].s = xstrdup(old->v[2 * i].s);
+		c->v[2 * i + 1].s = xstrdup(old->v[2 * i + 1].s);
+	}
+	c->v[2 * n].s = xstrdup("migration_downtime_ms");
+	c->v[2 * n + 1].s = xstrdup(d);
+	c->v[2 * n + 2].s = xstrdup("migration_total_ms");
+	c->v[2 * n + 3].s = xstrdup(tt);
+	db_txn_set(t, r, DMF_task_other_config, (union dm_val){.c = c});
+	api_err_free(api_commit(t));
+}
+
+/* A random token (64 hex digits). */
+static int
+mig_new_token(char out[65])
+{
+	unsigned char r[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && read(fd, r, sizeof(r)) == (ssize_t)sizeof(r);
+
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; ok && i < sizeof(r); i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return ok ? 0 : -1;
+}
+
+/* The stream to the destination: POST /migrate?token=..., 101, then the
+ * bare TCP socket. Returns the socket or -1 with *err. */
+static int
+mig_connect(const char *addr, int port, const char *token, const char *body, char **err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = -1;
+	char head[512];
+	size_t k = 0;
+
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		*err = xasprintf("bad address %s", addr);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*err = xasprintf("cannot connect to %s:%d: %s", addr, port, strerror(errno));
+		goto fail;
+	}
+	char *req = xasprintf("POST /migrate?token=%s HTTP/1.1\r\nHost: %s\r\n"
+			      "User-Agent: xapid-migrate\r\nConnection: Upgrade\r\n"
+			      "Upgrade: xapid-migrate\r\nContent-Type: application/json\r\n"
+			      "Content-Length: %zu\r\n\r\n%s",
+			      token, addr, strlen(body), body);
+	size_t n = strlen(req), off = 0;
+	while (off < n) {
+		ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w > 0)
+			off += (size_t)w;
+	}
+	free(req);
+	if (off < n) {
+		*err = xasprintf("sending to %s: %s", addr, strerror(errno));
+		goto fail;
+	}
+	/* the answer's head, byte by byte: what follows belongs to QEMU */
+	while (k + 1 < sizeof(head)) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, MIG_CONNECT_MS) != 1 || recv(fd, head + k, 1, 0) != 1) {
+			*err = xasprintf("no answer from %s", addr);
+			goto fail;
+		}
+		head[++k] = 0;
+		if (k >= 4 && strcmp(head + k - 4, "\r\n\r\n") == 0)
+			break;
+	}
+	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+		*err = xasprintf("%s refused the stream: %.*s", addr, (int)strcspn(head, "\r\n"),
+				 head);
+		goto fail;
+	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Steps 1 and 2 from here. The operation is marked; the VM runs here. */
+static struct api_err *
+mig_run(struct api_ctx *ctx, const char *vm, const char *uuid, const char *dest,
+	const char *addr, struct vm_migrate_stats *out)
+{
+	const struct vm_backend_ops *be = vm_cfg.backend;
+	struct vm_migrate_stats st = {0};
+	struct api_err *err = NULL;
+	struct vm_spec lay;
+	char *msg = NULL;
+	xv *res = NULL;
+	int fd;
+
+	if (!be->migrate_send || !be->layout)
+		return mig_failed(vm, dest, "this host's VM backend cannot migrate");
+	if (vm_cfg.http_port <= 0)
+		return mig_failed(vm, dest, "no plain HTTP listener for migration streams");
+	if (be->layout(uuid, &lay, &msg) < 0) {
+		err = mig_failed(vm, dest, msg);
+		free(msg);
+		return err;
+	}
+	json_t *body = json_pack("{s:s, s:o}", "vm", vm, "layout", vm_spec_to_json(&lay));
+	char *text = json_dumps(body, JSON_COMPACT), token[65];
+	json_decref(body);
+	vm_spec_clear(&lay);
+	if (mig_new_token(token) < 0) {
+		free(text);
+		return mig_failed(vm, dest, "no random token");
+	}
+	char *sid = mig_session(addr, dest, &err);
+	if (!sid) {
+		free(text);
+		return err;
+	}
+	xv *pp = xv_array();
+	xv_push(pp, xv_str(sid));
+	xv_push(pp, xv_str(vm));
+	xv_push(pp, xv_str(token));
+	err = pool_call(addr, "VM.pool_migrate_prepare", pp, &res);
+	xv_free(pp);
+	xv_free(res);
+	res = NULL;
+	if (err) {
+		free(text);
+		mig_logout(addr, sid);
+		return err;
+	}
+	fd = mig_connect(addr, vm_cfg.http_port, token, text, &msg);
+	free(text);
+	if (fd < 0) {
+		err = mig_failed(vm, dest, msg);
+		free(msg);
+		mig_logout(addr, sid);
+		return err;
+	}
+	int rc = be->migrate_send(uuid, fd, NULL, &st, &msg);
+	close(fd);
+	xv *p = xv_array();
+	xv_push(p, xv_str(sid));
+	xv_push(p, xv_str(vm));
+	xv_push(p, xv_bool(rc == 0));
+	xv_push(p, xv_bool(true));
+	struct api_err *e2 = pool_call(addr, "VM.pool_migrate_end", p, &res);
+	xv_free(p);
+	xv_free(res);
+	if (rc < 0) {
+		err = mig_failed(vm, dest, msg);
+	} else if (e2) {
+		log_warn("migrate", "VM %s: the destination did not take it (%s): it stays here",
+			 uuid, e2->n ? e2->params[e2->n - 1] : e2->code);
+		if (be->migrate_end(uuid, false, true, &msg) < 0)
+			log_err("migrate", "VM %s: cannot resume it here: %s", uuid, msg);
+		err = mig_failed(vm, dest, "the destination could not run the VM");
+	} else if (be->migrate_end(uuid, true, true, &msg) < 0) {
+		/* it runs at the destination; the old process is the problem */
+		log_err("migrate", "VM %s: migrated, but the old QEMU: %s", uuid, msg);
+	}
+	if (!err) {
+		log_info("migrate", "VM %s now runs on %s: downtime %.0f ms, %.0f ms in all",
+			 uuid, addr, st.downtime_ms, st.total_ms);
+		*out = st;
+	}
+	api_err_free(e2);
+	free(msg);
+	mig_logout(addr, sid);
+	return err;
+}
+
+/* VM.pool_migrate(vm, host, options). */
+static struct api_err *
+mig_pool_migrate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s, *dest = args[1]->u.s;
+	char *here = NULL, uuid[37] = "", *opid = NULL, *addr = NULL;
+	struct api_err *err = NULL;
+
+	(void)nargs;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r) {
+		here = xstrdup(r->f[DMF_VM_resident_on].s);
+		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
+	}
+	db_unlock();
+	if (!r)
+		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	if (strcmp(here, DM_NULL_REF) != 0 && strcmp(here, vm_cfg.host_ref) != 0) {
+		/* it runs on another member: the call goes there */
+		char *a = mig_host_address(here), *sid = NULL;
+		if (!a) {
+			err = api_error(XE_HOST_OFFLINE, here, NULL);
+			free(here);
+			return err;
+		}
+		if ((sid = mig_session(a, here, &err))) {
+			xv *p = xv_array();
+			xv_push(p, xv_str(sid));
+			xv_push(p, xv_dup(args[0]));
+			xv_push(p, xv_dup(args[1]));
+			/* internal: the source answers with its figures */
+			xv *o = xv_dup(args[2]);
+			if (o->type == XV_STRUCT)
+				xv_set(o, MIG_TASK_KEY, xv_str("1"));
+			xv_push(p, o);
+			err = pool_call(a, "VM.pool_migrate", p, result);
+			xv_free(p);
+			mig_logout(a, sid);
+			/* the source's figures, for the task (the client gets void) */
+			struct vm_migrate_stats st = {0};
+			if (!err && *result && (*result)->type == XV_STRING &&
+			    sscanf((*result)->u.s, "%lf %lf", &st.downtime_ms, &st.total_ms) == 2)
+				mig_note_task(ctx->task, &st);
+			xv_free(*result);
+			*result = NULL;
+		}
+		free(a);
+		free(here);
+		return err;
+	}
+	free(here);
+	if ((err = host_assert_can_migrate(vm, dest, NULL)))
+		return err;
+	if (strcmp(dest, vm_cfg.host_ref) == 0)
+		return mig_failed(vm, dest, "the VM already runs on this host");
+	if (!(addr = mig_host_address(dest)))
+		return api_error(XE_HOST_OFFLINE, dest, NULL);
+	if ((err = vm_op_begin(vm, "pool_migrate", "running", false, &opid))) {
+		free(addr);
+		return err;
+	}
+	const xv *tk = args[2]->type == XV_STRUCT ? xv_get(args[2], MIG_TASK_KEY) : NULL;
+	struct vm_migrate_stats st = {0};
+	err = mig_run(ctx, vm, uuid, dest, addr, &st);
+	if (!err && tk) /* forwarded by the master, who keeps the task */
+		*result = xv_strf("%.0f %.0f", st.downtime_ms, st.total_ms);
+	else if (!err)
+		mig_note_task(ctx->task, &st);
+	if (!err) {
+		struct db_txn *t = db_txn_begin();
+		struct db_row *w = db_txn_edit(t, DMC_VM, vm);
+		if (w)
+			db_txn_set(t, w, DMF_VM_resident_on, (union dm_val){.s = xstrdup(dest)});
+		api_err_free(api_commit(t));
+	}
+	vm_op_end(vm, opid, NULL);
+	free(opid);
+	free(addr);
+	return err;
+}
+
+void
+vm_migrate_register(void)
+{
+	api_register("VM.pool_migrate", mig_pool_migrate, 0);
+	api_register("VM.pool_migrate_end", mig_end_api, API_NO_ASYNC);
+	api_register("VM.pool_migrate_prepare", mig_prepare_api, API_NO_ASYNC);
+	http_set_migrate_handler(mig_serve, mig_token_ok);
+}
