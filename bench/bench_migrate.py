@@ -19,7 +19,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 512
 CACHE = os.environ.get("XAPID_GUEST_CACHE", "/var/cache/xapid/guest")
-PKGS = "libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid"
+PKGS = "libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid libnfs zlib libzstd libxxhash"
 
 paths = subprocess.run(["bash", os.path.join(TOP, "tools/build-guest.sh"), CACHE], check=True,
                        stdout=subprocess.PIPE, text=True).stdout.split()

@@ -30,7 +30,7 @@ rm -f /tmp/qemu-migrate-guest.$$.log
 [ -f build/asan/libxapid.a ] || make -s build/asan/libxapid.a >/dev/null || exit 1
 bin=build/asan/tests-e2e/qemu_migrate_test
 mkdir -p build/asan/tests-e2e
-PKGS="libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid"
+PKGS="libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid libnfs zlib libzstd libxxhash"
 # shellcheck disable=SC2046
 ${CC:-cc} -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(pkg-config --cflags $PKGS) -pthread \
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \

@@ -219,11 +219,12 @@ test_cli_report_help_common(void **state)
 				     "snapshot-revert, sr-list\n"
 				     "    vm-cd-list, vm-checkpoint, vm-clone, vm-copy, "
 				     "vm-disk-list, vm-export\n"
-				     "    vm-import, vm-install, vm-list, vm-pause, "
-				     "vm-reboot, vm-reset-powerstate\n"
-				     "    vm-resume, vm-shutdown, vm-snapshot, vm-start, "
-				     "vm-suspend, vm-uninstall\n"
-				     "    vm-unpause, vm-vif-list, zz-test\n"));
+				     "    vm-import, vm-install, vm-list, vm-migrate, "
+				     "vm-pause, vm-reboot\n"
+				     "    vm-reset-powerstate, vm-resume, vm-shutdown, "
+				     "vm-snapshot, vm-start\n"
+				     "    vm-suspend, vm-uninstall, vm-unpause, "
+				     "vm-vif-list, zz-test\n"));
 }
 
 /* Fails differently per ref: an API error, a CLI failure, success. */
