@@ -45,12 +45,14 @@ sr_ctx_from(struct sr_ctx *ctx, const char *uuid, const struct sr_loc *loc)
 /* PBD.plug of another pool member's PBD runs on that host (its storage
  * client does the attach), through an internal session there. */
 static struct api_err *
-sr_pbd_plug_remote(const char *address, const char *host_ref, const char *pbd_ref)
+sr_pbd_plug_remote(const char *address, const char *host_ref,
+                   const char *pbd_ref)
 {
 	xv *login = xv_array(), *sess = NULL;
 	xv_push(login, xv_str(host_ref));
 	xv_push(login, xv_str(pool_secret()));
-	struct api_err *err = pool_call(address, "session.slave_login", login, &sess);
+	struct api_err *err =
+	    pool_call(address, "session.slave_login", login, &sess);
 	xv_free(login);
 	if (err)
 		return err;
@@ -95,9 +97,11 @@ sr_pbd_plug(const char *pbd_ref, bool recheck)
 		err = api_error(XE_HANDLE_INVALID, "SR", pbd->f[DMF_PBD_SR].s,
 		                NULL);
 	} else if (!sr_host || strcmp(pbd->f[DMF_PBD_host].s, sr_host) != 0) {
-		const struct db_row *h = db_get(DMC_host, pbd->f[DMF_PBD_host].s);
+		const struct db_row *h =
+		    db_get(DMC_host, pbd->f[DMF_PBD_host].s);
 		if (!h || !*h->f[DMF_host_address].s || recheck)
-			err = api_error(XE_HOST_OFFLINE, pbd->f[DMF_PBD_host].s, NULL);
+			err = api_error(XE_HOST_OFFLINE, pbd->f[DMF_PBD_host].s,
+			                NULL);
 		else {
 			remote = xstrdup(h->f[DMF_host_address].s);
 			rhost = xstrdup(h->ref);
@@ -432,7 +436,8 @@ sr_api_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		for (size_t i = 0; i < np; i++) {
 			struct api_err *pe = sr_pbd_plug(pbds[i], false);
 			if (pe)
-				log_warn("sr", "SR %s: PBD %s not plugged: %s", uuid, pbds[i], pe->code);
+				log_warn("sr", "SR %s: PBD %s not plugged: %s",
+				         uuid, pbds[i], pe->code);
 			api_err_free(pe);
 			free(pbds[i]);
 		}

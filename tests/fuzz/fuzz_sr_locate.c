@@ -26,7 +26,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = xstrndup((const char *)data + 1, size - 1);
 	struct dm_coll *dc = dmc_new(8);
 	size_t n = 0;
-	for (char *line = strtok(text, "\n"); line && n < 8; line = strtok(NULL, "\n")) {
+	for (char *line = strtok(text, "\n"); line && n < 8;
+	     line = strtok(NULL, "\n")) {
 		char *eq = strchr(line, '=');
 		if (!eq)
 			continue;
@@ -37,10 +38,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	dc->n = n;
 	struct sr_loc loc = {0};
-	struct api_err *e = drv->locate(dc, NULL, "0b2d6b8e-1c1b-4c2b-9d5e-7f2a3c4d5e6f", &loc);
+	struct api_err *e =
+	    drv->locate(dc, NULL, "0b2d6b8e-1c1b-4c2b-9d5e-7f2a3c4d5e6f", &loc);
 	if (!e) {
-		if (!loc.path || (loc.path[0] != '/') || strstr(loc.path, "/../") ||
-		    strpbrk(loc.path, "?#"))
+		if (!loc.path || (loc.path[0] != '/') ||
+		    strstr(loc.path, "/../") || strpbrk(loc.path, "?#"))
 			abort();
 		if (loc.server && strpbrk(loc.server, "/?#@ "))
 			abort();

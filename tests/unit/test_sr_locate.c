@@ -23,7 +23,8 @@ map(const char *k, ...)
 	struct dm_coll *c = dmc_new(8);
 	size_t n = 0;
 	va_start(ap, k);
-	for (const char *key = k; key && n < 8; key = va_arg(ap, const char *)) {
+	for (const char *key = k; key && n < 8;
+	     key = va_arg(ap, const char *)) {
 		c->v[2 * n].s = xstrdup(key);
 		c->v[2 * n + 1].s = xstrdup(va_arg(ap, const char *));
 		n++;
@@ -43,7 +44,8 @@ map_free(struct dm_coll *c)
 
 /* Runs type's locate; returns the error code ("" if none) and fills loc. */
 static char *
-locate(const char *type, struct dm_coll *dc, struct dm_coll *smc, struct sr_loc *loc)
+locate(const char *type, struct dm_coll *dc, struct dm_coll *smc,
+       struct sr_loc *loc)
 {
 	struct api_err *e = sr_driver_find(type)->locate(dc, smc, SRU, loc);
 	char *code = xstrdup(e ? e->code : "");
@@ -68,15 +70,19 @@ test_nfs_ok(void **state)
 {
 	struct sr_loc l = {0};
 	(void)state;
-	char *c = locate("nfs", map("server", "10.1.2.3", "serverpath", "/srv/nfs/", NULL), NULL, &l);
+	char *c = locate(
+	    "nfs", map("server", "10.1.2.3", "serverpath", "/srv/nfs/", NULL),
+	    NULL, &l);
 	assert_string_equal(c, "");
 	assert_string_equal(l.server, "10.1.2.3");
 	assert_string_equal(l.path, "/srv/nfs");
 	assert_string_equal(l.sub, SRU);
 	free(c);
 	loc_free(&l);
-	c = locate("nfs", map("server", "nas", "serverpath", "/e", "nfsversion", "3", NULL),
-		   map("nosubdir", "true", NULL), &l);
+	c = locate(
+	    "nfs",
+	    map("server", "nas", "serverpath", "/e", "nfsversion", "3", NULL),
+	    map("nosubdir", "true", NULL), &l);
 	assert_string_equal(c, "");
 	assert_string_equal(l.sub, "");
 	free(c);
@@ -89,27 +95,27 @@ test_nfs_errors(void **state)
 	static const struct {
 		const char *server, *path, *ver, *code;
 	} cases[] = {
-		{NULL, "/x", NULL, "SR_BACKEND_FAILURE_102"},
-		{"h", NULL, NULL, "SR_BACKEND_FAILURE_101"},
-		{"h", "", NULL, "SR_BACKEND_FAILURE_101"},
-		{"h", "relative", NULL, "SR_BACKEND_FAILURE_103"},
-		{"h", "/a/../b", NULL, "SR_BACKEND_FAILURE_103"},
-		{"h", "/a/..", NULL, "SR_BACKEND_FAILURE_103"},
-		{"h", "/a?x=1", NULL, "SR_BACKEND_FAILURE_103"},
-		{"h", "/a b", NULL, "SR_BACKEND_FAILURE_103"},
-		{"h/x", "/a", NULL, "SR_BACKEND_FAILURE_108"},
-		{"user@h", "/a", NULL, "SR_BACKEND_FAILURE_108"},
-		{"", "/a", NULL, "SR_BACKEND_FAILURE_108"},
-		{"h", "/a", "2", "SR_BACKEND_FAILURE_72"},
-		{"h", "/a", "4.1", "SR_BACKEND_FAILURE_72"},
+	    {NULL, "/x", NULL, "SR_BACKEND_FAILURE_102"},
+	    {"h", NULL, NULL, "SR_BACKEND_FAILURE_101"},
+	    {"h", "", NULL, "SR_BACKEND_FAILURE_101"},
+	    {"h", "relative", NULL, "SR_BACKEND_FAILURE_103"},
+	    {"h", "/a/../b", NULL, "SR_BACKEND_FAILURE_103"},
+	    {"h", "/a/..", NULL, "SR_BACKEND_FAILURE_103"},
+	    {"h", "/a?x=1", NULL, "SR_BACKEND_FAILURE_103"},
+	    {"h", "/a b", NULL, "SR_BACKEND_FAILURE_103"},
+	    {"h/x", "/a", NULL, "SR_BACKEND_FAILURE_108"},
+	    {"user@h", "/a", NULL, "SR_BACKEND_FAILURE_108"},
+	    {"", "/a", NULL, "SR_BACKEND_FAILURE_108"},
+	    {"h", "/a", "2", "SR_BACKEND_FAILURE_72"},
+	    {"h", "/a", "4.1", "SR_BACKEND_FAILURE_72"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dm_coll *dc = dmc_new(3);
 		size_t n = 0;
 		const char *kv[][2] = {{"server", cases[i].server},
-				       {"serverpath", cases[i].path},
-				       {"nfsversion", cases[i].ver}};
+		                       {"serverpath", cases[i].path},
+		                       {"nfsversion", cases[i].ver}};
 		for (size_t k = 0; k < 3; k++)
 			if (kv[k][1]) {
 				dc->v[2 * n].s = xstrdup(kv[k][0]);
@@ -130,7 +136,8 @@ test_iso_forms(void **state)
 {
 	struct sr_loc l = {0};
 	(void)state;
-	char *c = locate("iso", map("location", "nfs://nas/isos", NULL), NULL, &l);
+	char *c =
+	    locate("iso", map("location", "nfs://nas/isos", NULL), NULL, &l);
 	assert_string_equal(c, "");
 	assert_string_equal(l.server, "nas");
 	assert_string_equal(l.path, "/isos");
@@ -178,11 +185,13 @@ static void
 test_backend_error_params(void **state)
 {
 	(void)state;
-	struct api_err *e = sr_backend_error(73, "NFS mount error", "mount x: denied");
+	struct api_err *e =
+	    sr_backend_error(73, "NFS mount error", "mount x: denied");
 	assert_string_equal(e->code, "SR_BACKEND_FAILURE_73");
 	assert_int_equal(e->n, 3);
 	assert_string_equal(e->params[0], "");
-	assert_string_equal(e->params[1], "NFS mount error [opterr=mount x: denied]");
+	assert_string_equal(e->params[1],
+	                    "NFS mount error [opterr=mount x: denied]");
 	assert_string_equal(e->params[2], "");
 	api_err_free(e);
 }
@@ -191,9 +200,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nfs_ok),	      cmocka_unit_test(test_nfs_errors),
-		cmocka_unit_test(test_iso_forms),     cmocka_unit_test(test_file_location),
-		cmocka_unit_test(test_backend_error_params),
+	    cmocka_unit_test(test_nfs_ok),
+	    cmocka_unit_test(test_nfs_errors),
+	    cmocka_unit_test(test_iso_forms),
+	    cmocka_unit_test(test_file_location),
+	    cmocka_unit_test(test_backend_error_params),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
