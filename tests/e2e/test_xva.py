@@ -82,6 +82,7 @@ def refused(name, path, msg, *extra):
     t.eq(state(), before, name + ": nothing left behind")
 
 
+mounted = []
 try:
     sr = xe("sr-list", "params=uuid", "--minimal")
     vm = xe("vm-install", "template=Other install media", "new-name-label=src")
@@ -233,6 +234,27 @@ try:
          "export of a running VM is refused", out)
     xe("vm-shutdown", "uuid=" + vm, "--force")
 
+    # ---- a full SR mid-import: SR_FULL, nothing left, the space back ----
+    small = os.path.join(x.tmp, "small")
+    os.makedirs(small)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", small]).returncode == 0:
+        mounted.append(small)
+        ssr = xe("sr-create", "type=file", "name-label=small",
+                 "device-config:location=" + os.path.join(small, "sr"))
+        big = write_file("big.xva", xvamake.build(bytes([0x5a]) * (40 * MiB)))
+        before = state()
+        rc, out = xe_rc("vm-import", "filename=" + big, "sr-uuid=" + ssr)
+        t.ok(rc == 1 and "The SR is full" in out, "import into a full SR: SR_FULL", out)
+        t.eq(state(), before, "import into a full SR: no VM or VDI left")
+        t.eq(xe("vdi-list", "sr-uuid=" + ssr, "--minimal"), "", "no VDI in the small SR")
+        left = [f for f in os.listdir(os.path.join(small, "sr")) if not f.startswith(".")]
+        t.eq(left, [], "no image left in the small SR")
+        st = os.statvfs(small)
+        t.ok((st.f_blocks - st.f_bfree) * st.f_frsize < 4 * MiB, "the space is back",
+             (st.f_blocks - st.f_bfree) * st.f_frsize)
+    else:
+        t.ok(True, "# SKIP tmpfs mount not allowed")
+
     # ---- kill -9 in the middle of an import: nothing left after restart ----
     before = state()
     body = xvamake.build(xvamake.pattern_disk(32 * MiB))
@@ -252,5 +274,8 @@ try:
     t.eq(state(), before, "after kill -9 and restart nothing of the import is left")
     t.eq(len(xe("vm-import", "filename=" + xs)), 36, "imports work after the restart")
 finally:
+    x.stop()
+    for m in mounted:
+        subprocess.run(["umount", m])
     x.cleanup()
 sys.exit(t.done())
