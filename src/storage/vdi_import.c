@@ -447,6 +447,36 @@ vdi_import_feed_at(struct vdi_import *im, int64_t off, const void *data,
 	return im->err;
 }
 
+/* The VDI's physical utilisation and its SR's space figures after the
+ * swap (a failure to update them only gets logged). */
+static void
+vi_update_space(struct vdi_import *im)
+{
+	struct sr_call c;
+	struct api_err *err = sr_call_prepare(im->sr_ref, &c);
+	if (!err) {
+		db_rdlock();
+		struct db_row *row = db_get(DMC_VDI, im->vdi_ref);
+		char *loc = row ? xstrdup(row->f[DMF_VDI_location].s) : NULL;
+		db_unlock();
+		int64_t used = loc ? c.drv->vdi_used(&c.ctx, loc) : -1;
+		struct db_txn *t = db_txn_begin();
+		struct db_row *r = db_txn_edit(t, DMC_VDI, im->vdi_ref);
+		if (r && used >= 0)
+			db_txn_set(t, r, DMF_VDI_physical_utilisation,
+			           (union dm_val){.i = used});
+		err = sr_commit_space(t, &c);
+		free(loc);
+		sr_call_clear(&c);
+	}
+	if (err) {
+		log_warn("sr",
+		         "VDI %s imported; its space figures not updated: %s",
+		         im->vdi_ref, err->code);
+		api_err_free(err);
+	}
+}
+
 static struct api_err *
 vi_install(struct vdi_import *im)
 {
@@ -495,6 +525,7 @@ vi_install(struct vdi_import *im)
 		free(dir);
 		log_info("sr", "VDI %s: %s image imported", im->vdi_ref,
 		         im->vhd ? "vhd" : "raw");
+		vi_update_space(im);
 	}
 	return err;
 }

@@ -36,6 +36,8 @@ check_rc "vdi-import format=raw" 0 $XE vdi-import uuid=$I filename="$T_DIR/v.raw
 same "$(file_of $I)" "$(file_of $V)" && ok "the raw import holds the disk" || not_ok "the raw import holds the disk"
 qemu-img check -q "$(file_of $I)" && ok "qemu-img check of the imported image" || not_ok "qemu-img check of the imported image"
 [ "$(stat -c %s "$(file_of $I)")" -lt 8000000 ] && ok "zero blocks were not written" || not_ok "zero blocks were not written" "$(stat -c %s "$(file_of $I)")"
+PU=$($XE vdi-param-get uuid=$I param-name=physical-utilisation)
+[ "$PU" -gt 2000000 ] && [ "$PU" -lt 8000000 ] && ok "physical-utilisation follows the import" || not_ok "physical-utilisation follows the import" "$PU"
 I2=$($XE vdi-create sr-uuid=$SR name-label=in2 virtual-size=$SIZE)
 check_rc "vdi-import format=vhd of our VHD" 0 $XE vdi-import uuid=$I2 filename="$T_DIR/v.vhd" format=vhd
 same "$(file_of $I2)" "$(file_of $V)" && ok "the VHD import holds the disk" || not_ok "the VHD import holds the disk"
