@@ -227,6 +227,33 @@ try:
     forced = xe("vm-import", "filename=" + write_file("flip2.xva", bytes(ours)), "force=true")
     t.eq(len(forced), 36, "force=true imports despite the checksum")
 
+    # ---- an export's task: progress, and cancel stops the stream ----
+    import xmlrpc.client
+    api = xmlrpc.client.ServerProxy(x.url)
+    sid = api.session.login_with_password("root", x.password)["Value"]
+    task = api.task.create(sid, "export", "")["Value"]
+    conn = socket.create_connection(("127.0.0.1", x.port))
+    conn.sendall(("GET /export?session_id=%s&task_id=%s&uuid=%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                  % (sid, task, xv)).encode())
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    got = conn.recv(65536)
+    time.sleep(1.5)
+    t.ok(api.task.get_progress(sid, task)["Value"] >= 0.0, "the export's task has a progress")
+    t.eq(api.task.cancel(sid, task)["Status"], "Success", "task.cancel of an export")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            d = conn.recv(1 << 20)
+        except OSError:
+            break
+        if not d:
+            break
+        got += d
+    conn.close()
+    t.eq(api.task.get_status(sid, task)["Value"], "cancelled", "the cancelled export's task")
+    t.ok(len(got) < len(xvamake.build(disk)), "the stream stopped early", len(got))
+
     # ---- a running VM is not exported (xapi: halted or suspended) ----
     xe("vm-start", "uuid=" + vm)
     rc, out = xe_rc("vm-export", "vm=" + vm, "filename=" + os.path.join(x.tmp, "run.xva"))
