@@ -2,6 +2,7 @@
  * each *.iso / *.img file a read-only VDI named after the file (SM's
  * ISOSR). device_config:location is a local path, nfs://server/path or
  * server:/path. */
+#include <ctype.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@ iso_locate(const struct dm_coll *dconf, const struct dm_coll *sm_config,
 	           (colon = strchr(l + 6, '/')) && colon > l + 6) {
 		loc->server = xstrndup(l + 6, (size_t)(colon - (l + 6)));
 		loc->path = xstrdup(colon);
-	} else if ((colon = strstr(l, ":/")) && colon > l &&
-	           !memchr(l, '/', (size_t)(colon - l))) {
+	} else if (strncmp(l, "nfs:", 4) != 0 && (colon = strstr(l, ":/")) &&
+	           colon > l && !memchr(l, '/', (size_t)(colon - l))) {
 		loc->server = xstrndup(l, (size_t)(colon - l));
 		loc->path = xstrdup(colon + 1);
 	} else {
@@ -41,8 +42,14 @@ iso_locate(const struct dm_coll *dconf, const struct dm_coll *sm_config,
 		    "\\\\SERVER\\PATH for CIFS targets",
 		    l);
 	}
-	if (strstr(loc->path, "/..") || strpbrk(loc->path, "?#% \t\n") ||
-	    (loc->server && strpbrk(loc->server, "/@?#% "))) {
+	bool bad = strstr(loc->path, "/..") || strpbrk(loc->path, "?#%");
+	for (const char *p = loc->path; *p && !bad; p++)
+		bad = (unsigned char)*p <= ' ' && loc->server;
+	for (const char *p = loc->path; *p && !bad; p++)
+		bad = (unsigned char)*p < ' ';
+	for (const char *p = loc->server; p && *p && !bad; p++)
+		bad = !isalnum((unsigned char)*p) && !strchr(".-:[]_", *p);
+	if (bad) {
 		free(loc->path);
 		free(loc->server);
 		loc->path = loc->server = NULL;

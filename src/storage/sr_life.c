@@ -442,6 +442,8 @@ sr_api_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 			free(pbds[i]);
 		}
 		free(pbds);
+		/* what the storage already holds (ISO images) shows at once */
+		api_err_free(sr_scan_run(ref));
 		*result = xv_str(ref);
 		log_info("sr", "SR %s (%s) created", uuid, type);
 	}

@@ -26,7 +26,13 @@ srf_locate_local(const struct dm_coll *dconf, const struct dm_coll *sm_config,
 	if (!l || !*l)
 		return sr_backend_error(
 		    94, "The request is missing the location parameter", NULL);
-	if (l[0] != '/')
+	size_t n = strlen(l);
+	bool ctl = false;
+	for (const char *p = l; *p; p++)
+		ctl = ctl || (unsigned char)*p < ' ';
+	/* an absolute directory, without ".." steps or control characters */
+	if (l[0] != '/' || strstr(l, "/../") ||
+	    (n >= 3 && strcmp(l + n - 3, "/..") == 0) || ctl)
 		return sr_backend_error(91, "The device is not a valid path",
 		                        l);
 	loc->path = xstrdup(l);

@@ -116,7 +116,6 @@ head -c 4096 /dev/urandom > "$T_DIR/isos/B.IMG"
 echo notes > "$T_DIR/isos/readme.txt"
 ISO=$(xe sr-create type=iso name-label=isos content-type=iso device-config:location=$T_DIR/isos)
 check "iso sr-create" 0 $?
-xe sr-scan uuid=$ISO
 check "every image is a VDI" "B.IMG,a.iso" "$(xe vdi-list sr-uuid=$ISO params=name-label --minimal | tr , '\n' | sort | paste -sd,)"
 A=$(xe vdi-list sr-uuid=$ISO name-label=a.iso --minimal)
 check "read-only" true "$(xe vdi-param-get uuid=$A param-name=read-only)"

@@ -160,7 +160,12 @@ test_iso_forms(void **state)
 	c = locate("iso", map("location", "/var/../etc", NULL), NULL, &l);
 	assert_string_equal(c, "SR_BACKEND_FAILURE_226");
 	free(c);
+	/* fuzz find: "nfs://" without a path is not "nfs" + ":/..." */
+	c = locate("iso", map("location", "nfs://.\0320.1", NULL), NULL, &l);
+	assert_string_equal(c, "SR_BACKEND_FAILURE_225");
+	free(c);
 	c = locate("iso", map("path", "/x", NULL), NULL, &l);
+
 	assert_string_equal(c, "SR_BACKEND_FAILURE_220");
 	free(c);
 }
@@ -178,6 +183,15 @@ test_file_location(void **state)
 	c = locate("file", map("device", "/dev/sdb", NULL), NULL, &l);
 	assert_string_equal(c, "SR_BACKEND_FAILURE_94");
 	free(c);
+	/* fuzz finds: ".." steps and control characters in a local path */
+	c = locate("file", map("location", "/var/sr/../../etc", NULL), NULL,
+	           &l);
+	assert_string_equal(c, "SR_BACKEND_FAILURE_91");
+	free(c);
+	c = locate("file", map("location", "/var/s\tr", NULL), NULL, &l);
+	assert_string_equal(c, "SR_BACKEND_FAILURE_91");
+	free(c);
+	assert_null(l.path);
 	assert_null(sr_driver_find("lvmoiscsi"));
 }
 
