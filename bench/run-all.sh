@@ -12,3 +12,5 @@ echo "== idle xapid with 20 running guests (CPU % of a core, memory per VM; vs t
 python3 "$TOP/bench/bench_idle.py" 20 30
 echo "== live migration of an idle 512 MiB guest between two namespaces (vs raw QEMU by hand)"
 python3 "$TOP/bench/bench_migrate.py" 3 512
+echo "== snapshot + delete cycles on a running VM (vs QMP by hand, qemu-img snapshot); guest 4 KiB random reads (vs fio on the host)"
+python3 "$TOP/bench/bench_snapshot.py" 10 10
