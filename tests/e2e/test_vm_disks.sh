@@ -11,7 +11,12 @@ VDI=$($XE vdi-create sr-uuid=$SR name-label=disk0 virtual-size=16777216)
 $XE vbd-create vm-uuid=$VM vdi-uuid=$VDI device=0 bootable=true > /dev/null
 file_of() { echo "$SRDIR/$($XE vdi-param-get uuid=$1 param-name=location).qcow2"; }
 qemu-io -f qcow2 -c 'write -P 0xab 0 1M' "$(file_of $VDI)" > /dev/null
-pattern() { qemu-io -f qcow2 -r -c "read -P $2 0 1M" "$(file_of $1)" 2>&1 | grep -q 'read 1048576' ; }
+# qemu-io prints "read N bytes" even when the pattern check fails: judge by
+# its exit status and the absence of the failure line
+pattern() {
+	out=$(qemu-io -f qcow2 -r -U -c "read -P $2 0 1M" "$(file_of $1)" 2>&1) &&
+		! echo "$out" | grep -q 'verification failed' && echo "$out" | grep -q 'read 1048576'
+}
 
 CL=$($XE vm-clone uuid=$VM new-name-label=copy)
 check "vm-clone prints a uuid" 36 "${#CL}"
@@ -21,6 +26,7 @@ pattern $CVDI 0xab && ok "the clone sees the source's data" || not_ok "the clone
 qemu-io -f qcow2 -c 'write -P 0xcd 0 1M' "$(file_of $VDI)" > /dev/null
 pattern $CVDI 0xab && ok "writes to the source do not reach the clone" || not_ok "writes to the source do not reach the clone"
 pattern $VDI 0xcd && ok "the source has its new data" || not_ok "the source has its new data"
+pattern $VDI 0xab && not_ok "the pattern check tells old data from new" || ok "the pattern check tells old data from new"
 
 SN=$($XE vm-snapshot uuid=$VM new-name-label=snap1)
 check "vm-snapshot prints a uuid" 36 "${#SN}"
