@@ -11,7 +11,9 @@ RUNS=${1:-3}
 XAPID=${XAPID:-$TOP/build/xapid}
 XE=${XE:-$TOP/build/xe}
 export XAPID XE
-. "$TOP/tests/e2e/lib.sh"
+BTOP=$TOP
+. "$BTOP/tests/e2e/lib.sh"
+TOP=$BTOP
 . "$TOP/tests/pool/lib.sh"
 trap 'pool_teardown; t_cleanup' EXIT
 pool_make 3 > /dev/null && pool_join 2 > /dev/null && pool_join 3 > /dev/null || {

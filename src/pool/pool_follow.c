@@ -238,6 +238,15 @@ pfollow_apply(const char *text)
 	return 0;
 }
 
+int
+pfollow_apply_text(const char *text)
+{
+	pthread_mutex_lock(&pf.lock);
+	int rc = pfollow_apply(text);
+	pthread_mutex_unlock(&pf.lock);
+	return rc;
+}
+
 static void *
 pfollow_main(void *arg)
 {

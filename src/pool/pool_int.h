@@ -75,6 +75,9 @@ int pfollow_wait(const char *epoch, uint64_t gen, double timeout_s);
 /* Waits for the first full copy from the current master. Returns 0, or
  * -1 after timeout_s. */
 int pfollow_wait_initial(double timeout_s);
+/* Applies one pool.db_follow answer (JSON text) to the store: 0, or -1
+ * when it is malformed (nothing applied). */
+int pfollow_apply_text(const char *text);
 /* This master's epoch (a new one at each promotion). */
 const char *pfollow_epoch(void);
 void pfollow_new_epoch(void);
@@ -83,6 +86,9 @@ void pfollow_new_epoch(void);
 
 /* Registers pool.db_apply (master side). */
 void pwrite_register(void);
+/* Applies forwarded ops (JSON text, see db_set_forward) in one
+ * transaction; *result: {epoch, generation}. */
+struct api_err *pwrite_apply_text(const char *ops_json, xv **result);
 /* The store's forward hook (slave side). */
 int pwrite_forward(const char *ops_json, char **err);
 

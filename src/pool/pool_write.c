@@ -104,27 +104,13 @@ pwrite_op(struct db_txn *t, json_t *o)
 	return NULL;
 }
 
-static struct api_err *
-pwrite_serve(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+struct api_err *
+pwrite_apply_text(const char *ops_json, xv **result)
 {
 	json_error_t jerr;
 	struct api_err *e = NULL;
 
-	(void)ctx;
-	if (nargs != 2 || args[0]->type != XV_STRING ||
-	    args[1]->type != XV_STRING)
-		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH,
-		                 "pool.db_apply", "2", "?", NULL);
-	if (!pool_secret_ok(args[0]->u.s))
-		return api_error(XE_SESSION_AUTHENTICATION_FAILED, "pool",
-		                 "bad pool secret", NULL);
-	if (!pool_is_master()) {
-		char *m = pool_master_address();
-		e = api_error(XE_HOST_IS_SLAVE, m, NULL);
-		free(m);
-		return e;
-	}
-	json_t *doc = json_loads(args[1]->u.s, 0, &jerr);
+	json_t *doc = json_loads(ops_json, 0, &jerr);
 	json_t *ops = json_object_get(doc, "ops");
 	if (!json_is_array(ops)) {
 		json_decref(doc);
@@ -148,6 +134,28 @@ pwrite_serve(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	    xv_str_own(xasprintf("%llu", (unsigned long long)db_generation())));
 	*result = st;
 	return NULL;
+}
+
+static struct api_err *
+pwrite_serve(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	struct api_err *e = NULL;
+
+	(void)ctx;
+	if (nargs != 2 || args[0]->type != XV_STRING ||
+	    args[1]->type != XV_STRING)
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH,
+		                 "pool.db_apply", "2", "?", NULL);
+	if (!pool_secret_ok(args[0]->u.s))
+		return api_error(XE_SESSION_AUTHENTICATION_FAILED, "pool",
+		                 "bad pool secret", NULL);
+	if (!pool_is_master()) {
+		char *m = pool_master_address();
+		e = api_error(XE_HOST_IS_SLAVE, m, NULL);
+		free(m);
+		return e;
+	}
+	return pwrite_apply_text(args[1]->u.s, result);
 }
 
 void
