@@ -31,6 +31,8 @@ static struct {
 	uint64_t gen;     /* its generation the replica has reached */
 	uint64_t applied; /* count of answers applied */
 	bool started;
+	time_t failing_since; /* monotonic s of the first failed call in a
+				 row, 0 while calls succeed */
 	char my_epoch[40]; /* ours, as master */
 } pf = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -238,6 +240,19 @@ pfollow_apply(const char *text)
 	return 0;
 }
 
+bool
+pfollow_lost(double after_s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&pf.lock);
+	bool lost = !pf.master ||
+		    (pf.failing_since &&
+		     (double)(now.tv_sec - pf.failing_since) >= after_s);
+	pthread_mutex_unlock(&pf.lock);
+	return lost;
+}
+
 int
 pfollow_apply_text(const char *text)
 {
@@ -276,6 +291,12 @@ pfollow_main(void *arg)
 		if (!e && res && res->type == XV_STRING && pf.master &&
 		    strcmp(pf.master, master) == 0)
 			ok = pfollow_apply(res->u.s);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ok == 0)
+			pf.failing_since = 0;
+		else if (!pf.failing_since)
+			pf.failing_since = now.tv_sec ? now.tv_sec : 1;
 		pthread_mutex_unlock(&pf.lock);
 		if (e)
 			log_debug("pool", "follow %s: %s", master, e->code);
@@ -295,6 +316,7 @@ pfollow_set_master(const char *address)
 	if (!address || !pf.master || strcmp(address, pf.master) != 0) {
 		free(pf.master);
 		pf.master = address ? xstrdup(address) : NULL;
+		pf.failing_since = 0;
 		pf.epoch[0] = '\0'; /* a full copy from the new one */
 		pf.gen = 0;
 		pthread_cond_broadcast(&pf.cond);

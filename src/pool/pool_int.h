@@ -78,6 +78,9 @@ int pfollow_wait_initial(double timeout_s);
 /* Applies one pool.db_follow answer (JSON text) to the store: 0, or -1
  * when it is malformed (nothing applied). */
 int pfollow_apply_text(const char *text);
+/* Whether the master followed has not answered for after_s seconds (or
+ * none is known): a slave's emergency mode. */
+bool pfollow_lost(double after_s);
 /* This master's epoch (a new one at each promotion). */
 const char *pfollow_epoch(void);
 void pfollow_new_epoch(void);

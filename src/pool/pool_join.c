@@ -415,6 +415,10 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	/* the leadership watcher makes us the slave of the leader (or, if
 	 * the leadership came to us, the master) */
 	int w = 0;
+	char *known = prole_master();
+	if (!pool_is_master() && !known)
+		prole_become_slave(master);
+	free(known);
 	while (w++ < 600 && !pool_is_master() && pfollow_wait_initial(0.1) < 0)
 		;
 	log_info("pool", "joined the pool of %s", master);

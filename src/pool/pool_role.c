@@ -230,8 +230,9 @@ prole_dq_close(void)
 	pr.dq = NULL;
 }
 
-int
-prole_leader(uint64_t *id, char **address, char **err)
+/* The leader as the local node sees it. */
+static int
+prole_leader_local(uint64_t *id, char **address, char **err)
 {
 	int rc = -1;
 	pthread_mutex_lock(&pr.dq_lock);
@@ -246,6 +247,79 @@ prole_leader(uint64_t *id, char **address, char **err)
 	}
 	pthread_mutex_unlock(&pr.dq_lock);
 	return rc;
+}
+
+/* A node that is not a voter (a standby) answers "no leader" to LEADER:
+ * the voters of its configuration are asked instead (pool.leader). */
+static void
+prole_leader_from_voters(uint64_t *id, char **address)
+{
+	struct dqc_server *sv = NULL;
+	size_t n = 0;
+	uint64_t me = prole_node_id();
+	bool voter = false;
+
+	pthread_mutex_lock(&pr.dq_lock);
+	if (!pr.dq || dqc_cluster(pr.dq, &sv, &n, NULL) < 0)
+		n = 0;
+	pthread_mutex_unlock(&pr.dq_lock);
+	for (size_t i = 0; i < n; i++)
+		voter = voter || (sv[i].id == me && sv[i].role == DQC_VOTER);
+	for (size_t i = 0; i < n && !voter && !*id; i++) {
+		if (sv[i].role != DQC_VOTER || sv[i].id == me)
+			continue;
+		char *ip = xstrndup(sv[i].address, strcspn(sv[i].address, ":"));
+		xv *params = xv_array(), *res = NULL;
+		xv_push(params, xv_str(pool_secret()));
+		struct api_err *e =
+		    plink_call(ip, "pool.leader", params, false, 2000, &res);
+		const xv *lid = res ? xv_get(res, "id") : NULL;
+		const xv *la = res ? xv_get(res, "address") : NULL;
+		if (!e && lid && la && lid->type == XV_STRING &&
+		    la->type == XV_STRING && strtoull(lid->u.s, NULL, 10)) {
+			*id = strtoull(lid->u.s, NULL, 10);
+			free(*address);
+			*address = xstrdup(la->u.s);
+		}
+		api_err_free(e);
+		xv_free(params);
+		xv_free(res);
+		free(ip);
+	}
+	dqc_servers_free(sv, n);
+}
+
+int
+prole_leader(uint64_t *id, char **address, char **err)
+{
+	int rc = prole_leader_local(id, address, err);
+	if (rc == 0 && *id == 0)
+		prole_leader_from_voters(id, address);
+	return rc;
+}
+
+/* pool.leader(secret): the leader as this host's node sees it. */
+static struct api_err *
+prole_api_leader(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                 xv **result)
+{
+	uint64_t id = 0;
+	char *addr = NULL, *err = NULL;
+
+	(void)ctx;
+	if (nargs != 1 || args[0]->type != XV_STRING ||
+	    !pool_secret_ok(args[0]->u.s))
+		return api_error(XE_SESSION_AUTHENTICATION_FAILED, "", "",
+		                 NULL);
+	if (prole_leader_local(&id, &addr, &err) < 0)
+		id = 0;
+	xv *st = xv_struct();
+	xv_set(st, "id", xv_str_own(xasprintf("%" PRIu64, id)));
+	xv_set(st, "address", xv_str(addr ? addr : ""));
+	free(addr);
+	free(err);
+	*result = st;
+	return NULL;
 }
 
 int
@@ -874,12 +948,30 @@ prole_slave_login(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	return NULL;
 }
 
+/* host.is_in_emergency_mode: a slave whose master has not answered for a
+ * few seconds (it is gone and the rest cannot elect one, as in a two-host
+ * pool whose master died, or this host is cut off). */
+static struct api_err *
+prole_emergency(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                xv **result)
+{
+	(void)ctx;
+	(void)args;
+	(void)nargs;
+	*result = xv_bool(pool_ready() && !pool_is_master() && pfollow_lost(3.0));
+	return NULL;
+}
+
 void
 pool_start(const char *host_ref)
 {
 	pr.host_ref = xstrdup(host_ref);
 	api_register("session.slave_login", prole_slave_login,
 	             API_NO_SESSION | API_NO_ASYNC);
+	api_register("pool.leader", prole_api_leader,
+	             API_NO_SESSION | API_NO_ASYNC | API_READONLY);
+	api_register("host.is_in_emergency_mode", prole_emergency,
+	             API_NO_ASYNC | API_READONLY);
 	pfollow_register();
 	pwrite_register();
 	pjoin_register();

@@ -149,3 +149,16 @@ out:
 	free(host);
 	return rc;
 }
+
+int
+cli_cmd_host_emergency(struct cli_ctx *ctx)
+{
+	xv *r = NULL;
+
+	if (cli_call(ctx, "host.is_in_emergency_mode", &r, NULL) < 0)
+		return -1;
+	cli_out_line(ctx->out,
+	             r && r->type == XV_BOOL && r->u.b ? "true" : "false");
+	xv_free(r);
+	return 0;
+}

@@ -81,6 +81,9 @@ static const struct cli_cmd cli_explicit[] = {
 	 "host is live and part of the pool, you should consider using "
 	 "pool-eject instead.",
 	 cli_cmd_host_forget, CLI_CMD_FD, NULL},
+	{"host-is-in-emergency-mode", NULL, NULL,
+	 "Query the target host to discover if it is in emergency mode.",
+	 cli_cmd_host_emergency, 0, NULL},
 	{"pool-restore-database", L("file-name"), L("dry-run"),
 	 "Restore a dump of the pool database to the server.",
 	 cli_cmd_pool_restore_db, CLI_CMD_FD, NULL},

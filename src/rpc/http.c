@@ -23,6 +23,7 @@
 #include "pool/pool.h"
 #include "rpc/api_int.h"
 #include "rpc/http_int.h"
+#include "rpc/cli_args.h"
 #include "rpc/cli_server.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/xmlrpc.h"
@@ -210,6 +211,18 @@ http_jsonrpc(struct MHD_Connection *c, struct http_req *rq, bool local)
 	return http_reply(c, MHD_HTTP_OK, "application/json", &out);
 }
 
+/* Commands a slave runs itself (xapi's Neverforward: they ask about this
+ * host, and must answer when the master is gone). */
+static bool
+http_cli_here(const char *body, size_t len)
+{
+	struct cli_args a;
+	bool here = cli_args_parse(&a, body, len) == 0 && a.cmd &&
+		    strcmp(a.cmd, "host-is-in-emergency-mode") == 0;
+	cli_args_free(&a);
+	return here;
+}
+
 static void *
 http_cli_main(void *p)
 {
@@ -217,7 +230,7 @@ http_cli_main(void *p)
 	struct http_upgrade *u = a[0];
 	struct MHD_UpgradeResponseHandle *urh = a[1];
 	MHD_socket sock = (MHD_socket)(intptr_t)a[2];
-	if (pool_ready() && !pool_is_master()) {
+	if (pool_ready() && !pool_is_master() && !http_cli_here(u->body, u->len)) {
 		/* a slave: the master runs the command */
 		int fd = pool_cli_relay(u->body, u->len, u->local);
 		if (fd >= 0) {
