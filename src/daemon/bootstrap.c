@@ -130,7 +130,9 @@ bs_guest_template(struct db_txn *t, struct db_row **vms, size_t n,
 	db_txn_set(t, v, DMF_VM_PV_kernel, (union dm_val){.s = xasprintf("%s/vmlinux", cache)});
 	db_txn_set(t, v, DMF_VM_PV_ramdisk,
 		   (union dm_val){.s = xasprintf("%s/initramfs.cpio.gz", cache)});
-	db_txn_set(t, v, DMF_VM_PV_args, bs_str("console=ttyS0 quiet"));
+	/* no_timer_check: under TCG on a loaded host the kernel's IO-APIC
+	 * timer check can fail and hang the boot (seen in boot storms) */
+	db_txn_set(t, v, DMF_VM_PV_args, bs_str("console=ttyS0 quiet no_timer_check"));
 	db_txn_set(t, v, DMF_VM_domain_type, bs_str("pvh"));
 	db_txn_set(t, v, DMF_VM_allowed_operations,
 		   (union dm_val){.c = vm_allowed_ops("Halted", true)});

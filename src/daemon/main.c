@@ -43,6 +43,7 @@ main_usage(FILE *f)
 		"  --db-address ADDR     dqlite raft address (default: abstract socket)\n"
 		"  --vm-backend NAME     qemu (default) or sim (no guests: scale tests only)\n"
 		"  --worker-pool-size N  VM operations run at once (default 16)\n"
+		"  --parallel-chunk N    disks of one VM attached at once (default 10)\n"
 		"  --foreground          stay in the foreground (the default)\n"
 		"  --debug               verbose log\n");
 }
@@ -75,13 +76,14 @@ main(int argc, char **argv)
 		{"db-address", required_argument, NULL, 'd'},
 		{"vm-backend", required_argument, NULL, 'v'},
 		{"worker-pool-size", required_argument, NULL, 'w'},
+		{"parallel-chunk", required_argument, NULL, 'C'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	unsigned workers = 16;
+	unsigned workers = 16, chunk = 10;
 	char *err = NULL;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -97,11 +99,16 @@ main(int argc, char **argv)
 		case 'd': db_addr = optarg; break;
 		case 'v': vm_backend = optarg; break;
 		case 'w': workers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'C': chunk = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'f': break;
 		case 'D': log_set_level(LOG_DEBUG); break;
 		case 'h': main_usage(stdout); return 0;
 		default: main_usage(stderr); return 2;
 		}
+	}
+	if (chunk < 1 || chunk > 10) {
+		fprintf(stderr, "xapid: --parallel-chunk must be 1..10\n");
+		return 2;
 	}
 	/* before any thread exists, so that only sigwait() sees these */
 	sigset_t set;
@@ -229,7 +236,7 @@ main(int argc, char **argv)
 	}
 	const char *lport = listen_addr ? strrchr(listen_addr, ':') : NULL;
 	struct vm_config vc = {dir, host_ref, bridge_prefix, be, workers,
-			       lport ? atoi(lport + 1) : 0};
+			       lport ? atoi(lport + 1) : 0, chunk};
 	if (vm_lifecycle_init(&vc, &err) < 0) {
 		log_err("main", "VM backend %s: %s", vm_backend, err ? err : "failed");
 		return 1;

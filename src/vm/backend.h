@@ -26,7 +26,7 @@ struct vm_disk {
 	bool cdrom;
 	bool bootable;
 	int userdevice;     /* 0..254: also the virtio serial the guest sees */
-	int port;           /* root port rpN it sits on; 0: assigned at start
+	int port;           /* qemu: slot on the disk bridges (cmdline.h); 0: assigned at start
 			     * (a migration destination gets the source's) */
 };
 
@@ -181,6 +181,13 @@ struct vm_backend_ops {
 
 extern const struct vm_backend_ops vm_backend_qemu;
 extern const struct vm_backend_ops vm_backend_sim;
+
+/* Runs fn(ctx, i) for every i < n on the worker pool's parallel queue, in
+ * chunks of at most vm_parallel_chunk() atoms (xenopsd's 10), and returns
+ * once all are done; the caller keeps its own worker meanwhile. Before the
+ * pool exists (a backend tested alone) the atoms run in turn. (workers.c) */
+void vm_parallel(size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
+unsigned vm_parallel_chunk(void);
 
 /* Frees what a spec owns (not the struct itself). */
 void vm_spec_clear(struct vm_spec *s);

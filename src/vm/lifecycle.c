@@ -659,7 +659,8 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	if (vm_cfg.backend->init(cfg->state_dir, lc_event, err) < 0)
 		return -1;
 	vm_cfg.backend = vm_workers_wrap(cfg->backend,
-					 cfg->worker_pool_size ? cfg->worker_pool_size : 16);
+					 cfg->worker_pool_size ? cfg->worker_pool_size : 16,
+					 cfg->parallel_chunk);
 	log_info("vm", "backend %s, accelerator %s", vm_cfg.backend->name,
 		 vm_cfg.backend->accel());
 	/* shown in the host's fields: xe host-param-get param-name=other-config */

@@ -18,6 +18,7 @@ struct vm_config {
 	int http_port;             /* the plain HTTP listener's port (every
 				    * member the same; 0: none): where live
 				    * migration streams arrive */
+	unsigned parallel_chunk;   /* disks of a VM attached at once (0: 10) */
 };
 
 /* Initialises the backend, registers the handlers and re-attaches to the VMs

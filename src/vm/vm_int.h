@@ -18,6 +18,10 @@ struct api_err *vm_op_begin(const char *vm, const char *op, const char *allowed,
 /* VM_BAD_POWER_STATE as xapi words it (expected states ", "-joined). */
 struct api_err *vm_bad_power_state(const char *vm, const char *allowed,
 				   const char *actual);
+/* xapi's allowed_VBD_devices: userdevices 0..254. */
+#define VM_MAX_VBDS 255
+/* The disk number of a userdevice ("3", "xvdd", "hdd", "sdd" -> 3), or -1. */
+int vbd_userdevice_number(const char *userdevice);
 /* The guest device name of a VBD userdevice: "0" -> "xvda". */
 char *vbd_device_name(const char *userdevice);
 
@@ -48,9 +52,11 @@ struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);
 /* A random locally administered MAC (malloc'd). */
 char *vif_random_mac(void);
 
-/* The backend seen through the global worker pool of size operations. */
+/* The backend seen through the global worker pool of size operations; also
+ * starts the parallel queue (size threads, atoms in chunks of chunk, 0: 10)
+ * that vm_parallel() uses. */
 const struct vm_backend_ops *vm_workers_wrap(const struct vm_backend_ops *inner,
-					     unsigned size);
+					     unsigned size, unsigned chunk);
 
 /* Registers VM.clone, VM.snapshot, VM.revert (vm_copy.c). */
 void vm_copy_register(void);

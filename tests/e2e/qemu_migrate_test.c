@@ -596,8 +596,9 @@ stage_migrate(void)
 	   "a disk hot-plugged at the source is seen by the guest%s%s", rc ? ": " : "", ES());
 	if (!layout(UUID_1, &ds))
 		return;
-	ok(ds.nports == 4 && ds.ndisks == 2 && ds.disks[1].port > 0,
-	   "the layout names %d root ports and the hot-plugged disk's (rp%d)", ds.nports,
+	/* 9 root ports carry the disk bridges, 3 are for hot-plug */
+	ok(ds.nports == 12 && ds.ndisks == 2 && ds.disks[1].port > 0,
+	   "the layout names %d root ports and the hot-plugged disk's slot (%d)", ds.nports,
 	   ds.ndisks > 1 ? ds.disks[1].port : 0);
 	int t = last_tick("src", UUID_1);
 	rc = migrate(UUID_1, &ds, NULL, &st, &dres, NULL);

@@ -52,8 +52,11 @@ check_rc "vm-start with its disk on nfs" 0 $XE vm-start uuid=$VM
 CONSOLE=$STATE/vms/$VM/console.log
 wait_for 180 grep -q QGA-UP "$CONSOLE" && ok "guest boots" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
 qpid=$(cut -d' ' -f1 "$STATE/vms/$VM/pid")
-tr '\0' ' ' < "/proc/$qpid/cmdline" | grep -q '"driver": *"nfs"' \
-	&& ok "QEMU opens the image with its nfs driver" || not_ok "nfs blockdev" "$(tr '\0' ' ' < "/proc/$qpid/cmdline")"
+# the disks are attached over QMP: the spec names an nfs:// URL and QEMU
+# holds no file of the export open (it reads through its own NFS client)
+grep -q '"path": *"nfs://' "$STATE/vms/$VM/state.json" &&
+	! ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q "$VDI.qcow2" \
+	&& ok "QEMU opens the image with its nfs driver" || not_ok "nfs blockdev" "$(cat "$STATE/vms/$VM/state.json"; ls -l "/proc/$qpid/fd")"
 gexec() {
 	for _ in 1 2 3; do
 		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0

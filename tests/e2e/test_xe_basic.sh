@@ -138,7 +138,8 @@ check "vm-vif-list" "uuid ( RO)                  : $VIF
 
 |" "$OUT"
 check "MAC filters ignore case" "$VIF" "$($XE vif-list MAC=AA:BB:CC:DD:EE:01 --minimal)"
-VBD=$($XE vbd-create vm-uuid=$VM device=3 type=CD)
+check_rc "a read/write CD is refused (VBD_CDS_MUST_BE_READONLY)" 1 $XE vbd-create vm-uuid=$VM device=3 type=CD
+VBD=$($XE vbd-create vm-uuid=$VM device=3 type=CD mode=RO)
 check "vbd-create (empty CD)" "true" "$($XE vbd-param-get uuid=$VBD param-name=empty)"
 check "vbd vdi-name-label of an empty drive" "<EMPTY>" "$($XE vbd-param-get uuid=$VBD param-name=vdi-name-label)"
 check "vbd vm-name-label" "web01" "$($XE vbd-list vm-uuid=$VM params=vm-name-label --minimal)"

@@ -204,16 +204,16 @@ test_root_ports(void **state)
 	char id[16];
 
 	build_ok(f);
-	/* 2 virtio disks + 2 NICs + 1 PCI device + 3 hot-plug slots */
-	assert_int_equal(f->c.nports, 8);
-	assert_int_equal(f->c.disk_port[0], 1);
+	/* 9 disk bridges + 2 NICs + 1 PCI device + 3 hot-plug slots */
+	assert_int_equal(f->c.nports, 15);
+	assert_int_equal(f->c.disk_port[0], 1); /* disk slots on the bridges */
 	assert_int_equal(f->c.disk_port[1], -1); /* CD on AHCI port 0 */
 	assert_int_equal(f->c.disk_port[2], 2);
 	assert_int_equal(f->c.disk_port[3], -2);
-	assert_int_equal(f->c.nic_port[0], 3);
-	assert_int_equal(f->c.nic_port[1], 4);
-	assert_int_equal(f->c.pci_port[0], 5);
-	for (int n = 1; n <= 8; n++) {
+	assert_int_equal(f->c.nic_port[0], 10);
+	assert_int_equal(f->c.nic_port[1], 11);
+	assert_int_equal(f->c.pci_port[0], 12);
+	for (int n = 1; n <= 15; n++) {
 		snprintf(id, sizeof(id), "rp%d", n);
 		json_t *p = json_arg(&f->c, "-device", "id", id);
 		assert_non_null(p);
@@ -221,16 +221,25 @@ test_root_ports(void **state)
 		assert_string_equal(jstr(p, "bus"), "pcie.0");
 		assert_int_equal(jint(p, "chassis"), n);
 		assert_int_equal(jint(p, "slot"), n);
-		assert_int_equal(json_is_true(json_object_get(p, "multifunction")), n == 1);
+		assert_int_equal(json_is_true(json_object_get(p, "multifunction")),
+				 n == 1 || n == 9);
 		json_decref(p);
 	}
-	assert_null(json_arg(&f->c, "-device", "id", "rp9"));
+	for (int n = 1; n <= QEMU_DISK_BRIDGES; n++) {
+		char bus[16];
+		snprintf(id, sizeof(id), "pb%d", n);
+		snprintf(bus, sizeof(bus), "rp%d", n);
+		json_t *p = json_arg(&f->c, "-device", "id", id);
+		assert_string_equal(jstr(p, "driver"), "pcie-pci-bridge");
+		assert_string_equal(jstr(p, "bus"), bus);
+		json_decref(p);
+	}
+	assert_null(json_arg(&f->c, "-device", "id", "pb10"));
+	assert_null(json_arg(&f->c, "-device", "id", "rp16"));
 	json_t *p = json_arg(&f->c, "-device", "id", "rp8");
 	assert_string_equal(jstr(p, "addr"), "0x3.0x7");
 	json_decref(p);
 	/* the 9th port opens the next slot */
-	f->spec.hotplug_slots = 4;
-	build_ok(f);
 	p = json_arg(&f->c, "-device", "id", "rp9");
 	assert_string_equal(jstr(p, "addr"), "0x4.0x0");
 	assert_true(json_is_true(json_object_get(p, "multifunction")));
@@ -240,46 +249,93 @@ test_root_ports(void **state)
 	build_fails(f, "too many PCI devices");
 }
 
-/* A migration destination: the devices sit on the ports the source gave
- * them (a disk hot-plugged on rp6 included); the rest take free ones. */
+/* A migration destination: the devices sit where the source had them (a
+ * disk hot-plugged in slot 40 included); the rest take free ones. */
 static void
 test_given_ports(void **state)
 {
 	struct fixture *f = *state;
 	json_t *d;
 
-	f->spec.nports = 8;
-	f->disks[0].port = 6; /* hot-plugged at the source */
+	f->spec.nports = 14;
+	f->disks[0].port = 40; /* hot-plugged at the source: pb2, slot 9 */
 	f->disks[2].port = 1;
-	f->nics[0].port = 2;
-	f->nics[1].port = 3;
+	f->nics[0].port = 10;
+	f->nics[1].port = 11;
 	build_ok(f);
-	assert_int_equal(f->c.nports, 8);
-	assert_int_equal(f->c.disk_port[0], 6);
+	assert_int_equal(f->c.nports, 14);
+	assert_int_equal(f->c.disk_port[0], 40);
 	assert_int_equal(f->c.disk_port[1], -1);
 	assert_int_equal(f->c.disk_port[2], 1);
-	assert_int_equal(f->c.nic_port[1], 3);
-	assert_int_equal(f->c.pci_port[0], 4); /* lowest free */
+	assert_int_equal(f->c.nic_port[1], 11);
+	assert_int_equal(f->c.pci_port[0], 12); /* lowest free */
 	d = json_arg(&f->c, "-device", "id", "vbd0");
-	assert_string_equal(jstr(d, "bus"), "rp6");
+	assert_string_equal(jstr(d, "bus"), "pb2");
+	assert_string_equal(jstr(d, "addr"), "0x9");
 	json_decref(d);
-	d = json_arg(&f->c, "-device", "id", "rp8");
+	d = json_arg(&f->c, "-device", "id", "rp14");
 	assert_non_null(d);
 	json_decref(d);
-	assert_null(json_arg(&f->c, "-device", "id", "rp9"));
+	assert_null(json_arg(&f->c, "-device", "id", "rp15"));
 	/* a device plugged since the last layout: lowest free port */
 	f->nics[1].port = 0;
 	build_ok(f);
-	assert_int_equal(f->c.nic_port[1], 3);
-	/* repeated, out of range, too many devices */
-	f->nics[1].port = 6;
+	assert_int_equal(f->c.nic_port[1], 11);
+	/* repeated, a bridge's port, out of range, too many devices */
+	f->nics[1].port = 10;
 	build_fails(f, "invalid or repeated");
-	f->nics[1].port = 9;
+	f->nics[1].port = 5;
 	build_fails(f, "invalid or repeated");
-	f->nics[1].port = 3;
-	f->spec.nports = 4;
-	f->disks[0].port = 0;
-	build_fails(f, "more devices than the 4 root ports");
+	f->nics[1].port = 15;
+	build_fails(f, "invalid or repeated");
+	f->disks[2].port = 40;
+	f->nics[1].port = 11;
+	build_fails(f, "invalid or repeated");
+	f->disks[2].port = 1;
+	f->spec.nports = 11;
+	build_fails(f, "no free slot or root port left");
+}
+
+/* 255 virtio disks fit (on the bridges), 256 do not. */
+static void
+test_many_disks(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_disk *disks = calloc(QEMU_MAX_DISKS + 1, sizeof(*disks));
+	struct vm_spec good = f->spec;
+
+	f->opts.disk_direct = NULL; /* sized for the fixture's disks */
+	for (int i = 0; i <= QEMU_MAX_DISKS; i++) {
+		snprintf(disks[i].id, sizeof(disks[i].id), "vbd%d", i);
+		disks[i].path = "/srv/d.qcow2";
+		disks[i].format = "qcow2";
+		disks[i].userdevice = i % 255;
+	}
+	f->spec.disks = disks;
+	f->spec.ndisks = QEMU_MAX_DISKS;
+	build_ok(f);
+	assert_int_equal(f->c.disk_port[254], 255);
+	json_t *d = json_arg(&f->c, "-device", "id", "vbd254");
+	/* slot 255: the 7th of pb9 (31 per bridge) */
+	assert_string_equal(jstr(d, "bus"), "pb9");
+	assert_string_equal(jstr(d, "addr"), "0x7");
+	assert_string_equal(jstr(d, "disable-legacy"), "on");
+	json_decref(d);
+	d = json_arg(&f->c, "-device", "id", "vbd31");
+	assert_string_equal(jstr(d, "bus"), "pb2");
+	assert_string_equal(jstr(d, "addr"), "0x1");
+	json_decref(d);
+	/* over QMP: the disks are not on the command line, their slots are */
+	f->opts.disks_by_qmp = true;
+	build_ok(f);
+	assert_null(json_arg(&f->c, "-device", "id", "vbd0"));
+	assert_null(json_arg(&f->c, "-blockdev", "node-name", "vbd0-file"));
+	assert_int_equal(f->c.disk_port[254], 255);
+	f->opts.disks_by_qmp = false;
+	f->spec.ndisks = QEMU_MAX_DISKS + 1;
+	build_fails(f, "at most 255");
+	f->spec = good;
+	free(disks);
 }
 
 static void
@@ -302,7 +358,8 @@ test_disks(void **state)
 	assert_string_equal(jstr(dev, "driver"), "virtio-blk-pci");
 	assert_string_equal(jstr(dev, "drive"), "vbd0-fmt");
 	assert_string_equal(jstr(dev, "serial"), "0");
-	assert_string_equal(jstr(dev, "bus"), "rp1");
+	assert_string_equal(jstr(dev, "bus"), "pb1");
+	assert_string_equal(jstr(dev, "addr"), "0x1");
 	assert_string_equal(jstr(dev, "iothread"), "io-vbd0");
 	assert_int_equal(jint(dev, "bootindex"), 1);
 	assert_string_equal(jstr(io, "qom-type"), "iothread");
@@ -321,7 +378,8 @@ test_disks(void **state)
 	assert_true(json_is_true(json_object_get(fmt, "read-only")));
 	assert_string_equal(jstr(fmt, "driver"), "raw");
 	assert_string_equal(jstr(dev, "serial"), "1");
-	assert_string_equal(jstr(dev, "bus"), "rp2");
+	assert_string_equal(jstr(dev, "bus"), "pb1");
+	assert_string_equal(jstr(dev, "addr"), "0x2");
 	assert_int_equal(jint(dev, "bootindex"), 2);
 	json_decref(file);
 	json_decref(fmt);
@@ -392,7 +450,7 @@ test_nics(void **state)
 	assert_string_equal(jstr(dev, "driver"), "virtio-net-pci");
 	assert_string_equal(jstr(dev, "netdev"), "net-vif0");
 	assert_string_equal(jstr(dev, "mac"), "02:00:00:00:00:01");
-	assert_string_equal(jstr(dev, "bus"), "rp3");
+	assert_string_equal(jstr(dev, "bus"), "rp10");
 	assert_true(json_is_true(json_object_get(dev, "mq")));
 	assert_int_equal(jint(dev, "vectors"), 6);
 	assert_null(json_object_get(dev, "host_mtu"));
@@ -424,7 +482,7 @@ test_pci_vnc_incoming(void **state)
 	build_ok(f);
 	json_t *d = json_arg(&f->c, "-device", "driver", "vfio-pci");
 	assert_string_equal(jstr(d, "host"), "0000:44:00.0");
-	assert_string_equal(jstr(d, "bus"), "rp5");
+	assert_string_equal(jstr(d, "bus"), "rp12");
 	json_decref(d);
 	assert_string_equal(arg(&f->c, "-vnc", 0), "unix:/var/lib/xapid/vms/" UUID "/vnc.sock");
 	d = json_arg(&f->c, "-device", "driver", "VGA");
@@ -580,6 +638,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_machine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_disks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boot_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nics, setup, teardown),

@@ -213,7 +213,7 @@ qemu_json_proto(const char *path, const char *node, bool cdrom)
 }
 
 json_t *
-qemu_json_blockdev_file(const struct vm_disk *d, bool direct)
+qemu_json_blockdev_aio(const struct vm_disk *d, bool direct, const char *aio)
 {
 	char file[32], fmt[32], io[32];
 	json_t *o;
@@ -224,11 +224,17 @@ qemu_json_blockdev_file(const struct vm_disk *d, bool direct)
 	if (direct) {
 		json_object_set_new(o, "cache", json_pack("{s:b, s:b}", "direct", 1, "no-flush", 0));
 		if (strncmp(d->path, "nfs://", 6) != 0)
-			json_object_set_new(o, "aio", json_string("native"));
+			json_object_set_new(o, "aio", json_string(aio ? aio : "native"));
 	}
 	if (!d->readonly && !d->cdrom)
 		json_object_set_new(o, "discard", json_string("unmap"));
 	return o;
+}
+
+json_t *
+qemu_json_blockdev_file(const struct vm_disk *d, bool direct)
+{
+	return qemu_json_blockdev_aio(d, direct, "native");
 }
 
 json_t *
@@ -257,16 +263,20 @@ qemu_json_iothread(const struct vm_disk *d)
 }
 
 json_t *
-qemu_json_disk_device(const struct vm_disk *d, int port, int bootindex)
+qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex)
 {
-	char file[32], fmt[32], io[32], serial[16], bus[16];
+	char file[32], fmt[32], io[32], serial[16], bus[16], addr[8];
 	json_t *o;
 
 	qemu_disk_names(d->id, file, fmt, io);
 	snprintf(serial, sizeof(serial), "%d", d->userdevice);
-	snprintf(bus, sizeof(bus), "rp%d", port);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci", "id", d->id,
-		      "drive", fmt, "serial", serial, "bus", bus, "iothread", io);
+	snprintf(bus, sizeof(bus), "pb%d", (slot - 1) / QEMU_BRIDGE_SLOTS + 1);
+	snprintf(addr, sizeof(addr), "0x%x", (slot - 1) % QEMU_BRIDGE_SLOTS + 1);
+	/* modern-only: on a conventional bus a transitional device would
+	 * want I/O ports, of which a machine has too few for 255 disks */
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci",
+		      "id", d->id, "drive", fmt, "serial", serial, "bus", bus, "addr", addr,
+		      "iothread", io, "disable-legacy", "on");
 	if (bootindex > 0)
 		json_object_set_new(o, "bootindex", json_integer(bootindex));
 	return o;
@@ -378,7 +388,7 @@ qemu_boot_order(const struct vm_spec *s, int *disk_boot, int *nic_boot)
 static int
 qemu_spec_check(const struct vm_spec *s, const struct qemu_cmdline_opts *o, char **err)
 {
-	size_t ncd = 0;
+	size_t ncd = 0, nvirtio = 0;
 
 	if (!vm_uuid_valid(s->uuid)) {
 		*err = xasprintf("invalid VM uuid '%s'", s->uuid);
@@ -406,6 +416,7 @@ qemu_spec_check(const struct vm_spec *s, const struct qemu_cmdline_opts *o, char
 		if (qemu_disk_check(&s->disks[i], err) < 0)
 			return -1;
 		ncd += s->disks[i].cdrom;
+		nvirtio += !s->disks[i].cdrom;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(s->disks[i].id, s->disks[j].id) == 0) {
 				*err = xasprintf("two disks with id %s", s->disks[i].id);
@@ -429,7 +440,11 @@ qemu_spec_check(const struct vm_spec *s, const struct qemu_cmdline_opts *o, char
 			*err = xasprintf("invalid PCI address '%s'", s->pcis[i].addr);
 			return -1;
 		}
-	if ((s->ndisks - ncd) + s->nnics + s->npcis +
+	if (nvirtio > QEMU_MAX_DISKS) {
+		*err = xasprintf("%zu disks: at most %d", nvirtio, QEMU_MAX_DISKS);
+		return -1;
+	}
+	if (QEMU_DISK_BRIDGES + s->nnics + s->npcis +
 		    (size_t)(s->hotplug_slots > 0 ? s->hotplug_slots : 0) >
 	    QEMU_MAX_PORTS) {
 		*err = xasprintf("too many PCI devices and hot-plug slots (at most %d)",
@@ -557,24 +572,28 @@ qemu_next_port(bool *used, int nports)
 }
 
 /* Ports as the spec gives them (a migration destination reproduces the
- * source's layout, hot-plugged devices included); devices without one
- * (PCI passthrough, a device plugged since) take the lowest free port. */
+ * source's layout, hot-plugged devices included): a disk names its slot on
+ * the bridges, a NIC its root port; devices without one (PCI passthrough, a
+ * device plugged since) take the lowest free one. */
 static int
 qemu_given_ports(const struct vm_spec *s, struct qemu_cmdline *out, char **err)
 {
-	int n = s->nports, ide = 0;
-	bool *used;
+	int n = s->nports, ide = 0, nslots = QEMU_DISK_BRIDGES * QEMU_BRIDGE_SLOTS, rc = -1;
+	bool *used, *sused;
 
-	if (n > QEMU_MAX_PORTS) {
-		*err = xasprintf("%d root ports: at most %d", n, QEMU_MAX_PORTS);
+	if (n > QEMU_MAX_PORTS || n < QEMU_DISK_BRIDGES) {
+		*err = xasprintf("%d root ports: %d to %d", n, QEMU_DISK_BRIDGES, QEMU_MAX_PORTS);
 		return -1;
 	}
 	used = xcalloc((size_t)n + 1, sizeof(bool));
+	sused = xcalloc((size_t)nslots + 1, sizeof(bool));
+	for (int p = 1; p <= QEMU_DISK_BRIDGES; p++)
+		used[p] = true; /* the bridges' */
 	for (size_t i = 0; i < s->ndisks; i++) {
 		const struct vm_disk *d = &s->disks[i];
 		if (d->cdrom)
 			out->disk_port[i] = -1 - ide++;
-		else if (d->port && !qemu_take_port(used, n, d->port))
+		else if (d->port && !qemu_take_port(sused, nslots, d->port))
 			goto taken;
 		else
 			out->disk_port[i] = d->port;
@@ -585,7 +604,7 @@ qemu_given_ports(const struct vm_spec *s, struct qemu_cmdline *out, char **err)
 		out->nic_port[i] = s->nics[i].port;
 	}
 	for (size_t i = 0; i < s->ndisks; i++)
-		if (!out->disk_port[i] && !(out->disk_port[i] = qemu_next_port(used, n)))
+		if (!out->disk_port[i] && !(out->disk_port[i] = qemu_next_port(sused, nslots)))
 			goto full;
 	for (size_t i = 0; i < s->nnics; i++)
 		if (!out->nic_port[i] && !(out->nic_port[i] = qemu_next_port(used, n)))
@@ -594,16 +613,18 @@ qemu_given_ports(const struct vm_spec *s, struct qemu_cmdline *out, char **err)
 		if (!(out->pci_port[i] = qemu_next_port(used, n)))
 			goto full;
 	out->nports = n;
-	free(used);
-	return 0;
+	rc = 0;
+	goto out;
 taken:
-	*err = xasprintf("the root ports of the devices are invalid or repeated (%d ports)", n);
-	free(used);
-	return -1;
+	*err = xasprintf("the slots and root ports of the devices are invalid or repeated "
+			 "(%d ports)", n);
+	goto out;
 full:
-	*err = xasprintf("more devices than the %d root ports", n);
+	*err = xasprintf("no free slot or root port left for a device (%d ports)", n);
+out:
 	free(used);
-	return -1;
+	free(sused);
+	return rc;
 }
 
 int
@@ -611,7 +632,7 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 		   struct qemu_cmdline *out, char **err)
 {
 	struct qemu_argv a = {0};
-	int *disk_boot = NULL, *nic_boot = NULL, port = 0, ide = 0;
+	int *disk_boot = NULL, *nic_boot = NULL, port = QEMU_DISK_BRIDGES, ide = 0, slot = 0;
 	int queues = qemu_nic_queues(s->vcpus);
 
 	memset(out, 0, sizeof(*out));
@@ -620,7 +641,7 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 	out->disk_port = xcalloc(s->ndisks + 1, sizeof(int));
 	out->nic_port = xcalloc(s->nnics + 1, sizeof(int));
 	out->pci_port = xcalloc(s->npcis + 1, sizeof(int));
-	disk_boot = xcalloc(s->ndisks + 1, sizeof(int));
+	out->disk_boot = disk_boot = xcalloc(s->ndisks + 1, sizeof(int));
 	nic_boot = xcalloc(s->nnics + 1, sizeof(int));
 	qemu_boot_order(s, disk_boot, nic_boot);
 	if (s->nports > 0) {
@@ -628,7 +649,7 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 			goto fail;
 	} else {
 		for (size_t i = 0; i < s->ndisks; i++)
-			out->disk_port[i] = s->disks[i].cdrom ? -1 - ide++ : ++port;
+			out->disk_port[i] = s->disks[i].cdrom ? -1 - ide++ : ++slot;
 		for (size_t i = 0; i < s->nnics; i++)
 			out->nic_port[i] = ++port;
 		for (size_t i = 0; i < s->npcis; i++)
@@ -637,6 +658,13 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 	}
 	for (int n = 1; n <= out->nports; n++)
 		qemu_arg_json(&a, "-device", qemu_json_root_port(n));
+	for (int n = 1; n <= QEMU_DISK_BRIDGES; n++) {
+		char id[16], bus[16];
+		snprintf(id, sizeof(id), "pb%d", n);
+		snprintf(bus, sizeof(bus), "rp%d", n);
+		qemu_arg_json(&a, "-device", json_pack("{s:s, s:s, s:s}", "driver",
+						       "pcie-pci-bridge", "id", id, "bus", bus));
+	}
 
 	for (size_t i = 0; i < s->ndisks; i++) {
 		const struct vm_disk *d = &s->disks[i];
@@ -644,6 +672,8 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 		char file[32], fmt[32], io[32], bus[16];
 		json_t *dev;
 
+		if (o->disks_by_qmp && !d->cdrom)
+			continue;
 		qemu_disk_names(d->id, file, fmt, io);
 		if (d->path) {
 			qemu_arg_json(&a, "-blockdev", qemu_json_blockdev_file(d, direct));
@@ -684,14 +714,14 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 		qemu_arg(&a, "-S");
 	out->argv = a.v;
 	out->argc = a.n;
-	free(disk_boot);
 	free(nic_boot);
 	return 0;
 fail:
 	for (size_t i = 0; i < a.n; i++)
 		free(a.v[i]);
 	free(a.v);
-	free(disk_boot);
+	if (disk_boot != out->disk_boot)
+		free(disk_boot);
 	free(nic_boot);
 	qemu_cmdline_free(out);
 	return -1;
@@ -708,5 +738,6 @@ qemu_cmdline_free(struct qemu_cmdline *c)
 	free(c->disk_port);
 	free(c->nic_port);
 	free(c->pci_port);
+	free(c->disk_boot);
 	memset(c, 0, sizeof(*c));
 }

@@ -8,11 +8,18 @@
  *   00.0 host bridge      01.0 VGA (only with vnc)   02.0 virtio-serial (agent)
  *   03.0 .. 1e.7 pcie-root-ports rp1, rp2, ... packed 8 functions per slot
  *   1f.x ICH9 (LPC, AHCI with the CD drives on ide.0..ide.5, SMBus)
- * Every PCI device gets its own root port, in this order: virtio-blk disks,
- * virtio-net NICs, vfio-pci devices, then spec->hotplug_slots empty ports for
- * hot-plug (pcie.0 itself cannot hot-plug). When spec->nports is set, there
- * are that many ports and each disk/NIC goes on the port it names (a
- * migration destination reproduces the source's layout this way). Disks and NICs are described in
+ * Disks: a PCIe port is a PCI bus of its own and a machine has 256 buses, so
+ * XenServer's 255 disks cannot each have a port. rp1..rp9 each carry a
+ * pcie-pci-bridge pb1..pb9 whose slots 1..31 take virtio-blk disks (disk
+ * slot n: pb((n-1)/31+1), slot (n-1)%31+1), cold-plugged or hot-plugged
+ * (279 slots for at most 255 disks). The other PCI devices get a root port
+ * each, in this order: virtio-net NICs, vfio-pci devices, then
+ * spec->hotplug_slots empty ports for NIC hot-plug (pcie.0 itself cannot
+ * hot-plug). When spec->nports is set, there are that many root ports and
+ * each disk/NIC goes in the slot/port it names (a migration destination
+ * reproduces the source's layout this way). With disks_by_qmp the virtio
+ * disks are not on the command line: the backend adds them over QMP while
+ * the vCPUs are stopped (in parallel, see qemu.c). Disks and NICs are described in
  * JSON (-blockdev/-device/-netdev accept it), and the same JSON objects are
  * what hot-plug sends over QMP (blockdev-add, device_add, netdev_add).
  */
@@ -27,6 +34,9 @@
 #include "vm/backend.h"
 
 #define QEMU_MAX_PORTS 224    /* 28 slots x 8 functions */
+#define QEMU_DISK_BRIDGES 9   /* rp1..rp9 carry pb1..pb9 */
+#define QEMU_BRIDGE_SLOTS 31  /* disk slots per bridge (1..31) */
+#define QEMU_MAX_DISKS 255    /* virtio disks (xapi's userdevices 0..254) */
 #define QEMU_MAX_CDROMS 6     /* AHCI ports */
 #define QEMU_MAX_QUEUES 16    /* virtio-net queue pairs */
 
@@ -38,6 +48,8 @@ struct qemu_cmdline_opts {
 	const char *incoming;    /* -incoming value (e.g. "defer"), or NULL */
 	const char *const *taps; /* per spec NIC: tap name (NULL if no NICs) */
 	const bool *disk_direct; /* per spec disk: O_DIRECT works; NULL: none */
+	bool disks_by_qmp;       /* virtio disks left out: attached over QMP
+				    before the vCPUs run (their ports are kept) */
 };
 
 /* The argv and where each device went. */
@@ -45,9 +57,10 @@ struct qemu_cmdline {
 	char **argv;    /* NULL-terminated */
 	size_t argc;
 	int nports;     /* root ports rp1..rpN */
-	int *disk_port; /* per spec disk: root port; for a CD -1 - AHCI port */
+	int *disk_port; /* per spec disk: disk slot; for a CD -1 - AHCI port */
 	int *nic_port;  /* per spec NIC */
 	int *pci_port;  /* per spec PCI device */
+	int *disk_boot; /* per spec disk: bootindex, 0 for none */
 };
 
 /* Builds the argv of spec. Returns 0, or -1 with *err (malloc'd) when the
@@ -74,9 +87,13 @@ json_t *qemu_json_blockdev_file(const struct vm_disk *d, bool direct);
 /* The protocol node of an image: a local file or device, or an nfs://
  * URL as QEMU's nfs driver (node-name node; read-only etc. to be added). */
 json_t *qemu_json_proto(const char *path, const char *node, bool cdrom);
+/* The same with the I/O engine aio ("io_uring", "native", "threads") used
+ * when direct. */
+json_t *qemu_json_blockdev_aio(const struct vm_disk *d, bool direct, const char *aio);
 json_t *qemu_json_blockdev_fmt(const struct vm_disk *d, bool direct);
 json_t *qemu_json_iothread(const struct vm_disk *d);
-json_t *qemu_json_disk_device(const struct vm_disk *d, int port, int bootindex);
+/* A virtio disk in disk slot slot (see above). */
+json_t *qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex);
 json_t *qemu_json_netdev(const struct vm_nic *n, const char *tap, int queues);
 json_t *qemu_json_nic_device(const struct vm_nic *n, int port, int queues, int bootindex);
 

@@ -50,6 +50,16 @@ qemu_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds since the epoch (for log lines other tools line up). */
+static double
+qemu_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Appends the tail of qemu.log to *err (set by the failing step). */
 static void
 qemu_err_add_log(struct qemu_vm *vm, char **err)
@@ -191,6 +201,70 @@ qemu_clear_stale(struct qemu_vm *vm, char **err)
 	return 0;
 }
 
+/* The disk-attach phase of a start or resume: every virtio disk is checked
+ * and opened in QEMU (iothread, blockdev-add of the image and its chain,
+ * device_add) by one atom, run in parallel chunks on the worker pool's
+ * parallel queue (xenopsd's VBD plugging); the vCPUs are still stopped.
+ * The atoms of one VM share its monitor, whose commands are matched by id,
+ * so they overlap instead of queueing behind each other's round trips. */
+struct qemu_attach {
+	struct qemu_vm *vm;
+	const int *boot;   /* per spec disk: bootindex */
+	size_t *which;     /* spec indexes of the virtio disks */
+	char **errs;       /* per atom */
+};
+
+static void
+qemu_attach_atom(void *ctx, size_t k)
+{
+	struct qemu_attach *a = ctx;
+	size_t i = a->which[k];
+	const struct vm_disk *d = &a->vm->spec.disks[i];
+
+	if (strncmp(d->path, "nfs://", 6) != 0 &&
+	    access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
+		a->errs[k] = xasprintf("disk %s: %s: %s", d->id, d->path, strerror(errno));
+		return;
+	}
+	qemu_disk_attach(a->vm, d, a->vm->disk_port[i], a->boot[i], &a->errs[k]);
+}
+
+/* Runs the phase; its duration (ms) goes to *ms. Returns 0 or -1 with *err
+ * (the first failure; QEMU is then killed by the caller, so nothing needs
+ * undoing). */
+static int
+qemu_attach_disks(struct qemu_vm *vm, const int *boot, double *ms, char **err)
+{
+	const struct vm_spec *s = &vm->spec;
+	struct qemu_attach a = {vm, boot, xcalloc(s->ndisks + 1, sizeof(size_t)), NULL};
+	size_t n = 0;
+	double t0 = qemu_now();
+	int rc = 0;
+
+	for (size_t i = 0; i < s->ndisks; i++)
+		if (!s->disks[i].cdrom)
+			a.which[n++] = i;
+	a.errs = xcalloc(n + 1, sizeof(char *));
+	vm_parallel(n, qemu_attach_atom, &a);
+	for (size_t k = 0; k < n; k++) {
+		if (a.errs[k] && rc == 0) {
+			*err = a.errs[k];
+			a.errs[k] = NULL;
+			rc = -1;
+		}
+		free(a.errs[k]);
+	}
+	*ms = (qemu_now() - t0) * 1e3;
+	if (n)
+		log_info(QEMU_TAG,
+			 "VM %s: disk-attach phase: %zu disks in %.1f ms (chunks of %u), "
+			 "from %.6f",
+			 vm->uuid, n, *ms, vm_parallel_chunk(), qemu_wall() - *ms / 1e3);
+	free(a.which);
+	free(a.errs);
+	return rc;
+}
+
 /* Creates the process of vm (vm->spec; image for a resume, mig_fd >= 0 for
  * a migration destination). On failure nothing is left: no process, no tap,
  * no pid/state file. Op lock held. */
@@ -200,8 +274,8 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	const struct vm_spec *s = &vm->spec;
 	struct qemu_cmdline c = {0};
 	const char **taps = NULL;
-	bool *direct = NULL;
-	double t0 = qemu_now(), t_spawn = 0, t_qmp = 0;
+	bool *direct = NULL, firmware_boot = !s->kernel || !*s->kernel;
+	double t0 = qemu_now(), t_spawn = 0, t_qmp = 0, t_disks = 0;
 	int queues = qemu_nic_queues(s->vcpus);
 
 	if (mkdir(vm->dir, 0700) < 0 && errno != EEXIST) {
@@ -213,8 +287,11 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	direct = xcalloc(s->ndisks + 1, sizeof(bool));
 	for (size_t i = 0; i < s->ndisks; i++) {
 		const char *p = s->disks[i].path;
-		bool ro = s->disks[i].readonly || s->disks[i].cdrom;
-		if (p && strncmp(p, "nfs://", 6) != 0 && access(p, ro ? R_OK : R_OK | W_OK) < 0) {
+		if (qemu_disk_check(&s->disks[i], err) < 0)
+			goto fail;
+		if (!s->disks[i].cdrom) /* checked in the disk-attach phase */
+			continue;
+		if (p && strncmp(p, "nfs://", 6) != 0 && access(p, R_OK) < 0) {
 			*err = xasprintf("disk %s: %s: %s", s->disks[i].id, p, strerror(errno));
 			goto fail;
 		}
@@ -232,7 +309,7 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 		taps[i] = vm->taps[i];
 	}
 	struct qemu_cmdline_opts o = {qemu_binary, vm->dir, qemu_accel_name, true,
-				      image || mig_fd >= 0 ? "defer" : NULL, taps, direct};
+				      image || mig_fd >= 0 ? "defer" : NULL, taps, direct, true};
 	if (qemu_cmdline_build(s, &o, &c, err) < 0)
 		goto fail;
 	vm->nports = c.nports;
@@ -246,6 +323,13 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	if (qemu_save_state(vm, err) < 0 || qemu_connect(vm, QEMU_QMP_OPEN_MS, err) < 0)
 		goto fail_log;
 	t_qmp = qemu_now();
+	if (qemu_attach_disks(vm, c.disk_boot, &t_disks, err) < 0)
+		goto fail_log;
+	/* the firmware's boot order (fw_cfg "bootorder") is made at a reset:
+	 * the one at QEMU's start predates the disks */
+	if (!image && mig_fd < 0 && firmware_boot && t_disks > 0 &&
+	    qemu_qmp(vm, "system_reset", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
+		goto fail_log;
 	if (image && qemu_incoming(vm, image, err) < 0)
 		goto fail_log;
 	if (mig_fd >= 0 && qemu_mig_incoming(vm, mig_fd, err) < 0)
@@ -254,10 +338,12 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	if (!paused && qemu_qmp(vm, "cont", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
 		goto fail_log;
 	qemu_set_state(vm, paused ? VMR_PAUSED : VMR_RUNNING);
-	log_info(QEMU_TAG, "VM %s %s (%s): spawned %.0f ms, QMP ready %.0f ms, total %.0f ms",
+	log_info(QEMU_TAG,
+		 "VM %s %s (%s): spawned %.0f ms, QMP ready %.0f ms, disks attached %.0f ms, "
+		 "total %.0f ms",
 		 vm->uuid, image ? "resumed" : mig_fd >= 0 ? "received" : "started",
-		 paused ? "paused" : "running",
-		 (t_spawn - t0) * 1e3, (t_qmp - t0) * 1e3, (qemu_now() - t0) * 1e3);
+		 paused ? "paused" : "running", (t_spawn - t0) * 1e3, (t_qmp - t0) * 1e3, t_disks,
+		 (qemu_now() - t0) * 1e3);
 	qemu_cmdline_free(&c);
 	free(taps);
 	free(direct);

@@ -81,18 +81,31 @@ qemu_hp_get(const char *uuid, char **err)
 	return vm;
 }
 
-/* A root port no device uses, or 0. */
+/* A root port no NIC or PCI device uses (rp1..rp9 carry the disk
+ * bridges), or 0. */
 static int
 qemu_free_port(const struct qemu_vm *vm)
 {
-	for (int p = 1; p <= vm->nports; p++) {
+	for (int p = QEMU_DISK_BRIDGES + 1; p <= vm->nports; p++) {
 		bool used = false;
-		for (size_t i = 0; i < vm->spec.ndisks && !used; i++)
-			used = vm->disk_port[i] == p;
 		for (size_t i = 0; i < vm->spec.nnics && !used; i++)
 			used = vm->nic_port[i] == p;
 		for (size_t i = 0; i < vm->spec.npcis && !used; i++)
 			used = vm->pci_port[i] == p;
+		if (!used)
+			return p;
+	}
+	return 0;
+}
+
+/* A disk slot on the bridges no disk uses, or 0. */
+static int
+qemu_free_disk_slot(const struct qemu_vm *vm)
+{
+	for (int p = 1; p <= QEMU_DISK_BRIDGES * QEMU_BRIDGE_SLOTS; p++) {
+		bool used = false;
+		for (size_t i = 0; i < vm->spec.ndisks && !used; i++)
+			used = vm->disk_port[i] == p;
 		if (!used)
 			return p;
 	}
@@ -165,9 +178,45 @@ qemu_hp_save(struct qemu_vm *vm)
 
 /* ---- disks ---- */
 
-/* The QMP steps of a disk plug, each undone when a later one fails. */
+/* The I/O engine of new disks: io_uring until QEMU or the kernel refuses
+ * it, then Linux native AIO. */
+static _Atomic int qemu_aio_uring_ok = 1;
+
+/* blockdev-add of the protocol node of a disk opened with O_DIRECT: with
+ * io_uring, else native AIO; when the kernel has no AIO context left
+ * (fs.aio-max-nr is shared by the whole host), with a thread pool. */
 static int
-qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, char **err)
+qemu_blockdev_add_file(struct qemu_vm *vm, const struct vm_disk *d, bool direct, char **err)
+{
+	static const char *const engines[] = {"io_uring", "native", "threads"};
+	char *e = NULL;
+	int rc = QMP_EQEMU;
+
+	for (size_t k = qemu_aio_uring_ok ? 0 : 1; k < 3; k++) {
+		free(e);
+		e = NULL;
+		rc = qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_aio(d, direct, engines[k]),
+				 &e);
+		if (rc != QMP_EQEMU || !direct || !strstr(e, k == 0 ? "io_uring" : "AIO"))
+			break;
+		if (k == 0 && qemu_aio_uring_ok) {
+			qemu_aio_uring_ok = 0;
+			log_warn(QEMU_TAG, "io_uring unusable (%s): native AIO from now on", e);
+		} else if (k == 1) {
+			log_warn(QEMU_TAG, "VM %s: disk %s: %s: a thread pool instead", vm->uuid,
+				 d->id, e);
+		}
+	}
+	if (rc != QMP_OK)
+		*err = e;
+	else
+		free(e);
+	return rc;
+}
+
+int
+qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
+		 char **err)
 {
 	bool direct = qemu_direct_ok(d->path);
 	char file[32], fmt[32], io[32];
@@ -175,11 +224,12 @@ qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, char **e
 	qemu_disk_names(d->id, file, fmt, io);
 	if (qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK)
 		return -1;
-	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_file(d, direct), err) != QMP_OK)
+	if (qemu_blockdev_add_file(vm, d, direct, err) != QMP_OK)
 		goto del_io;
 	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) != QMP_OK)
 		goto del_file;
-	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, 0), err) != QMP_OK)
+	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, bootindex), err) !=
+	    QMP_OK)
 		goto del_fmt;
 	return 0;
 del_fmt:
@@ -463,10 +513,9 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 		return -1;
 	if (qemu_find_disk(vm, d->id) >= 0) {
 		*err = xasprintf("VM %s already has a disk %s", uuid, d->id);
-	} else if (!(port = qemu_free_port(vm))) {
-		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
-				 vm->nports);
-	} else if (qemu_disk_attach(vm, d, port, err) == 0) {
+	} else if (!(port = qemu_free_disk_slot(vm))) {
+		*err = xasprintf("VM %s has no free disk slot", uuid);
+	} else if (qemu_disk_attach(vm, d, port, 0, err) == 0) {
 		size_t n = vm->spec.ndisks;
 		vm->spec.disks = xrealloc(vm->spec.disks, (n + 1) * sizeof(*vm->spec.disks));
 		vm->disk_port = xrealloc(vm->disk_port, (n + 1) * sizeof(int));
@@ -474,7 +523,8 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 		vm->disk_port[n] = port;
 		vm->spec.ndisks++;
 		qemu_hp_save(vm);
-		log_info(QEMU_TAG, "VM %s: disk %s plugged on rp%d", uuid, d->id, port);
+		log_info(QEMU_TAG, "VM %s: disk %s plugged in slot %d of pb%d", uuid, d->id,
+			 (port - 1) % QEMU_BRIDGE_SLOTS + 1, (port - 1) / QEMU_BRIDGE_SLOTS + 1);
 		rc = 0;
 	}
 	qemu_op_put(vm);

@@ -192,6 +192,12 @@ bool qemu_accel_try(const char *dir, const char *accel, char *reason, size_t n);
 /* ---- qemu_hotplug.c ---- */
 
 int qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err);
+/* The QMP steps of a disk plug (iothread, protocol and format nodes with
+ * O_DIRECT when it works, virtio-blk-pci on root port rp<port>), each undone
+ * when a later one fails. Safe to run for several disks of one VM at once
+ * (the monitor is shared; the VM's op lock is held by the caller). */
+int qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
+		     char **err);
 int qemu_disk_unplug(const char *uuid, const char *id, char **err);
 /* backend.h disk_stream: live coalesce of disk id's chain into its top. */
 int qemu_disk_stream(const char *uuid, const char *id, char **err);
