@@ -30,9 +30,10 @@ void http_set_serving(bool on);
 /* Stops every listener and waits for their threads. */
 void http_stop(void);
 
-/* Where the serial console socket of a VM (by ref) is, malloc'd, or NULL
- * when it has none (not running here). Set by the VM layer. */
-void http_set_console_resolver(char *(*fn)(const char *vm_ref));
+/* Where the socket behind a console is (/console?uuid=<console uuid>, or
+ * ref=<console ref or VM ref>; either may be NULL), malloc'd, or NULL when
+ * there is none (not running here). Set by the VM layer. */
+void http_set_console_resolver(char *(*fn)(const char *ref, const char *uuid));
 
 /* Who serves POST /migrate?token=T (set by the VM layer): ok says whether
  * token admits this request (one use); fn then gets the upgraded stream

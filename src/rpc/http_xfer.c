@@ -19,12 +19,12 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* ---- /console: a raw relay to a VM's serial console ---- */
+/* ---- /console: a raw relay to a VM's console (serial or VNC) ---- */
 
-static char *(*http_console_path)(const char *vm_ref);
+static char *(*http_console_path)(const char *ref, const char *uuid);
 
 void
-http_set_console_resolver(char *(*fn)(const char *vm_ref))
+http_set_console_resolver(char *(*fn)(const char *ref, const char *uuid))
 {
 	http_console_path = fn;
 }
@@ -98,11 +98,13 @@ http_console(struct MHD_Connection *c, bool local)
 {
 	struct api_ctx ctx;
 	const char *ref = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ref");
+	const char *uuid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "uuid");
 	http_ctx_init(&ctx, c, local);
 	struct api_err *err = http_auth(c, local, &ctx);
 	char *path = NULL;
-	if (!err && (!ref || !http_console_path || !(path = http_console_path(ref))))
-		err = api_error(XE_HANDLE_INVALID, "VM", ref ? ref : "", NULL);
+	if (!err && ((!ref && !uuid) || !http_console_path ||
+		     !(path = http_console_path(ref, uuid))))
+		err = api_error(XE_HANDLE_INVALID, "console", uuid ? uuid : ref ? ref : "", NULL);
 	api_ctx_clear(&ctx);
 	if (err)
 		return http_fail(c, NULL, err, MHD_HTTP_NOT_FOUND);

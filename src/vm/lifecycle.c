@@ -489,18 +489,29 @@ lc_set_is_a_template(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **re
 	return api_commit(t);
 }
 
-/* The serial console socket of a VM running here (for /console). */
+/* The socket behind a console of a VM running here (for /console): by
+ * console uuid or ref (xapi's console locations), or by VM ref (the serial
+ * console, as `xe console` asks). vt100: the serial console; rfb: VNC. */
 static char *
-lc_console_path(const char *vm_ref)
+lc_console_path(const char *ref, const char *uuid)
 {
 	char *path = NULL;
+	const char *proto = "vt100";
 	db_rdlock();
-	struct db_row *r = db_get(DMC_VM, vm_ref);
+	struct db_row *c = uuid ? db_get_by_uuid(DMC_console, uuid)
+			   : ref ? db_get(DMC_console, ref)
+				 : NULL;
+	struct db_row *r = c ? db_get(DMC_VM, c->f[DMF_console_VM].s)
+		       : ref && !uuid ? db_get(DMC_VM, ref)
+				      : NULL;
+	if (c)
+		proto = c->f[DMF_console_protocol].s;
 	if (r && strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0 &&
 	    (strcmp(r->f[DMF_VM_power_state].s, "Running") == 0 ||
-	     strcmp(r->f[DMF_VM_power_state].s, "Paused") == 0))
-		path = xasprintf("%s/vms/%s/console.sock", vm_cfg.state_dir,
-				 r->f[DMF_VM_uuid].s);
+	     strcmp(r->f[DMF_VM_power_state].s, "Paused") == 0) &&
+	    (strcmp(proto, "vt100") == 0 || strcmp(proto, "rfb") == 0))
+		path = xasprintf("%s/vms/%s/%s", vm_cfg.state_dir, r->f[DMF_VM_uuid].s,
+				 strcmp(proto, "rfb") == 0 ? "vnc.sock" : "console.sock");
 	db_unlock();
 	return path;
 }

@@ -39,7 +39,12 @@ char *vm_suspend_sr(const struct db_row *vm);
 struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec,
 			      bool attached_only);
 
-/* Marks the VM and its devices as in power_state in a transaction. */
+/* Whether the VM gets a VNC framebuffer: platform:vnc=true|false, else as
+ * xapi gives HVM guests one (domain_type hvm) and PV/PVH guests none. */
+bool vm_wants_vnc(const struct db_row *vm);
+
+/* Marks the VM and its devices as in power_state in a transaction (its
+ * console records come and go with it). */
 void vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state);
 
 /* Host memory the VM needs / the host has free for new VMs (bytes). */

@@ -158,6 +158,53 @@ vm_str(const char *s)
 	return (union dm_val){.s = xstrdup(s)};
 }
 
+static const char *vm_map_get(const struct dm_coll *c, const char *key);
+
+bool
+vm_wants_vnc(const struct db_row *vm)
+{
+	const char *v = vm_map_get(vm->f[DMF_VM_platform].c, "vnc");
+	if (v)
+		return strcmp(v, "true") == 0;
+	return strcmp(vm->f[DMF_VM_domain_type].s, "hvm") == 0;
+}
+
+/* The consoles of a VM that starts running here, as xapi makes them from
+ * xenopsd's report: the serial console (vt100) and, with VNC, the
+ * framebuffer (rfb); location https://<host address>/console?uuid=<uuid>. */
+static void
+vm_consoles_create(struct db_txn *t, struct db_row *vm)
+{
+	struct db_row *h = db_get(DMC_host, vm_cfg.host_ref);
+	const char *addr = h ? h->f[DMF_host_address].s : "";
+	const char *protos[] = {"vt100", vm_wants_vnc(vm) ? "rfb" : NULL};
+
+	for (size_t i = 0; i < 2 && protos[i]; i++) {
+		struct db_row *c = db_txn_create(t, DMC_console, NULL, NULL);
+		db_txn_set(t, c, DMF_console_protocol, vm_str(protos[i]));
+		db_txn_set(t, c, DMF_console_location,
+			   (union dm_val){.s = xasprintf("https://%s/console?uuid=%s", addr,
+							 c->f[DMF_console_uuid].s)});
+		db_txn_set(t, c, DMF_console_VM, vm_str(vm->ref));
+	}
+}
+
+static void
+vm_consoles_destroy(struct db_txn *t, struct db_row *vm)
+{
+	const struct dm_coll *c = vm->f[DMF_VM_consoles].c;
+	size_t n = c ? c->n : 0;
+	char **refs = xcalloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n; i++)
+		refs[i] = xstrdup(c->v[i].s);
+	for (size_t i = 0; i < n; i++) {
+		db_txn_destroy(t, DMC_console, refs[i]);
+		free(refs[i]);
+	}
+	free(refs);
+}
+
 void
 vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 {
@@ -167,6 +214,10 @@ vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state)
 	snprintf(was, sizeof(was), "%s", vm->f[DMF_VM_power_state].s);
 	bool was_running = strcmp(was, "Halted") != 0 && strcmp(was, "Suspended") != 0;
 	db_txn_set(t, vm, DMF_VM_power_state, vm_str(power_state));
+	if (running && !was_running)
+		vm_consoles_create(t, vm);
+	else if (!running && was_running)
+		vm_consoles_destroy(t, vm);
 	db_txn_set(t, vm, DMF_VM_resident_on,
 		   vm_str(running ? vm_cfg.host_ref : DM_NULL_REF));
 	db_txn_set(t, vm, DMF_VM_scheduled_to_be_resident_on, vm_str(DM_NULL_REF));
@@ -323,8 +374,7 @@ vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 	}
 	const char *order = vm_map_get(r->f[DMF_VM_HVM_boot_params].c, "order");
 	s->boot_order = xstrdup(order ? order : "cd");
-	s->vnc = vm_map_get(r->f[DMF_VM_platform].c, "vnc") &&
-		 strcmp(vm_map_get(r->f[DMF_VM_platform].c, "vnc"), "true") == 0;
+	s->vnc = vm_wants_vnc(r);
 	s->hotplug_slots = 8;
 
 	const struct dm_coll *vbds = r->f[DMF_VM_VBDs].c;

@@ -2,8 +2,11 @@
 """Many disks: xapi's 255 VBDs per VM (userdevice 0..254) through the API,
 and a real guest (TCG) started with 40 disks, attached in parallel chunks
 before its vCPUs run, that sees all of them; one more hot-plugged disk goes
-on the disk bridges too and is seen, then goes away on unplug."""
+on the disk bridges too and is seen, then goes away on unplug. The same
+guest has VNC on request (platform:vnc=true): its rfb console record, and
+the RFB banner read through xapid's /console relay."""
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +44,28 @@ def disks_seen(console):
     except OSError:
         return -1
     return len(lines[-1].split()) - 1 if lines else -1
+
+
+def relay_read(x, sid, console_uuid, n):
+    """n bytes from a console through /console (HTTP upgrade)."""
+    c = socket.create_connection(("127.0.0.1", x.port), 30)
+    c.sendall(("POST /console?uuid=%s&session_id=%s HTTP/1.1\r\nHost: x\r\n"
+               "Connection: Upgrade\r\nUpgrade: xe-console\r\nContent-Length: 0\r\n\r\n"
+               % (console_uuid, sid)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    while len(rest) < n:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    c.close()
+    return head.split(b"\r\n")[0].decode(errors="replace"), rest[:n]
 
 
 def wait(cond, timeout):
@@ -98,8 +123,20 @@ try:
         r = s.VBD.create(sid, vbd_rec(vm, vdi, str(n + 1)))
         if n == NDISKS:
             extra = r["Value"]
+    s.VM.add_to_platform(sid, vm, "vnc", "true")
+    t.eq(s.VM.get_consoles(sid, vm)["Value"], [], "a halted VM has no console")
     r = s.VM.start(sid, vm, False, False)
     t.eq(err(r), ["none"], "VM.start with %d disks (and one more defined)" % (NDISKS + 1))
+    cons = {s.console.get_protocol(sid, c)["Value"]: s.console.get_record(sid, c)["Value"]
+            for c in s.VM.get_consoles(sid, vm)["Value"]}
+    t.eq(sorted(cons), ["rfb", "vt100"], "running: a serial (vt100) and a VNC (rfb) console")
+    rfb = cons.get("rfb", {})
+    t.ok(rfb.get("location", "").endswith("/console?uuid=" + rfb.get("uuid", "-")) and
+         rfb.get("location", "").startswith("https://"), "the rfb console's location",
+         rfb.get("location"))
+    status, banner = relay_read(x, sid, rfb.get("uuid", ""), 12)
+    t.eq((status.split(" ")[1:2], banner), (["101"], b"RFB 003.008\n"),
+         "the RFB banner through the /console relay")
     console = os.path.join(x.state, "vms", uuid, "console.log")
     t.ok(wait(lambda: disks_seen(console) == NDISKS + 1, 300),
          "the guest sees all %d disks" % (NDISKS + 1), "seen %d" % disks_seen(console))
@@ -114,6 +151,7 @@ try:
     t.ok(wait(lambda: disks_seen(console) == NDISKS + 1, 120), "the guest sees it again",
          "seen %d" % disks_seen(console))
     t.eq(err(s.VM.hard_shutdown(sid, vm)), ["none"], "hard shutdown")
+    t.eq(s.VM.get_consoles(sid, vm)["Value"], [], "and the consoles are gone")
     vm = None
 finally:
     if vm:
