@@ -284,3 +284,33 @@ cli_field_find(const struct cli_class *c, const char *name)
 			return &c->fields[i];
 	return NULL;
 }
+
+static bool (*cli_ds_query)(const char *vm_uuid, const char *ds, double *v);
+
+void
+cli_set_ds_query(bool (*fn)(const char *vm_uuid, const char *ds, double *v))
+{
+	cli_ds_query = fn;
+}
+
+void
+cli_dev_kbs(const struct db_row *row, bool vbd, bool write, struct buf *b)
+{
+	const char *vm = row->f[vbd ? DMF_VBD_VM : DMF_VIF_VM].s;
+	const char *dev = row->f[vbd ? DMF_VBD_device : DMF_VIF_device].s;
+	const char *uuid = cli_ref_uuid(DMC_VM, vm);
+	char ds[96], out[40];
+	double v;
+
+	snprintf(ds, sizeof(ds), vbd ? "vbd_%s_%s" : "vif_%s_%s", dev,
+		 vbd ? (write ? "write" : "read") : (write ? "tx" : "rx"));
+	if (!*dev || !uuid || !cli_ds_query || !cli_ds_query(uuid, ds, &v)) {
+		buf_adds(b, "<unknown>");
+		return;
+	}
+	/* OCaml's string_of_float */
+	int n = snprintf(out, sizeof(out), "%.12g", v / 1024.0);
+	if (strspn(out, "-0123456789") == (size_t)n)
+		snprintf(out + n, sizeof(out) - (size_t)n, ".");
+	buf_adds(b, out);
+}

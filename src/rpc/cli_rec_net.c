@@ -48,6 +48,18 @@ cli_net_unknown(const struct cli_fdef *f, const struct db_row *row,
 	buf_adds(b, "<unknown>");
 }
 
+static void
+cli_vif_read_kbs(const struct cli_fdef *f, const struct db_row *row, struct buf *b)
+{
+	cli_dev_kbs(row, false, false, b);
+}
+
+static void
+cli_vif_write_kbs(const struct cli_fdef *f, const struct db_row *row, struct buf *b)
+{
+	cli_dev_kbs(row, false, true, b);
+}
+
 #define RW CLIF_RW
 #define N(x) DMF_network_##x
 
@@ -143,8 +155,8 @@ static const struct cli_fdef cli_vif_fields[] = {
 	CF("other-config", I(other_config), CLIF_MAPRW),
 	CF("network-uuid", I(network), 0),
 	CF("network-name-label", I(network), CLIF_NAME),
-	CFC("io_read_kbs", cli_net_unknown, CLIF_EXPENSIVE),
-	CFC("io_write_kbs", cli_net_unknown, CLIF_EXPENSIVE),
+	CFC("io_read_kbs", cli_vif_read_kbs, CLIF_EXPENSIVE),
+	CFC("io_write_kbs", cli_vif_write_kbs, CLIF_EXPENSIVE),
 	CF("locking-mode", I(locking_mode), RW),
 	CF("ipv4-allowed", I(ipv4_allowed), RW | CLIF_SETRW),
 	CF("ipv6-allowed", I(ipv6_allowed), RW | CLIF_SETRW),

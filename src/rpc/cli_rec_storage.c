@@ -73,17 +73,22 @@ cli_vbd_vdi_name(const struct cli_fdef *f, const struct db_row *row,
 }
 
 static void
+cli_vbd_read_kbs(const struct cli_fdef *f, const struct db_row *row, struct buf *b)
+{
+	cli_dev_kbs(row, true, false, b);
+}
+
+static void
+cli_vbd_write_kbs(const struct cli_fdef *f, const struct db_row *row, struct buf *b)
+{
+	cli_dev_kbs(row, true, true, b);
+}
+
+static void
 cli_storage_true(const struct cli_fdef *f, const struct db_row *row,
 		 struct buf *b)
 {
 	buf_adds(b, "true");
-}
-
-static void
-cli_storage_unknown(const struct cli_fdef *f, const struct db_row *row,
-		    struct buf *b)
-{
-	buf_adds(b, "<unknown>");
 }
 
 #define RW CLIF_RW
@@ -182,8 +187,8 @@ static const struct cli_fdef cli_vbd_fields[] = {
 	CF("qos_algorithm_params", B(qos_algorithm_params), CLIF_MAPRW),
 	CF("qos_supported_algorithms", B(qos_supported_algorithms), CLIF_SET),
 	CF("other-config", B(other_config), CLIF_MAPRW),
-	CFC("io_read_kbs", cli_storage_unknown, CLIF_EXPENSIVE),
-	CFC("io_write_kbs", cli_storage_unknown, CLIF_EXPENSIVE),
+	CFC("io_read_kbs", cli_vbd_read_kbs, CLIF_EXPENSIVE),
+	CFC("io_write_kbs", cli_vbd_write_kbs, CLIF_EXPENSIVE),
 };
 
 #undef B

@@ -122,6 +122,15 @@ const char *cli_ref_uuid(int cls, const char *ref);
 /* The name_label of ref, or NULL if none. */
 const char *cli_ref_name(int cls, const char *ref);
 
+/* The latest value of data source ds of the VM with this uuid (as
+ * VM.query_data_source gives it): true and *v, or false when there is none.
+ * Set by the metrics module; takes no store lock. */
+void cli_set_ds_query(bool (*fn)(const char *vm_uuid, const char *ds, double *v));
+/* Appends the io_read_kbs / io_write_kbs text of a VBD or VIF row: its
+ * VM's data source (vbd_<device>_read|write, vif_<device>_rx|tx) / 1024
+ * as OCaml prints a float, or "<unknown>" (records.ml). */
+void cli_dev_kbs(const struct db_row *row, bool vbd, bool write, struct buf *b);
+
 /* The API spelling of a CLI enum value (case-insensitive, through emap),
  * or NULL if it is not a value of en. */
 const char *cli_enum_parse(const struct dm_enum *en, const char *const *emap,

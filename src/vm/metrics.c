@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "rpc/cli_records.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/vm_int.h"
@@ -674,9 +675,27 @@ mx_noop(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	return err;
 }
 
+/* The latest value of a data source, for the CLI's io_*_kbs fields. */
+static bool
+mx_ds_query(const char *uuid, const char *name, double *val)
+{
+	bool found = false;
+	pthread_mutex_lock(&mx_lock);
+	struct mx_vm *v = mx_find(uuid);
+	for (size_t i = 0; v && i < v->nds && !found; i++)
+		if (strcmp(v->ds[i].name, name) == 0) {
+			double x = metrics_ring_get(&v->ds[i].ring, 0);
+			*val = isnan(x) ? 0 : x;
+			found = true;
+		}
+	pthread_mutex_unlock(&mx_lock);
+	return found;
+}
+
 void
 metrics_start(void)
 {
+	cli_set_ds_query(mx_ds_query);
 	const char *p = getenv("XAPID_METRICS_PERIOD");
 	if (p && atof(p) >= 0.1)
 		mx_period = atof(p);

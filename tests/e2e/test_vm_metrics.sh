@@ -64,6 +64,21 @@ check_rc "vm-data-source-record" 0 $XE vm-data-source-record uuid=$VM data-sourc
 check_rc "vm-data-source-forget" 0 $XE vm-data-source-forget uuid=$VM data-source=cpu0
 check_rc "no matching VM" 1 $XE vm-data-source-list vm=no-such-vm
 check "memory-actual in VM_metrics" 268435456 "$($XE vm-param-get uuid=$VM param-name=memory-actual)"
+# xe's io_read_kbs / io_write_kbs of VBDs and VIFs: their data sources / 1024
+# (records.ml), "<unknown>" once halted
+VBD=$($XE vbd-list vm-uuid=$VM params=uuid --minimal)
+VIF=$($XE vif-list vm-uuid=$VM params=uuid --minimal)
+kbs() { # class uuid field data-source
+	got=$($XE $1-param-get uuid=$2 param-name=$3) &&
+		want=$($XE vm-data-source-query uuid=$VM data-source=$4) &&
+		python3 -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]) / 1024
+sys.exit(0 if abs(g - w) <= max(1.0, 0.5 * w) else 1)" "$got" "$want"
+}
+for f in "vbd $VBD io_read_kbs vbd_xvda_read" "vbd $VBD io_write_kbs vbd_xvda_write" \
+	"vif $VIF io_read_kbs vif_0_rx" "vif $VIF io_write_kbs vif_0_tx"; do
+	set -- $f
+	wait_for 10 kbs $f && ok "$1 $3 from $4" || not_ok "$1 $3 from $4" "$($XE $1-param-get uuid=$2 param-name=$3 2>&1)"
+done
 
 # the API directly (JSON-RPC): a data_source record set and a float
 python3 - "$PORT" "$PASSWORD" "$VM" > "$T_DIR/api.out" 2>&1 <<'EOF'
@@ -95,6 +110,7 @@ check_rc "vm-unpause" 0 $XE vm-unpause uuid=$VM
 check_rc "vm-shutdown --force" 0 $XE vm-shutdown uuid=$VM --force
 gone() { [ -z "$($XE vm-data-source-list uuid=$VM)" ]; }
 wait_for 20 gone && ok "data sources dropped when the VM stops" || not_ok "data sources dropped"
+check "io_read_kbs of a halted VM's VBD" "<unknown>" "$($XE vbd-param-get uuid=$VBD param-name=io_read_kbs)"
 stop_xapid
 
 # ---- a real guest (QEMU, TCG): skipped when the test guest cannot be built ----
