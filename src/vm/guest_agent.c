@@ -77,6 +77,132 @@ ga_call(const char *uuid, const char *cmd)
 	return ret;
 }
 
+/* Asks the guest to give the interface with this MAC the address addr
+ * ("a.b.c.d/len"), and gw as default route when not empty. 0 or -1. */
+static int
+ga_apply_ipv4(const char *uuid, const char *mac, const char *addr, const char *gw)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
+		 "\"arg\":[\"-c\",\"for i in /sys/class/net/*; do "
+		 "[ \\\"$(cat $i/address)\\\" = \\\"%s\\\" ] && d=${i##*/}; done; "
+		 "ip addr flush dev $d; ip addr add %s dev $d && ip link set $d up%s%s\"]}}",
+		 mac, addr, *gw ? " && ip route replace default via " : "", gw);
+	json_t *r = ga_call(uuid, cmd);
+	json_decref(r);
+	return r ? 0 : -1;
+}
+
+/* ---- static addresses across guest reboots ----
+ * xapi keeps a VIF's static IPv4 configuration in the VIF
+ * (ipv4_configuration_mode/addresses/gateway) and the guest's tools apply it
+ * whenever they start. Here: each time the agent of a VM comes up (first
+ * answer after a silence: a boot, a reboot, a resume, a xapid restart), a
+ * configured address the guest does not have is applied once more. */
+struct ga_session {
+	char uuid[37];
+	bool up;      /* the agent answered at the last poll */
+	bool applied; /* the configuration was checked in this session */
+	bool seen;    /* polled in this round (others are forgotten) */
+	struct ga_session *next;
+};
+
+static struct ga_session *ga_sessions; /* the poller thread's only */
+
+static struct ga_session *
+ga_session(const char *uuid)
+{
+	struct ga_session *g;
+	for (g = ga_sessions; g; g = g->next)
+		if (strcmp(g->uuid, uuid) == 0)
+			break;
+	if (!g) {
+		g = xcalloc(1, sizeof(*g));
+		snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+		g->next = ga_sessions;
+		ga_sessions = g;
+	}
+	g->seen = true;
+	return g;
+}
+
+/* Forgets the VMs not polled in this round. */
+static void
+ga_sessions_prune(void)
+{
+	for (struct ga_session **p = &ga_sessions; *p;) {
+		struct ga_session *g = *p;
+		if (!g->seen) {
+			*p = g->next;
+			free(g);
+		} else {
+			g->seen = false;
+			p = &g->next;
+		}
+	}
+}
+
+/* True when the agent's interface list gives the NIC with this MAC the
+ * address ip (without its prefix length). */
+static bool
+ga_has_ipv4(json_t *ifs, const char *mac, const char *ip)
+{
+	size_t i, j;
+	json_t *iface, *a;
+	json_array_foreach(ifs, i, iface) {
+		const char *m = json_string_value(json_object_get(iface, "hardware-address"));
+		if (!m || strcasecmp(m, mac) != 0)
+			continue;
+		json_array_foreach(json_object_get(iface, "ip-addresses"), j, a) {
+			const char *x = json_string_value(json_object_get(a, "ip-address"));
+			if (x && strcmp(x, ip) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Re-applies the static configurations of the VM's VIFs the guest lost. */
+static void
+ga_reapply_ipv4(const char *ref, const char *uuid, json_t *ifs)
+{
+	struct cfg {
+		char *mac, *addr, *gw;
+	} *cfgs = NULL;
+	size_t n = 0;
+	db_rdlock();
+	struct db_row *vm = db_get(DMC_VM, ref);
+	const struct dm_coll *vifs = vm ? vm->f[DMF_VM_VIFs].c : NULL;
+	for (size_t i = 0; vifs && i < vifs->n; i++) {
+		struct db_row *v = db_get(DMC_VIF, vifs->v[i].s);
+		const struct dm_coll *a = v ? v->f[DMF_VIF_ipv4_addresses].c : NULL;
+		if (!v || strcmp(v->f[DMF_VIF_ipv4_configuration_mode].s, "Static") != 0 ||
+		    !a || !a->n)
+			continue;
+		cfgs = xrealloc(cfgs, (n + 1) * sizeof(*cfgs));
+		cfgs[n].mac = xstrdup(v->f[DMF_VIF_MAC].s);
+		cfgs[n].addr = xstrdup(a->v[0].s);
+		cfgs[n].gw = xstrdup(v->f[DMF_VIF_ipv4_gateway].s);
+		n++;
+	}
+	db_unlock();
+	for (size_t i = 0; i < n; i++) {
+		char ip[64];
+		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(cfgs[i].addr, "/"), cfgs[i].addr);
+		if (!ga_has_ipv4(ifs, cfgs[i].mac, ip)) {
+			int rc = ga_apply_ipv4(uuid, cfgs[i].mac, cfgs[i].addr, cfgs[i].gw);
+			log_info("vm", "VM %s: static address %s of VIF %s %s", uuid,
+				 cfgs[i].addr, cfgs[i].mac,
+				 rc == 0 ? "applied again" : "could not be applied again");
+		}
+		free(cfgs[i].mac);
+		free(cfgs[i].addr);
+		free(cfgs[i].gw);
+	}
+	free(cfgs);
+}
+
 /* The VIF device of the guest interface with this MAC, or NULL. */
 static const char *
 ga_vif_device(const struct db_row *vm, const char *mac)
@@ -97,8 +223,18 @@ ga_poll_vm(const char *ref, const char *uuid)
 	json_t *os = ga_call(uuid, "{\"execute\":\"guest-get-osinfo\"}");
 	json_t *ifs = ga_call(uuid, "{\"execute\":\"guest-network-get-interfaces\"}");
 	json_t *info = ga_call(uuid, "{\"execute\":\"guest-info\"}");
-	if (!os && !ifs && !info)
+	struct ga_session *sess = ga_session(uuid);
+	if (!os && !ifs && !info) {
+		sess->up = false;
 		return;
+	}
+	if (!sess->up)
+		sess->applied = false; /* the agent (re)started: a new session */
+	sess->up = true;
+	if (!sess->applied && ifs) {
+		ga_reapply_ipv4(ref, uuid, ifs);
+		sess->applied = true;
+	}
 	struct ga_map osv = {0}, nets = {0}, drv = {0}, other = {0};
 	const char *k;
 	json_t *v;
@@ -227,6 +363,7 @@ ga_main(void *arg)
 		}
 		free(refs);
 		free(uuids);
+		ga_sessions_prune();
 	}
 	return NULL;
 }
@@ -278,17 +415,8 @@ ga_configure_ipv4(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **resul
 		err = api_error(XE_VM_LACKS_FEATURE, vm_ref, NULL);
 	if (!err && running && is_static) {
 		/* the guest applies it now: find the interface by MAC */
-		char cmd[1024];
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
-			 "\"arg\":[\"-c\",\"for i in /sys/class/net/*; do "
-			 "[ \\\"$(cat $i/address)\\\" = \\\"%s\\\" ] && d=${i##*/}; done; "
-			 "ip addr flush dev $d; ip addr add %s dev $d && ip link set $d up%s%s\"]}}",
-			 mac, addr, *gw ? " && ip route replace default via " : "", gw);
-		json_t *r = ga_call(vm_uuid, cmd);
-		if (!r)
+		if (ga_apply_ipv4(vm_uuid, mac, addr, gw) < 0)
 			err = api_internal("the guest agent could not apply the address");
-		json_decref(r);
 	}
 	if (!err) {
 		struct db_txn *t = db_txn_begin();

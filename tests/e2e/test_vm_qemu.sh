@@ -51,6 +51,15 @@ has_ip3() { $XE vm-param-get uuid=$VM param-name=networks | grep -q "0/ip: ${NET
 wait_for 60 has_ip3 && ok "the guest took the static address" || not_ok "the guest took the static address" "$($XE vm-param-get uuid=$VM param-name=networks 2>&1)"
 check "VIF records the configuration" "${NET}3/24" "$($XE vif-param-get uuid=$VIF param-name=ipv4-addresses)"
 check_rc "vif-configure-ipv4 with a bad address" 1 $XE vif-configure-ipv4 uuid=$VIF mode=static address=300.1.1.1/24
+# it survives a reboot of the guest (which comes up with .2 from its kernel
+# command line): re-applied when the agent comes up again
+ups=$(grep -c GUEST-UP "$CONSOLE")
+check_rc "vm-reboot" 0 $XE vm-reboot uuid=$VM
+rebooted() { [ "$(grep -c GUEST-UP "$CONSOLE")" -gt "$ups" ]; }
+wait_for 120 rebooted && ok "the guest rebooted" || not_ok "the guest rebooted"
+has_only_ip3() { n=$($XE vm-param-get uuid=$VM param-name=networks) &&
+	echo "$n" | grep -q "0/ip: ${NET}3" && ! echo "$n" | grep -q "0/ipv4/1"; }
+wait_for 90 has_only_ip3 && ok "the static address survives the reboot" || not_ok "the static address survives the reboot" "$($XE vm-param-get uuid=$VM param-name=networks 2>&1)"
 
 # hot-plug a disk, seen by the guest
 SR=$($XE sr-list params=uuid --minimal)
