@@ -55,24 +55,36 @@ import base64, sys
 b = base64.b64decode(sys.argv[1])
 print(" ".join(str(i) for i in range(len(b) * 8) if b[i // 8] & (0x80 >> (i % 8))))' "$1"; }
 lcb() { blocks "$($XE vdi-list-changed-blocks vdi-from-uuid=$1 vdi-to-uuid=$2)"; }
+# a 16-byte mark in block B, and reading it back past the guest's cache
+mark() { gexec "printf '%-16s' $2 | dd of=/dev/vda bs=16 count=1 seek=$(($1 * 4096)) conv=notrunc 2>/dev/null; sync"; }
+rmark() { gexec "dd if=/dev/vda bs=4096 count=1 skip=$(($1 * 16)) iflag=direct 2>/dev/null | head -c 16" | tr -d ' '; }
 
 check_rc "vdi-enable-cbt on the running VM's disk" 0 $XE vdi-enable-cbt uuid=$V
 gw 3
+mark 200 MARK-A
 S1=$($XE vdi-snapshot uuid=$V)
 check "a live snapshot of a tracked disk" 36 "${#S1}"
 gw 7 100 511
 S2=$($XE vdi-snapshot uuid=$V)
 check "the blocks the guest wrote between two live snapshots" "7 100 511" "$(lcb $S1 $S2)"
 gw 42
+mark 300 MARK-B
 S3=$($XE vdi-snapshot uuid=$V)
-check "the next interval" "42" "$(lcb $S2 $S3)"
-check "both intervals" "7 42 100 511" "$(lcb $S1 $S3)"
+check "the next interval" "42 300" "$(lcb $S2 $S3)"
+check "both intervals" "7 42 100 300 511" "$(lcb $S1 $S3)"
+check "data written before the first snapshot reads back" MARK-A "$(rmark 200)"
+check "data written between snapshots reads back (layers reopened)" MARK-B "$(rmark 300)"
 check_rc "up to the disk while the VM writes to it: refused" 1 $XE vdi-list-changed-blocks vdi-from-uuid=$S3 vdi-to-uuid=$V
 
 # a snapshot deleted while the VM runs: its chain is coalesced live, the
 # history is kept
 check_rc "vdi-destroy of the middle snapshot (live coalesce)" 0 $XE vdi-destroy uuid=$S2
-check "the history across the deleted snapshot" "7 42 100 511" "$(lcb $S1 $S3)"
+check "the history across the deleted snapshot" "7 42 100 300 511" "$(lcb $S1 $S3)"
+S5=$($XE vdi-snapshot uuid=$V)
+check_rc "a second live coalesce of the same disk" 0 $XE vdi-destroy uuid=$S5
+nchain=$(qemu-img info -U --backing-chain "$STATE/sr-local/$V.qcow2" | grep -c '^image:')
+[ "$nchain" -le 2 ] && ok "the chain stays short ($nchain)" || not_ok "the chain stays short" "$nchain layers"
+check "the marks still read back" "MARK-A MARK-B" "$(rmark 200) $(rmark 300)"
 gw 9
 check_rc "vm-shutdown" 0 $XE vm-shutdown uuid=$VM
 check "the disk's own interval, kept in its file" "9" "$(lcb $S3 $V)"

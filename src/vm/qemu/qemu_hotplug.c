@@ -327,6 +327,44 @@ qemu_disk_top(struct qemu_vm *vm, const char *id, char **err)
 	return top;
 }
 
+/* After a stream: the layers below top left the chain but, added by name,
+ * stay open (and keep their files' space) until deleted; top and its file
+ * node stay. */
+static void
+qemu_disk_nodes_drop(struct qemu_vm *vm, const char *id, const char *top)
+{
+	char keep[48], fprefix[48];
+	size_t plen = strlen(id);
+	snprintf(fprefix, sizeof(fprefix), "%s-fmt", id);
+	if (strncmp(top, fprefix, strlen(fprefix)) == 0)
+		snprintf(keep, sizeof(keep), "%s-file%s", id, top + strlen(fprefix));
+	else
+		keep[0] = 0;
+	for (int pass = 0; pass < 2; pass++) { /* format nodes first, then files */
+		char *e = NULL;
+		json_t *g = qemu_block_graph(vm, &e), *n;
+		size_t i;
+		free(e);
+		if (!g)
+			return;
+		json_array_foreach(json_object_get(g, "nodes"), i, n) {
+			const char *name = json_string_value(json_object_get(n, "name"));
+			if (!name || strncmp(name, id, plen) != 0 || name[plen] != '-' ||
+			    strcmp(name, top) == 0 || strcmp(name, keep) == 0 ||
+			    (pass == 0) != (strstr(name, "-fmt") != NULL))
+				continue;
+			json_t *args = json_pack("{s:s}", "node-name", name);
+			char *e2 = NULL;
+			if (qmp_command(vm->mon, "blockdev-del", args, NULL, QEMU_HP_CMD_MS, &e2) ==
+			    QMP_OK)
+				log_info(QEMU_TAG, "VM %s: layer %s closed", vm->uuid, name);
+			free(e2);
+			json_decref(args);
+		}
+		json_decref(g);
+	}
+}
+
 #define QEMU_CBT_BITMAP "xapid-cbt"
 
 /* A persistent 64 KiB dirty bitmap on node. */
@@ -428,10 +466,18 @@ qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
 		n = atoi(top + strlen(prefix)) + 1;
 	snprintf(fmtnode, sizeof(fmtnode), "%s-fmt-s%d", id, n);
 	snprintf(fnode, sizeof(fnode), "%s-file-s%d", id, n);
-	json_t *add = json_pack("{s:s, s:s, s:o, s:n}", "driver", "qcow2", "node-name", fmtnode,
-				"file", qemu_json_proto(new_top, fnode, false), "backing");
-	if (qemu_hp_cmd(vm, "blockdev-add", add, err) != QMP_OK)
+	/* the protocol node is added on its own, as at start: a file node
+	 * made inline with its format node is reopened when that layer turns
+	 * read-only, and file-posix reopens by name, which by then (the SR
+	 * renamed the file into the base) is the new top's file */
+	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_proto(new_top, fnode, false), err) != QMP_OK)
 		goto out;
+	json_t *add = json_pack("{s:s, s:s, s:s, s:n}", "driver", "qcow2", "node-name", fmtnode,
+				"file", fnode, "backing");
+	if (qemu_hp_cmd(vm, "blockdev-add", add, err) != QMP_OK) {
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fnode));
+		goto out;
+	}
 	/* the new top tracks its writes from its first one */
 	if ((cbt && qemu_hp_cmd(vm, "block-dirty-bitmap-add",
 				qemu_json_cbt(fmtnode, QEMU_CBT_BITMAP), err) != QMP_OK) ||
@@ -439,6 +485,7 @@ qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
 			json_pack("{s:s, s:s}", "node", top, "overlay", fmtnode),
 			err) != QMP_OK) {
 		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmtnode));
+		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fnode));
 		goto out;
 	}
 	if (cbt)
@@ -483,6 +530,7 @@ qemu_disk_stream(const char *uuid, const char *id, char **err)
 		*err = xasprintf("VM %s: stream of disk %s failed: %s", uuid, id, jerr);
 	} else {
 		log_info(QEMU_TAG, "VM %s: disk %s streamed into its top layer", uuid, id);
+		qemu_disk_nodes_drop(vm, id, top);
 		rc = 0;
 	}
 	json_decref(data);
