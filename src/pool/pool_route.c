@@ -31,12 +31,14 @@ proute_find(const char *host)
 	return NULL;
 }
 
-/* VM messages that run where the VM runs. */
+/* VM messages that run where the VM runs. (VM.pool_migrate is forwarded
+ * by vm/migrate.c itself: the source answers it with the downtime, which
+ * the master notes on its Async task.) */
 static const char *const proute_resident[] = {
     "VM.shutdown",     "VM.clean_shutdown", "VM.hard_shutdown",
     "VM.clean_reboot", "VM.hard_reboot",    "VM.pause",
-    "VM.unpause",      "VM.suspend",        "VM.pool_migrate",
-    "VM.migrate_send", "VM.checkpoint",     "VM.set_memory_dynamic_range",
+    "VM.unpause",      "VM.suspend",        "VM.migrate_send",
+    "VM.checkpoint",   "VM.set_memory_dynamic_range",
     "VM.send_sysrq",   "VM.send_trigger",
 };
 

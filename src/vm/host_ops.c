@@ -438,9 +438,12 @@ host_ops_register(void)
 	/* as xapi after a toolstack restart (consider_enabling_host with
 	 * auto_enable): a host disabled by user request comes back enabled */
 	db_rdlock();
-	bool known = db_get(DMC_host, vm_cfg.host_ref) != NULL;
+	struct db_row *h = db_get(DMC_host, vm_cfg.host_ref);
+	const struct dm_coll *ops = h ? h->f[DMF_host_allowed_operations].c : NULL;
+	bool fix = h && (!h->f[DMF_host_enabled].b || !ops || ops->n != 6);
 	db_unlock();
-	if (known)
+	/* only when something changes */
+	if (fix)
 		api_err_free(host_set_enabled(vm_cfg.host_ref, true));
 	api_register("host.disable", host_disable, 0);
 	api_register("host.enable", host_enable, 0);

@@ -51,6 +51,7 @@
 
 #define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
 #define MIG_TOKEN_S 60     /* a stream token is good for this long */
+#define MIG_REPLICA_WAIT_S 30 /* destination: for its replica to show the VM */
 #define MIG_CONNECT_MS 30000
 #define MIG_TASK_KEY "xapid-forwarded" /* options: forwarded by the master */
 
@@ -206,6 +207,16 @@ mig_serve(int sock, const char *body, size_t len)
 	if (!vm || vm_spec_from_json(json_object_get(j, "layout"), &lay, &msg) < 0) {
 		log_warn("migrate", "POST /migrate: malformed request");
 		goto out;
+	}
+	/* a slave's replica may not have the VM's latest records yet */
+	for (int i = 0; i < MIG_REPLICA_WAIT_S * 10; i++) {
+		db_rdlock();
+		struct db_row *r = db_get(DMC_VM, vm);
+		bool there = r && strcmp(r->f[DMF_VM_power_state].s, "Running") == 0;
+		db_unlock();
+		if (there)
+			break;
+		usleep(100000);
 	}
 	if ((e = vm_spec_build(vm, &spec, true))) {
 		log_warn("migrate", "VM %s cannot be built here: %s", vm, e->code);

@@ -47,6 +47,29 @@ while [ $n -lt 300 ]; do
 	n=$((n + 1))
 done
 check "two enabled hosts" 2 "$(pool_xe 1 host-list enabled=true --minimal | tr ',' '\n' | grep -c .)"
+# the destination builds the VM from its replica: it must follow the master
+out=$(python3 - "$(pool_ip 2)" "$(cat "$T_DIR/h2/pool-secret" 2>/dev/null)" "$u1" <<'PY' 2>&1
+import sys, time, xmlrpc.client
+s = xmlrpc.client.ServerProxy("http://%s/" % sys.argv[1])
+for _ in range(600):
+    try:
+        sid = s.session.slave_login("OpaqueRef:NULL", sys.argv[2])["Value"]
+        if s.host.get_by_uuid(sid, sys.argv[3])["Status"] == "Success":
+            print("follows")
+            break
+    except Exception:
+        pass
+    time.sleep(0.2)
+else:
+    print("h1's host record never reached h2's replica")
+PY
+)
+if [ "$out" != follows ]; then
+	not_ok "h2's replica follows the master" "$out"
+	done_testing
+	exit 1
+fi
+ok "h2's replica follows the master"
 
 wait_for() { # seconds cmd...
 	w=$(($1 * 10))
