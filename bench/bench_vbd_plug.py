@@ -152,7 +152,8 @@ def stop_all(x, vms):
 
 
 def raw_argv(x, uuid, d):
-    """The QEMU command line xapid used, with the disks on it, in dir d."""
+    """The QEMU command line xapid used, with the disks on it as xapid
+    attaches them (TCG: no iothreads), in dir d."""
     vmdir = os.path.join(x.state, "vms", uuid)
     st = json.load(open(os.path.join(vmdir, "state.json")))
     pid = int(open(os.path.join(vmdir, "pid")).read().split()[0])
@@ -160,8 +161,7 @@ def raw_argv(x, uuid, d):
     a = [w.replace(vmdir, d) for w in argv if w != "-S"]
     for disk, port in zip(st["spec"]["disks"], st["disk_port"]):
         i = disk["id"]
-        a += ["-object", json.dumps({"qom-type": "iothread", "id": "io-" + i}),
-              "-blockdev", json.dumps({"driver": "file", "filename": disk["path"],
+        a += ["-blockdev", json.dumps({"driver": "file", "filename": disk["path"],
                                        "node-name": i + "-file", "read-only": False,
                                        "cache": {"direct": True, "no-flush": False},
                                        "aio": "io_uring", "discard": "unmap"}),
@@ -173,7 +173,7 @@ def raw_argv(x, uuid, d):
                                      "serial": str(disk["userdevice"]),
                                      "bus": "pb%d" % ((port - 1) // 31 + 1),
                                      "addr": "0x%x" % ((port - 1) % 31 + 1),
-                                     "iothread": "io-" + i, "disable-legacy": "on"})]
+                                     "disable-legacy": "on"})]
     return a
 
 

@@ -263,7 +263,7 @@ qemu_json_iothread(const struct vm_disk *d)
 }
 
 json_t *
-qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex)
+qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex, bool iothread)
 {
 	char file[32], fmt[32], io[32], serial[16], bus[16], addr[8];
 	json_t *o;
@@ -274,9 +274,11 @@ qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex)
 	snprintf(addr, sizeof(addr), "0x%x", (slot - 1) % QEMU_BRIDGE_SLOTS + 1);
 	/* modern-only: on a conventional bus a transitional device would
 	 * want I/O ports, of which a machine has too few for 255 disks */
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci",
-		      "id", d->id, "drive", fmt, "serial", serial, "bus", bus, "addr", addr,
-		      "iothread", io, "disable-legacy", "on");
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci", "id",
+		      d->id, "drive", fmt, "serial", serial, "bus", bus, "addr", addr,
+		      "disable-legacy", "on");
+	if (iothread)
+		json_object_set_new(o, "iothread", json_string(io));
 	if (bootindex > 0)
 		json_object_set_new(o, "bootindex", json_integer(bootindex));
 	return o;
@@ -688,8 +690,13 @@ qemu_cmdline_build(const struct vm_spec *s, const struct qemu_cmdline_opts *o,
 			if (disk_boot[i])
 				json_object_set_new(dev, "bootindex", json_integer(disk_boot[i]));
 		} else {
-			qemu_arg_json(&a, "-object", qemu_json_iothread(d));
-			dev = qemu_json_disk_device(d, out->disk_port[i], disk_boot[i]);
+			/* iothreads with KVM only: QEMU 7.2's TCG asserts when an
+			 * iothread's virtio-blk raises an interrupt (seen in boot
+			 * storms: tcg_handle_interrupt, BQL not held) */
+			bool use_io = strcmp(o->accel, "kvm") == 0;
+			if (use_io)
+				qemu_arg_json(&a, "-object", qemu_json_iothread(d));
+			dev = qemu_json_disk_device(d, out->disk_port[i], disk_boot[i], use_io);
 		}
 		qemu_arg_json(&a, "-device", dev);
 	}

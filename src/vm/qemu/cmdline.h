@@ -92,8 +92,9 @@ json_t *qemu_json_proto(const char *path, const char *node, bool cdrom);
 json_t *qemu_json_blockdev_aio(const struct vm_disk *d, bool direct, const char *aio);
 json_t *qemu_json_blockdev_fmt(const struct vm_disk *d, bool direct);
 json_t *qemu_json_iothread(const struct vm_disk *d);
-/* A virtio disk in disk slot slot (see above). */
-json_t *qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex);
+/* A virtio disk in disk slot slot (see above), on its iothread (KVM only:
+ * see cmdline.c) or not. */
+json_t *qemu_json_disk_device(const struct vm_disk *d, int slot, int bootindex, bool iothread);
 json_t *qemu_json_netdev(const struct vm_nic *n, const char *tap, int queues);
 json_t *qemu_json_nic_device(const struct vm_nic *n, int port, int queues, int bootindex);
 

@@ -60,6 +60,12 @@ qemu_wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+bool
+qemu_use_iothreads(void)
+{
+	return strcmp(qemu_accel_name, "kvm") == 0;
+}
+
 /* Appends the tail of qemu.log to *err (set by the failing step). */
 static void
 qemu_err_add_log(struct qemu_vm *vm, char **err)

@@ -218,18 +218,18 @@ int
 qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
 		 char **err)
 {
-	bool direct = qemu_direct_ok(d->path);
+	bool direct = qemu_direct_ok(d->path), iothread = qemu_use_iothreads();
 	char file[32], fmt[32], io[32];
 
 	qemu_disk_names(d->id, file, fmt, io);
-	if (qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK)
+	if (iothread && qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK)
 		return -1;
 	if (qemu_blockdev_add_file(vm, d, direct, err) != QMP_OK)
 		goto del_io;
 	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) != QMP_OK)
 		goto del_file;
-	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, bootindex), err) !=
-	    QMP_OK)
+	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, bootindex, iothread),
+			err) != QMP_OK)
 		goto del_fmt;
 	return 0;
 del_fmt:
@@ -237,7 +237,8 @@ del_fmt:
 del_file:
 	qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
 del_io:
-	qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+	if (iothread)
+		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
 	return -1;
 }
 
@@ -596,7 +597,8 @@ qemu_disk_unplug(const char *uuid, const char *id, char **err)
 	} else if (qemu_device_del(vm, id, err) == 0) {
 		qemu_disk_names(id, file, fmt, io);
 		qemu_disk_nodes_del(vm, id);
-		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+		if (qemu_use_iothreads())
+			qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
 		vm_disk_clear(&vm->spec.disks[i]);
 		size_t tail = vm->spec.ndisks - (size_t)i - 1;
 		memmove(&vm->spec.disks[i], &vm->spec.disks[i + 1], tail * sizeof(struct vm_disk));

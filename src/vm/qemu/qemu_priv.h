@@ -168,6 +168,12 @@ void qemu_quiet_resets(struct qemu_vm *vm);
 /* Sets the run state (under the lock). */
 void qemu_set_state(struct qemu_vm *vm, enum vm_run_state st);
 
+/* ---- qemu.c ---- */
+
+/* Disks get an iothread each: with KVM only (QEMU 7.2's TCG asserts when an
+ * iothread raises a guest interrupt). */
+bool qemu_use_iothreads(void);
+
 /* ---- qemu_net.c ---- */
 
 /* Creates a tap for NIC n of VM uuid (name chosen free and written to
