@@ -75,6 +75,10 @@ t_cleanup() {
 	rm -rf "$T_DIR"
 }
 trap t_cleanup EXIT
+# killed (a runner's timeout, ^C): still run the EXIT trap, whatever the test
+# set it to, so that its processes, namespaces and mounts are cleaned up
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 ok() {
 	t_n=$((t_n + 1))
