@@ -264,6 +264,7 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref,
 	db_txn_set(t, r, DMF_VDI_virtual_size, (union dm_val){.i = size});
 	db_txn_set(t, r, DMF_VDI_location, (union dm_val){.s = xstrdup(location)});
 	db_txn_set(t, r, DMF_VDI_managed, (union dm_val){.b = true});
+	sr_map_put(t, r, DMF_VDI_sm_config, SR_MEMORY_IMAGE_KEY, "true");
 	char *ref = xstrdup(r->ref);
 	err = api_commit(t);
 	if (err) {

@@ -161,6 +161,10 @@ struct api_err *sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pen
 
 /* The sm_config key of sr_vdi_clone's pending mark. */
 #define SR_PENDING_KEY "xapid-pending"
+/* The sm_config key marking a memory image xapid made (suspend, checkpoint):
+ * recovery removes such an image once no VM holds it; suspend VDIs made by
+ * users never carry it and are never removed behind their back. */
+#define SR_MEMORY_IMAGE_KEY "xapid-memory-image"
 
 /* Sets key to val in the string map field of row r (val NULL: removes it). */
 void sr_map_put(struct db_txn *t, struct db_row *r, int field, const char *key,

@@ -118,17 +118,22 @@ sr_recover_scan(void)
 	bool edited = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct dm_coll *sm = v[i]->f[DMF_VDI_sm_config].c;
-		bool pending = false, used = v[i]->f[DMF_VDI_VBDs].c && v[i]->f[DMF_VDI_VBDs].c->n;
-		for (size_t j = 0; sm && j < sm->n; j++)
+		bool pending = false, image = false;
+		bool used =
+		    v[i]->f[DMF_VDI_VBDs].c && v[i]->f[DMF_VDI_VBDs].c->n;
+		for (size_t j = 0; sm && j < sm->n; j++) {
 			pending = pending || strcmp(sm->v[2 * j].s, SR_PENDING_KEY) == 0;
+			image = image || strcmp(sm->v[2 * j].s,
+			                        SR_MEMORY_IMAGE_KEY) == 0;
+		}
 		if (pending && used) {
 			struct db_row *w = db_txn_edit(t, DMC_VDI, v[i]->ref);
 			sr_map_put(t, w, DMF_VDI_sm_config, SR_PENDING_KEY, NULL);
 			edited = true;
 			continue;
 		}
-		if (!pending && strcmp(v[i]->f[DMF_VDI_type].s, "suspend") == 0) {
-			/* a memory image no VM (or checkpoint) holds */
+		if (!pending && image) {
+			/* a memory image of ours no VM (or checkpoint) holds */
 			for (size_t j = 0; j < nv && !used; j++)
 				used = strcmp(vms[j]->f[DMF_VM_suspend_VDI].s, v[i]->ref) == 0;
 			pending = !used;

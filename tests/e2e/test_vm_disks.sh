@@ -118,4 +118,11 @@ $XE vm-destroy uuid=$SN
 check "only the VM's disk is left in the SR" "1 1" "$($XE vdi-list sr-uuid=$SR --minimal | tr , '\n' | grep -c .) $(nbases)"
 pattern $RVDI 0x11 && ok "the VM's data survived the coalescing" || not_ok "the VM's data survived the coalescing"
 qemu-img info --output=json "$(file_of $RVDI)" | grep -q backing-filename && not_ok "the disk stands alone again" || ok "the disk stands alone again"
+
+# a suspend VDI an administrator made is theirs: a restart's recovery (which
+# removes memory images of interrupted suspends and checkpoints) leaves it
+UV=$($XE vdi-create sr-uuid=$SR name-label=mine type=suspend virtual-size=16777216)
+stop_xapid
+start_xapid d1 || not_ok "xapid restarts"
+check "a user's suspend VDI survives a restart" "$UV" "$($XE vdi-list uuid=$UV --minimal)"
 done_testing
