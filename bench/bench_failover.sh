@@ -47,11 +47,14 @@ while [ $i -le $RUNS ]; do
 	t0=$(now)
 	pool_stop "$mk" KILL
 	ok=
-	while [ -z "$ok" ]; do
+	tries=0
+	while [ -z "$ok" ] && [ $tries -lt 600 ]; do
 		for k in $others; do
 			pool_xe $k network-create name-label=fo-$i > /dev/null 2>&1 && { ok=$k; break; }
 		done
+		tries=$((tries + 1))
 	done
+	[ -n "$ok" ] || { echo "run $i: no write through a new master; giving up"; exit 1; }
 	t1=$(now)
 	fo=$(python3 -c "print(int(($t1-$t0)*1000))")
 	el=$(log_ms "$t0" "leader is now\|now the pool master" $others)
@@ -62,7 +65,11 @@ while [ $i -le $RUNS ]; do
 	t2=$(now)
 	pool_xe "$cur" pool-designate-new-master host-uuid="$u" > /dev/null 2>&1
 	t3=$(now)
-	until pool_xe "$mk" network-create name-label=dn-$i > /dev/null 2>&1; do :; done
+	tries=0
+	until pool_xe "$mk" network-create name-label=dn-$i > /dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ $tries -lt 600 ] || { echo "run $i: no write after the handover"; exit 1; }
+	done
 	t4=$(now)
 	python3 -c "
 fo,el=$fo,${el:-0}

@@ -42,6 +42,8 @@
 #define PDQ_LEADER_WAIT_MS 10000
 /* How long to retry a statement refused with SQLITE_BUSY. */
 #define PDQ_BUSY_RETRIES 200
+/* dqlite's code for a request on a connection whose database is gone. */
+#define PDQ_NO_DATABASE 12
 /* Rows per multi-row statement: 3 parameters each, at most 255 in all. */
 #define PDQ_ROWS_PER_STMT (DQC_MAX_PARAMS / 3)
 /* Bytes of row data per statement before a new one is started. */
@@ -228,8 +230,12 @@ pdq_write_group(struct pdq *p, const struct persist_op *ops, size_t n,
 static bool
 pdq_retryable(int code)
 {
+	/* 12: "no database opened": dqlite drops a connection's database
+	 * when its node loses the leadership; a node that leads again must
+	 * open it on a new connection */
 	return code == DQC_ETRANSPORT || code == DQC_SQLITE_IOERR_NOT_LEADER ||
-	       code == DQC_SQLITE_IOERR_LEADERSHIP_LOST;
+	       code == DQC_SQLITE_IOERR_LEADERSHIP_LOST ||
+	       code == PDQ_NO_DATABASE;
 }
 
 /* Runs one transaction: "BEGIN; [DELETE FROM obj;] generation", the ops in
@@ -319,6 +325,7 @@ struct pdq_load {
 	void *ctx;
 	uint64_t generation;
 	char *problem; /* why the load stopped, malloc'd */
+	size_t rows;   /* rows handed to cb */
 };
 
 /* Row callback of the load query: the generation row (cls NULL) or an
@@ -345,6 +352,7 @@ pdq_load_row(void *ctx, size_t ncols, const char *const *names,
 	if (v[0].type != DQC_TEXT || v[1].type != DQC_TEXT ||
 	    v[2].type != DQC_TEXT)
 		goto bad;
+	l->rows++;
 	if (l->cb(l->ctx, v[0].u.s, v[1].u.s, v[2].u.s) != 0) {
 		l->problem = xstrdup("load stopped by the row callback");
 		return -1;
@@ -360,18 +368,30 @@ pdq_load_all(struct persist *base, persist_row_cb cb, void *ctx,
 	     uint64_t *generation, char **err)
 {
 	struct pdq *p = (struct pdq *)base;
-	struct pdq_load l = {cb, ctx, 0, NULL};
+	struct pdq_load l = {cb, ctx, 0, NULL, 0};
 	char *e = NULL;
 	int rv = -1;
 
 	pthread_mutex_lock(&p->lock);
-	if (pdq_connect(p, &e) == 0) {
+	for (int attempt = 0; attempt < 2 && rv < 0 && !l.problem; attempt++) {
+		free(e);
+		e = NULL;
+		if (pdq_connect(p, &e) < 0)
+			break;
 		/* One statement: one consistent snapshot of both tables. */
 		rv = dqc_query(p->conn,
 			       "SELECT NULL, NULL, v FROM meta "
 			       "WHERE k = 'generation' "
 			       "UNION ALL SELECT cls, ref, data FROM obj",
 			       NULL, 0, pdq_load_row, &l, &e);
+		if (rv < 0 && !l.problem) {
+			/* a stale connection (see pdq_retryable): anew */
+			bool again = pdq_retryable(dqc_errcode(p->conn)) &&
+				     l.rows == 0;
+			pdq_disconnect(p);
+			if (!again)
+				break;
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (l.problem) {
