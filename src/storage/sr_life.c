@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool/pool.h"
 #include "rpc/api.h"
@@ -63,7 +64,18 @@ sr_pbd_plug_remote(const char *address, const char *host_ref,
 	xv *args = xv_array(), *res = NULL;
 	xv_push(args, xv_str(sess->u.s));
 	xv_push(args, xv_str(pbd_ref));
-	err = pool_call(address, "PBD.plug", args, &res);
+	/* the member's replica may not have the PBD yet (just made here):
+	 * bounded retries while it catches up */
+	for (int i = 0; i < 100; i++) {
+		api_err_free(err);
+		xv_free(res);
+		res = NULL;
+		err = pool_call(address, "PBD.plug", args, &res);
+		if (!err || strcmp(err->code, "HANDLE_INVALID") != 0)
+			break;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	xv_free(args);
 	xv_free(res);
 	res = NULL;
