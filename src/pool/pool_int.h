@@ -148,6 +148,21 @@ void proute_register(void);
 
 /* ---- pool_join.c ---- */
 
+/* Registers pool.join, join_force, initial_auth and join_member. */
 void pjoin_register(void);
+/* A call on the master (or any member) at address; frees params. */
+struct api_err *pjoin_call(const char *master, const char *method, xv *params,
+			   xv **result);
+/* An XML-RPC argument array: session (if not NULL) then the NULL-ended
+ * strings. */
+xv *pjoin_args(const char *session, ...);
+/* Sets the Raft roles for the pool's current size. */
+void pjoin_rebalance(void);
+
+/* ---- pool_eject.c ---- */
+
+/* Registers pool.eject, eject_self, host.destroy and
+ * pool.designate_new_master. */
+void peject_register(void);
 
 #endif

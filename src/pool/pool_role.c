@@ -975,6 +975,7 @@ pool_start(const char *host_ref)
 	pfollow_register();
 	pwrite_register();
 	pjoin_register();
+	peject_register();
 	proute_register();
 	pthread_mutex_lock(&pr.lock);
 	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
