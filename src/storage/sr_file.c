@@ -328,7 +328,7 @@ srf_vdi_used(const struct sr_ctx *sr, const char *location)
 	return used;
 }
 
-static struct api_err *
+struct api_err *
 srf_stat(const struct sr_ctx *sr, int64_t *size, int64_t *used)
 {
 	struct api_err *e = NULL;

@@ -20,6 +20,10 @@ extern const struct sr_driver sr_file_ext, sr_file_file, sr_file_nfs,
 struct sr_fs *srf_open(const struct sr_ctx *sr, struct api_err **err);
 /* SR_BACKEND_FAILURE_1 "<what>: <the fs's message>". */
 struct api_err *srf_fs_fail(struct sr_fs *fs, const char *what);
+/* The SR's size and space used as its storage reports them: the stat op
+ * of every driver keeping its files through sr_fs (file, ext, nfs, iso). */
+struct api_err *srf_stat(const struct sr_ctx *sr, int64_t *size,
+			 int64_t *used);
 /* Runs qemu-img; its failure as SR_BACKEND_FAILURE_1 with its stderr. */
 struct api_err *srf_qemu_img(const char *what, char *const argv[]);
 /* The path or nfs:// URL of a VDI's image (malloc'd). */

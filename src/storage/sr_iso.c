@@ -133,19 +133,6 @@ iso_vdi_used(const struct sr_ctx *sr, const char *location)
 	return size;
 }
 
-static struct api_err *
-iso_stat(const struct sr_ctx *sr, int64_t *size, int64_t *used)
-{
-	struct api_err *e = NULL;
-	struct sr_fs *fs = srf_open(sr, &e);
-	if (!fs)
-		return e;
-	if (sr_fs_space(fs, size, used) < 0)
-		e = srf_fs_fail(fs, "sr_stat");
-	sr_fs_close(fs);
-	return e;
-}
-
 static char *
 iso_vdi_path(const struct sr_ctx *sr, const char *location, const char **format)
 {
@@ -165,6 +152,6 @@ const struct sr_driver sr_iso_driver = {
     .attach = iso_attach,
     .scan = iso_scan,
     .vdi_used = iso_vdi_used,
-    .stat = iso_stat,
+    .stat = srf_stat,
     .vdi_path = iso_vdi_path,
 };
