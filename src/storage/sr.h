@@ -118,6 +118,14 @@ struct sr_driver {
 /* The driver of an SR type, or NULL. */
 const struct sr_driver *sr_driver_find(const char *type);
 
+/* This run of xapid on this host as it names the partial files it makes
+ * on an SR (imports): "<host uuid>.<8 hex digits drawn at start>". Where
+ * there are no locks (NFS) the name tells who owns such a file. */
+const char *sr_run_tag(void);
+/* True when file name (prefix, a run tag, ".", more) was made by an earlier
+ * run of xapid on this host: its owner is gone, the file can go. */
+bool sr_run_tag_stale(const char *name, const char *prefix);
+
 /* Registers the SR/VDI API handlers. Call after api_init(). */
 void sr_register(const char *host_ref);
 
@@ -134,10 +142,10 @@ struct api_err *sr_vdi_new(const char *sr_ref, const char *name, int64_t size,
 struct api_err *sr_vdi_create_rec(const xv *rec, char **ref);
 
 /* A VDI of type "suspend" on SR sr_ref, for a memory image the caller
- * writes to *path (the file does not exist yet). Sets *vdi_ref and *path
- * (malloc'd). */
+ * then writes through sr_memimg.h (the file does not exist yet). Sets
+ * *vdi_ref (malloc'd). */
 struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
-				      char **vdi_ref, char **path);
+                                      char **vdi_ref);
 /* VDI_IN_USE unless VM vm_ref may open the VDI (read-write if rw): a VDI
  * that is not sharable is opened by one running VM at a time when either
  * writes (nothing else stops two QEMUs on NFS). Read lock held. */

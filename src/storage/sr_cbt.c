@@ -14,6 +14,8 @@
 #include "rpc/api.h"
 #include "storage/qcow2_bitmap.h"
 #include "storage/sr.h"
+#include "storage/sr_file.h"
+#include "storage/sr_fs.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/spawn.h"
@@ -53,14 +55,26 @@ cbt_img(char *const argv[])
 	return rc == 0 ? 0 : -1;
 }
 
-static char *
-cbt_log_path(const char *dir, const char *chain, long seq)
+/* Removes file name of the SR at (server, path, sub); 0 or -1. */
+static int
+cbt_unlink(const char *server, const char *path, const char *sub,
+           const char *name)
 {
-	return xasprintf("%s/%s.%ld.cbtlog", dir, chain, seq);
+	struct sr_fs_loc loc = {server, path, sub};
+	char *msg = NULL;
+	struct sr_fs *fs = sr_fs_open(&loc, SRF_NFS_TIMEOUT, &msg);
+	int rc = fs ? sr_fs_unlink(fs, name) : -1;
+	if (rc < 0)
+		log_warn("sr", "cbt: cannot remove %s: %s", name,
+		         fs ? sr_fs_error(fs) : msg);
+	free(msg);
+	sr_fs_close(fs);
+	return rc;
 }
 
 struct api_err *
-sr_cbt_begin(const struct db_row *vdi, bool snapshot, const char *dir, struct sr_cbt_step *st)
+sr_cbt_begin(const struct db_row *vdi, bool snapshot, const struct sr_ctx *sr,
+             struct sr_cbt_step *st)
 {
 	memset(st, 0, sizeof(*st));
 	const char *chain = sr_cbt_chain(vdi);
@@ -71,11 +85,17 @@ sr_cbt_begin(const struct db_row *vdi, bool snapshot, const char *dir, struct sr
 	st->chain = xstrdup(chain);
 	if (snapshot) {
 		char sz[32];
-		st->log = cbt_log_path(dir, chain, sr_cbt_seq(vdi));
+		struct sr_fs_loc loc = {sr->server, sr->path, sr->sub};
+		st->server = sr->server ? xstrdup(sr->server) : NULL;
+		st->path = xstrdup(sr->path);
+		st->sub = xstrdup(sr->sub ? sr->sub : "");
+		st->log_name =
+		    xasprintf("%s.%ld.cbtlog", chain, sr_cbt_seq(vdi));
+		st->log = sr_fs_loc_url(&loc, st->log_name);
 		snprintf(sz, sizeof(sz), "%" PRId64, vdi->f[DMF_VDI_virtual_size].i);
 		char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", st->log, sz, NULL};
 		if (cbt_img(argv) < 0) { /* no log: "all changed" for that interval */
-			unlink(st->log);
+			cbt_unlink(st->server, st->path, st->sub, st->log_name);
 			free(st->log);
 			st->log = NULL;
 		}
@@ -95,7 +115,7 @@ cbt_backing(const char *file)
 		const char *b = json_string_value(json_object_get(j, "full-backing-filename"));
 		if (!b)
 			b = json_string_value(json_object_get(j, "backing-filename"));
-		if (b && b[0] == '/') {
+		if (b && (b[0] == '/' || strncmp(b, "nfs://", 6) == 0)) {
 			r = xstrdup(b);
 		} else if (b) {
 			char *d = xstrdup(file);
@@ -132,7 +152,7 @@ sr_cbt_after_offline(struct sr_cbt_step *st, const char *top)
 		char *m[] = {"qemu-img", "bitmap", "--merge", SR_CBT_BITMAP, "-b",
 			     base ? base : "", "-F", "qcow2", st->log, "cbt", NULL};
 		if (!base || cbt_img(a2) < 0 || cbt_img(m) < 0) {
-			unlink(st->log);
+			cbt_unlink(st->server, st->path, st->sub, st->log_name);
 			free(st->log);
 			st->log = NULL;
 		}
@@ -174,14 +194,18 @@ void
 sr_cbt_end(struct sr_cbt_step *st, bool ok)
 {
 	if (!ok && st->log)
-		unlink(st->log);
+		cbt_unlink(st->server, st->path, st->sub, st->log_name);
 	free(st->log);
+	free(st->log_name);
+	free(st->server);
+	free(st->path);
+	free(st->sub);
 	free(st->chain);
 	memset(st, 0, sizeof(*st));
 }
 
 void
-sr_cbt_forget(const char *chain, const char *dir)
+sr_cbt_forget(const char *chain, const struct sr_ctx *sr)
 {
 	long need = -1; /* the oldest snapshot's seq: logs up to it are useless */
 	size_t n;
@@ -197,21 +221,26 @@ sr_cbt_forget(const char *chain, const char *dir)
 	}
 	free(v);
 	db_unlock();
-	DIR *d = opendir(dir);
-	struct dirent *de;
+	struct sr_fs_loc loc = {sr->server, sr->path, sr->sub};
+	char *msg = NULL;
+	struct sr_fs *fs = sr_fs_open(&loc, SRF_NFS_TIMEOUT, &msg);
+	char **names = fs ? sr_fs_list(fs) : NULL;
 	size_t cl = strlen(chain);
-	while (d && (de = readdir(d))) {
+	for (size_t i = 0; names && names[i]; i++) {
 		char *end = NULL;
-		if (strncmp(de->d_name, chain, cl) != 0 || de->d_name[cl] != '.')
+		if (strncmp(names[i], chain, cl) != 0 || names[i][cl] != '.')
 			continue;
-		long seq = strtol(de->d_name + cl + 1, &end, 10);
+		long seq = strtol(names[i] + cl + 1, &end, 10);
 		if (!end || strcmp(end, ".cbtlog") != 0 || (need >= 0 && seq > need))
 			continue;
-		char *p = xasprintf("%s/%s", dir, de->d_name);
-		if (unlink(p) == 0)
-			log_info("sr", "cbt: log %s no longer needed", de->d_name);
-		free(p);
+		if (sr_fs_unlink(fs, names[i]) == 0)
+			log_info("sr", "cbt: log %s no longer needed",
+			         names[i]);
 	}
-	if (d)
-		closedir(d);
+	if (!names)
+		log_warn("sr", "cbt: cannot list the SR: %s",
+		         fs ? sr_fs_error(fs) : msg);
+	sr_fs_names_free(names);
+	sr_fs_close(fs);
+	free(msg);
 }

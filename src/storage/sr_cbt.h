@@ -32,7 +32,10 @@
 struct sr_cbt_step {
 	bool on;       /* the source has CBT */
 	bool snapshot; /* closes an interval into log (else carries it on) */
-	char *log;     /* the new interval log file (snapshot), malloc'd */
+	char *log;     /* the new interval log (snapshot): its path or nfs://
+	                * URL, malloc'd */
+	char *log_name;            /* its file name in the SR */
+	char *server, *path, *sub; /* the SR (sr_ctx), to remove the log */
 	char *chain;
 };
 
@@ -42,9 +45,11 @@ struct sr_cbt_step {
 const char *sr_cbt_live_arg(const struct sr_cbt_step *st);
 
 /* Before a clone (read lock held): fills st from the source VDI row; for a
- * snapshot makes the empty log file in SR directory dir. */
-struct api_err *sr_cbt_begin(const struct db_row *vdi, bool snapshot, const char *dir,
-			     struct sr_cbt_step *st);
+ * snapshot makes the empty log file in the SR's directory (on NFS too:
+ * every host of the pool reads the logs). */
+struct sr_ctx;
+struct api_err *sr_cbt_begin(const struct db_row *vdi, bool snapshot,
+                             const struct sr_ctx *sr, struct sr_cbt_step *st);
 /* After an offline clone: the VDI's new top layer file (its backing is the
  * old top) gets the bitmap; the old top's bits go to the log (snapshot) or
  * into the new top (clone). Live clones do this in the backend instead. */
@@ -57,8 +62,8 @@ void sr_cbt_record(struct db_txn *t, const char *src_ref, struct db_row *n,
 void sr_cbt_end(struct sr_cbt_step *st, bool ok);
 
 /* After a VDI of chain went (destroy, disable): removes the logs of the
- * chain in SR directory dir that no remaining VDI can need. */
-void sr_cbt_forget(const char *chain, const char *dir);
+ * chain in the SR that no remaining VDI can need. Call without locks. */
+void sr_cbt_forget(const char *chain, const struct sr_ctx *sr);
 
 /* The cbt-chain of a VDI row, or NULL (borrowed); its interval number. */
 const char *sr_cbt_chain(const struct db_row *vdi);
@@ -68,7 +73,16 @@ long sr_cbt_seq(const struct db_row *vdi);
  * disk_cbt); without it, CBT cannot change on attached VDIs. */
 void sr_set_live_cbt(int (*fn)(const char *uuid, const char *id, bool on, char **err));
 
-/* Registers VDI.enable_cbt, disable_cbt, list_changed_blocks, data_destroy. */
+/* xapi's refusals of an operation op on a VDI for its CBT state
+ * (xapi_vdi.ml check_operation_error; "vbd": xapi_vbd.ml create): a
+ * metadata-only VDI (cbt_metadata) gives VDI_INCOMPATIBLE_TYPE to
+ * clone, copy, resize, snapshot, set_on_boot and to a VBD (as does any type
+ * a VBD cannot hold); a VDI with CBT on gives VDI_CBT_ENABLED to
+ * set_on_boot and mirror. Read lock held. */
+struct api_err *sr_cbt_check_op(const struct db_row *vdi, const char *op);
+
+/* Registers VDI.enable_cbt, disable_cbt, list_changed_blocks, data_destroy
+ * and VDI.set_on_boot. */
 void sr_cbt_register(void);
 
 #endif

@@ -11,6 +11,9 @@
 #include "storage/qcow2_bitmap.h"
 #include "storage/sr.h"
 #include "storage/sr_cbt.h"
+#include "storage/sr_file.h"
+#include "storage/sr_fs.h"
+#include "storage/sr_priv.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/spawn.h"
@@ -84,11 +87,50 @@ cbt_check_configure(const struct db_row *v)
 	return NULL;
 }
 
+/* The file name of a path or URL (borrowed). */
+static const char *
+cbt_base(const char *file)
+{
+	const char *s = strrchr(file, '/');
+	return s ? s + 1 : file;
+}
+
+/* Reads through an sr_fs file (qcow2_bitmap_load's reader). */
+static int
+cbt_fs_read(void *ctx, void *buf, size_t n, uint64_t off)
+{
+	char *p = buf;
+	while (n) {
+		int64_t r = sr_fs_file_pread(ctx, p, n, (int64_t)off);
+		if (r <= 0)
+			return -1;
+		p += r;
+		off += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* The SR of a VDI opened for file operations (sr_fs.h); NULL logged.
+ * Clear c after, in every case. */
+static struct sr_fs *
+cbt_sr_open(const char *sr_ref, struct sr_call *c)
+{
+	struct api_err *e = sr_call_prepare(sr_ref, c);
+	struct sr_fs *fs = e ? NULL : srf_open(&c->ctx, &e);
+	if (e)
+		log_warn("sr", "cbt: SR %s: %s", sr_ref,
+		         e->n > 1 ? e->params[1] : e->code);
+	api_err_free(e);
+	return fs;
+}
+
 static struct api_err *
 cbt_set(const char *ref, bool on)
 {
 	struct api_err *err = NULL;
-	char uuid[37] = "", id[16] = "", *file = NULL, *chain = NULL;
+	char uuid[37] = "", id[16] = "", *file = NULL, *chain = NULL,
+	     *sr = NULL;
 	const char *fmt = NULL;
 	bool live = false, was = false;
 	db_rdlock();
@@ -101,6 +143,7 @@ cbt_set(const char *ref, bool on)
 		file = sr_vdi_path(ref, &fmt, &err);
 		if (sr_cbt_chain(v))
 			chain = xstrdup(sr_cbt_chain(v));
+		sr = xstrdup(v->f[DMF_VDI_SR].s);
 	}
 	db_unlock();
 	if (err || was == on)
@@ -134,9 +177,12 @@ cbt_set(const char *ref, bool on)
 	}
 	err = api_commit(t);
 	if (!err && !on && chain) {
-		char *d = xstrdup(file);
-		sr_cbt_forget(chain, dirname(d));
-		free(d);
+		struct sr_call c;
+		struct api_err *pe = sr_call_prepare(sr, &c);
+		if (!pe)
+			sr_cbt_forget(chain, &c.ctx);
+		api_err_free(pe);
+		sr_call_clear(&c);
 	}
 	if (!err)
 		log_info("sr", "VDI %s: changed-block tracking %s%s", ref, on ? "on" : "off",
@@ -144,6 +190,7 @@ cbt_set(const char *ref, bool on)
 out:
 	free(file);
 	free(chain);
+	free(sr);
 	return err;
 }
 
@@ -165,14 +212,19 @@ cbt_disable(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	return cbt_set(args[0]->u.s, false);
 }
 
-/* ORs a bitmap file into out; a missing, damaged or "in use" one makes
- * every block count as changed. */
+/* ORs bitmap name of file path of the SR (fs) into out; a missing, damaged
+ * or "in use" one makes every block count as changed. */
 static void
-cbt_or_file(const char *path, const char *name, uint8_t *out, uint64_t nblocks)
+cbt_or_file(struct sr_fs *fs, const char *path, const char *name, uint8_t *out,
+            uint64_t nblocks)
 {
-	struct qcow2_bitmap b;
+	struct qcow2_bitmap b = {0};
 	char *e = NULL;
-	int rc = qcow2_bitmap_load_file(path, name, &b, &e);
+	struct sr_fs_file *f = fs ? sr_fs_file_open(fs, path, false) : NULL;
+	int rc = f ? qcow2_bitmap_load(cbt_fs_read, f, name, &b, &e) : -1;
+	if (!f)
+		e = xstrdup(fs ? sr_fs_error(fs) : "the SR is not reachable");
+	sr_fs_file_close(f);
 	if (rc != 0 || b.in_use) {
 		log_warn("sr", "cbt: %s: %s; counting every block as changed", path,
 			 rc < 0 ? e : rc > 0 ? "no bitmap" : "bitmap left in use");
@@ -210,7 +262,7 @@ cbt_list(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *from = args[0]->u.s, *to = args[1]->u.s;
 	struct api_err *err = NULL;
-	char uuid[37], id[16], *chain = NULL, *file = NULL;
+	char uuid[37], id[16], *chain = NULL, *file = NULL, *sr = NULL;
 	const char *fmt = NULL;
 	long sfrom = 0, sto = 0;
 	bool to_live = false;
@@ -239,6 +291,7 @@ cbt_list(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		to_live = !t->f[DMF_VDI_is_a_snapshot].b;
 		size = t->f[DMF_VDI_virtual_size].i;
 		file = sr_vdi_path(to, &fmt, &err);
+		sr = xstrdup(t->f[DMF_VDI_SR].s);
 	}
 	db_unlock();
 	if (!err && (sfrom > sto || (sfrom == sto && to_live))) {
@@ -250,25 +303,29 @@ cbt_list(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	if (err) {
 		free(chain);
 		free(file);
+		free(sr);
 		return err;
 	}
 	uint64_t nblocks = ((uint64_t)size + SR_CBT_BLOCK - 1) / SR_CBT_BLOCK;
 	uint8_t *bits = xcalloc((size_t)((nblocks + 7) / 8) + 1, 1);
-	char *d = xstrdup(file);
-	const char *dir = dirname(d);
+	/* the logs are in the SR's directory, on NFS too */
+	struct sr_call c;
+	struct sr_fs *fs = cbt_sr_open(sr, &c);
 	long last = to_live ? sto - 1 : sto;
 	for (long s = sfrom + 1; s <= last; s++) {
-		char *log = xasprintf("%s/%s.%ld.cbtlog", dir, chain, s);
-		cbt_or_file(log, "cbt", bits, nblocks);
+		char *log = xasprintf("%s.%ld.cbtlog", chain, s);
+		cbt_or_file(fs, log, "cbt", bits, nblocks);
 		free(log);
 	}
 	if (to_live)
-		cbt_or_file(file, SR_CBT_BITMAP, bits, nblocks);
+		cbt_or_file(fs, cbt_base(file), SR_CBT_BITMAP, bits, nblocks);
 	*result = xv_str_own(cbt_base64(bits, (size_t)((nblocks + 7) / 8)));
+	sr_fs_close(fs);
+	sr_call_clear(&c);
 	free(bits);
-	free(d);
 	free(chain);
 	free(file);
+	free(sr);
 	return NULL;
 }
 
@@ -317,9 +374,16 @@ cbt_data_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 			db_txn_set(t, w, DMF_VDI_type, (union dm_val){.s = xstrdup("cbt_metadata")});
 			db_txn_set(t, w, DMF_VDI_physical_utilisation, (union dm_val){.i = 0});
 		}
+		struct sr_call c;
+		struct sr_fs *fs = NULL;
 		if (!(err = api_commit(t))) {
-			if (unlink(file) < 0)
-				log_warn("sr", "data_destroy: %s already gone", file);
+			if (!(fs = cbt_sr_open(sr, &c)) ||
+			    sr_fs_unlink(fs, cbt_base(file)) < 0)
+				log_warn("sr", "data_destroy: %s: %s", file,
+				         fs ? sr_fs_error(fs)
+				            : "the SR is not reachable");
+			sr_fs_close(fs);
+			sr_call_clear(&c);
 			sr_coalesce(sr);
 			log_info("sr", "VDI %s: data destroyed, CBT metadata kept", ref);
 		}
@@ -329,9 +393,63 @@ cbt_data_destroy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	return err;
 }
 
+struct api_err *
+sr_cbt_check_op(const struct db_row *vdi, const char *op)
+{
+	static const char *const vbd_ok[] = {
+	    "system",   "user", "ephemeral", "suspend", "crashdump",
+	    "metadata", "rrd",  "pvs_cache", NULL};
+	static const char *const not_for_metadata[] = {
+	    "clone",     "copy",        "disable_cbt",   "enable_cbt",
+	    "mirror",    "resize",      "resize_online", "snapshot",
+	    "revert_to", "revert_from", "set_on_boot",   NULL};
+	const char *type = vdi->f[DMF_VDI_type].s;
+	bool bad = false;
+	if (strcmp(op, "vbd") == 0) {
+		bad = true;
+		for (size_t i = 0; vbd_ok[i] && bad; i++)
+			bad = strcmp(type, vbd_ok[i]) != 0;
+	} else if (strcmp(type, "cbt_metadata") == 0) {
+		for (size_t i = 0; not_for_metadata[i] && !bad; i++)
+			bad = strcmp(op, not_for_metadata[i]) == 0;
+	}
+	if (bad)
+		return api_error(XE_VDI_INCOMPATIBLE_TYPE, vdi->ref,
+		                 cbt_type_name(type), NULL);
+	if (vdi->f[DMF_VDI_cbt_enabled].b &&
+	    (strcmp(op, "set_on_boot") == 0 || strcmp(op, "mirror") == 0))
+		return api_error(XE_VDI_CBT_ENABLED, vdi->ref, NULL);
+	return NULL;
+}
+
+/* VDI.set_on_boot(self, value): reset (the disk comes back as it was at
+ * each boot) or persist; never on a VDI with CBT (xapi). */
+static struct api_err *
+cbt_set_on_boot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *ref = args[0]->u.s, *value = args[1]->u.s;
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	if (strcmp(value, "reset") != 0 && strcmp(value, "persist") != 0)
+		return api_error(XE_INVALID_VALUE, "value", value, NULL);
+	struct db_txn *t = db_txn_begin();
+	struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
+	struct api_err *err =
+	    v ? sr_cbt_check_op(v, "set_on_boot")
+	      : api_error(XE_HANDLE_INVALID, "VDI", ref, NULL);
+	if (err) {
+		db_txn_abort(t);
+		return err;
+	}
+	db_txn_set(t, v, DMF_VDI_on_boot, (union dm_val){.s = xstrdup(value)});
+	return api_commit(t);
+}
+
 void
 sr_cbt_register(void)
 {
+	api_register("VDI.set_on_boot", cbt_set_on_boot, 0);
 	api_register("VDI.enable_cbt", cbt_enable, 0);
 	api_register("VDI.disable_cbt", cbt_disable, 0);
 	api_register("VDI.list_changed_blocks", cbt_list, API_READONLY);

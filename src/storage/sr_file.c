@@ -15,6 +15,7 @@
 #include "storage/sr.h"
 #include "storage/sr_file.h"
 #include "storage/sr_fs.h"
+#include "storage/vdi_import.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/spawn.h"
@@ -110,6 +111,9 @@ srf_create(const struct sr_ctx *sr)
 	return e;
 }
 
+static void srf_drop_partial(struct sr_fs *fs, const char *name);
+static bool srf_is_partial(const char *name);
+
 static struct api_err *
 srf_attach(const struct sr_ctx *sr)
 {
@@ -122,6 +126,11 @@ srf_attach(const struct sr_ctx *sr)
 		                                  sr_fs_error(fs))
 		               : sr_backend_error(47, "The SR is not available",
 		                                  sr_fs_error(fs));
+	char **names = e ? NULL : sr_fs_list(fs);
+	for (size_t i = 0; names && names[i]; i++)
+		if (srf_is_partial(names[i])) /* left by a crash */
+			srf_drop_partial(fs, names[i]);
+	sr_fs_names_free(names);
 	sr_fs_close(fs);
 	return e;
 }
@@ -441,8 +450,16 @@ out:
 static void
 srf_drop_partial(struct sr_fs *fs, const char *name)
 {
-	if (sr_fs_remote(fs))
-		return; /* no flock over NFS: the owner cannot be told apart */
+	if (sr_fs_remote(fs)) {
+		/* no flock over NFS: the name says which run of which host
+		 * made it; an earlier run of this host's is gone */
+		if (sr_run_tag_stale(name, VDI_IMPORT_TMP_PREFIX) &&
+		    sr_fs_unlink(fs, name) == 0)
+			log_warn("sr",
+			         "removed %s, left by an interrupted transfer",
+			         name);
+		return;
+	}
 	char *p = sr_fs_url(fs, name);
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(p) == 0)
@@ -452,6 +469,13 @@ srf_drop_partial(struct sr_fs *fs, const char *name)
 	free(p);
 }
 
+static bool
+srf_is_partial(const char *name)
+{
+	size_t nl = strlen(name);
+	return name[0] == '.' && nl > 4 && strcmp(name + nl - 4, ".tmp") == 0;
+}
+
 /* Clones that a crash interrupted: while the VDI's own file is missing,
  * its data is still whole in the base; put it back. Partial transfers left
  * by a crash go. */
@@ -459,8 +483,7 @@ static void
 srf_recover(struct sr_fs *fs, char **names)
 {
 	for (size_t i = 0; names && names[i]; i++) {
-		size_t nl = strlen(names[i]);
-		if (names[i][0] == '.' && nl > 4 && strcmp(names[i] + nl - 4, ".tmp") == 0) {
+		if (srf_is_partial(names[i])) {
 			srf_drop_partial(fs, names[i]);
 			continue;
 		}

@@ -437,3 +437,126 @@ sr_fs_read(struct sr_fs *fs, const char *name)
 	buf[n] = '\0';
 	return buf;
 }
+
+struct sr_fs_file {
+	struct sr_fs *fs;
+	struct nfsfh *fh; /* NFS */
+	int fd;           /* local */
+	bool write;
+	char *path;
+};
+
+struct sr_fs_file *
+sr_fs_file_open(struct sr_fs *fs, const char *name, bool write)
+{
+	struct sr_fs_file *f = xcalloc(1, sizeof(*f));
+	int flags = write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY;
+	f->fs = fs;
+	f->fd = -1;
+	f->write = write;
+	f->path = fs_path(fs, name);
+	if (fs->nfs) {
+		int r = write
+		            ? nfs_create(fs->nfs, f->path, flags, 0600, &f->fh)
+		            : nfs_open(fs->nfs, f->path, flags, &f->fh);
+		if (r < 0) {
+			fs_nfs_fail(fs, r, write ? "create" : "open", f->path);
+			f->fh = NULL;
+		}
+	} else {
+		f->fd = open(f->path, flags | O_CLOEXEC, 0600);
+		if (f->fd < 0)
+			fs_fail(fs, errno, "open %s: %s", f->path,
+			        strerror(errno));
+	}
+	if (!f->fh && f->fd < 0) {
+		free(f->path);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+int64_t
+sr_fs_file_pread(struct sr_fs_file *f, void *buf, size_t n, int64_t off)
+{
+	if (f->fh) {
+		int r = nfs_pread(f->fs->nfs, f->fh, (uint64_t)off, n, buf);
+		return r < 0 ? fs_nfs_fail(f->fs, r, "read", f->path) : r;
+	}
+	ssize_t r = pread(f->fd, buf, n, (off_t)off);
+	return r < 0 ? fs_fail(f->fs, errno, "read %s: %s", f->path,
+	                       strerror(errno))
+	             : r;
+}
+
+int
+sr_fs_file_pwrite(struct sr_fs_file *f, const void *buf, size_t n, int64_t off)
+{
+	const char *p = buf;
+	while (n) {
+		int64_t w;
+		if (f->fh) {
+			int r =
+			    nfs_pwrite(f->fs->nfs, f->fh, (uint64_t)off, n, p);
+			if (r <= 0)
+				return fs_nfs_fail(f->fs, r < 0 ? r : -EIO,
+				                   "write", f->path);
+			w = r;
+		} else {
+			ssize_t r = pwrite(f->fd, p, n, (off_t)off);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return fs_fail(f->fs, r < 0 ? errno : EIO,
+				               "write %s: %s", f->path,
+				               strerror(r < 0 ? errno : EIO));
+			w = r;
+		}
+		p += w;
+		off += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+sr_fs_file_close(struct sr_fs_file *f)
+{
+	int rc = 0;
+	if (!f)
+		return 0;
+	if (f->fh) {
+		int r = f->write ? nfs_fsync(f->fs->nfs, f->fh) : 0;
+		if (r < 0)
+			rc = fs_nfs_fail(f->fs, r, "fsync", f->path);
+		nfs_close(f->fs->nfs, f->fh);
+	} else {
+		if (f->write && fsync(f->fd) < 0)
+			rc = fs_fail(f->fs, errno, "fsync %s: %s", f->path,
+			             strerror(errno));
+		close(f->fd);
+	}
+	free(f->path);
+	free(f);
+	return rc;
+}
+
+char *
+sr_fs_loc_url(const struct sr_fs_loc *loc, const char *name)
+{
+	const char *sub = loc->sub ? loc->sub : "";
+	char *dir;
+	if (loc->server)
+		dir = *sub ? xasprintf("nfs://%s%s/%s", loc->server, loc->path,
+		                       sub)
+		           : xasprintf("nfs://%s%s", loc->server, loc->path);
+	else
+		dir = *sub ? xasprintf("%s/%s", loc->path, sub)
+		           : xstrdup(loc->path);
+	if (!*name)
+		return dir;
+	char *u = xasprintf("%s/%s", dir, name);
+	free(dir);
+	return u;
+}

@@ -15,6 +15,7 @@
 #define XAPID_STORAGE_SR_FS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sr_fs;
@@ -72,5 +73,25 @@ int sr_fs_write(struct sr_fs *fs, const char *name, const char *data,
 /* Reads a small file (at most 64 KiB) into a malloc'd NUL-terminated
  * string; NULL on failure. */
 char *sr_fs_read(struct sr_fs *fs, const char *name);
+
+/* A file of the SR opened for streaming (memory images, CBT logs); it
+ * belongs to fs and is used by one thread at a time, as fs is. With write,
+ * the file is created or truncated. NULL on failure. */
+struct sr_fs_file;
+struct sr_fs_file *sr_fs_file_open(struct sr_fs *fs, const char *name,
+                                   bool write);
+/* Reads up to n bytes at off: the count (0 at the end), or -1. */
+int64_t sr_fs_file_pread(struct sr_fs_file *f, void *buf, size_t n,
+                         int64_t off);
+/* Writes the n bytes at off; 0 or -1. */
+int sr_fs_file_pwrite(struct sr_fs_file *f, const void *buf, size_t n,
+                      int64_t off);
+/* Syncs a file opened for writing, then closes it (NULL allowed); 0, or
+ * -1 when the sync failed. */
+int sr_fs_file_close(struct sr_fs_file *f);
+
+/* The path or nfs:// URL of name in the SR at loc, as sr_fs_url() of an
+ * opened loc says it (malloc'd; name "" is the directory). */
+char *sr_fs_loc_url(const struct sr_fs_loc *loc, const char *name);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * sr_priv: what the SR/VDI handlers (sr.c) and the SR/PBD lifecycle
- * (sr_life.c, sr_scan.c) share.
+ * sr_priv: what the SR/VDI handlers (sr.c, sr_vdi.c, sr_clone.c) and the
+ * SR/PBD lifecycle (sr_life.c, sr_scan.c) share.
  */
 #ifndef XAPID_STORAGE_SR_PRIV_H
 #define XAPID_STORAGE_SR_PRIV_H
@@ -28,6 +28,9 @@ struct api_err *sr_call_prepare(const char *sr_ref, struct sr_call *c);
 void sr_call_clear(struct sr_call *c);
 /* Frees the strings of loc. */
 void sr_loc_clear(struct sr_loc *loc);
+/* A VBD through which a VM uses its VDI now (a checkpoint's VBDs say
+ * attached too, but nothing runs there). Read lock held. */
+bool sr_vbd_live(const struct db_row *vbd);
 /* This host's PBD of the SR row, or NULL (read lock held). */
 struct db_row *sr_local_pbd(const struct db_row *sr);
 /* Commits t, then refreshes the SR's space figures (physical size and
@@ -56,5 +59,9 @@ void sr_life_register(void);
 /* Starts the thread renewing and dropping this host's NFS leases. */
 void sr_lease_start(void);
 void sr_scan_register(void);
+/* Registers VDI.create, destroy, resize, copy (sr_vdi.c) and VDI.clone,
+ * snapshot (sr_clone.c). */
+void sr_vdi_register(void);
+void sr_clone_register(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "rpc/api.h"
 #include "storage/sr.h"
+#include "storage/sr_memimg.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -36,7 +37,8 @@ sr_map_put(struct db_txn *t, struct db_row *r, int field, const char *key,
 	db_txn_set(t, r, field, (union dm_val){.c = nc});
 }
 
-/* Copies file src to dst (created); 0 or -1 with errno. */
+/* Copies file src to dst (created, or a FIFO: sr_memimg.h); 0 or -1 with
+ * errno. */
 static int
 sr_copy_file(const char *src, const char *dst)
 {
@@ -44,7 +46,7 @@ sr_copy_file(const char *src, const char *dst)
 	char buf[1 << 16];
 	if (in < 0)
 		return -1;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
 		goto done;
 	for (;;) {
@@ -64,7 +66,7 @@ sr_copy_file(const char *src, const char *dst)
 			off += w;
 		}
 	}
-	rc = fsync(out);
+	rc = fsync(out) < 0 && errno != EINVAL ? -1 : 0;
 done:
 	if (out >= 0 && close(out) < 0)
 		rc = -1;
@@ -76,32 +78,43 @@ struct api_err *
 sr_suspend_vdi_copy(const char *src, char **out)
 {
 	struct api_err *err = NULL;
-	char *from = NULL, *sr = NULL, *path = NULL;
-	const char *fmt = NULL;
+	char *sr = NULL;
 	int64_t size = 0;
+	struct sr_memimg *from = NULL, *to = NULL;
 	db_rdlock();
 	struct db_row *v = db_get(DMC_VDI, src);
 	if (!v) {
 		err = api_error(XE_HANDLE_INVALID, "VDI", src, NULL);
 	} else {
-		from = sr_vdi_path(src, &fmt, &err);
 		sr = xstrdup(v->f[DMF_VDI_SR].s);
 		size = v->f[DMF_VDI_virtual_size].i;
 	}
 	db_unlock();
-	if (!err && !(err = sr_suspend_vdi_create(sr, size, out, &path)) &&
-	    sr_copy_file(from, path) < 0) {
-		char *m = xasprintf("copy of the memory image %s: %s", from, strerror(errno));
-		err = api_error(XE_SR_BACKEND_FAILURE, "1", "", m, NULL);
-		free(m);
-		unlink(path);
+	*out = NULL;
+	if (!err && !(err = sr_memimg_open(src, false, &from)) &&
+	    !(err = sr_suspend_vdi_create(sr, size, out)) &&
+	    !(err = sr_memimg_open(*out, true, &to))) {
+		int rc = sr_copy_file(sr_memimg_path(from), sr_memimg_path(to));
+		char *m = rc < 0 ? xasprintf("copy of the memory image: %s",
+		                             strerror(errno))
+		                 : NULL;
+		err = sr_memimg_close(to, rc == 0);
+		to = NULL;
+		if (m) {
+			api_err_free(err);
+			err =
+			    api_error(XE_SR_BACKEND_FAILURE, "1", "", m, NULL);
+			free(m);
+		}
+	}
+	api_err_free(sr_memimg_close(to, false));
+	api_err_free(sr_memimg_close(from, !err));
+	if (err && *out) {
 		api_err_free(sr_vdi_delete(*out));
 		free(*out);
 		*out = NULL;
 	}
-	free(from);
 	free(sr);
-	free(path);
 	return err;
 }
 

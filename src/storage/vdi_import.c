@@ -170,8 +170,10 @@ vdi_import_begin(const char *vdi_ref, const char *format,
 		char *u = db_new_uuid();
 		if (slash)
 			*slash = '\0';
-		im->tmp = xasprintf("%s/" VDI_IMPORT_TMP_PREFIX "%s.tmp",
-		                    slash ? dir : ".", u);
+		/* named after this run of xapid: on NFS, where there is no
+		 * lock, that tells whose partial image it is after a crash */
+		im->tmp = xasprintf("%s/" VDI_IMPORT_TMP_PREFIX "%s.%s.tmp",
+		                    slash ? dir : ".", sr_run_tag(), u);
 		free(u);
 		free(dir);
 		if (strstr(im->dst, "://"))

@@ -14,6 +14,7 @@
 #include "rpc/http.h"
 #include "storage/sr.h"
 #include "storage/sr_cbt.h"
+#include "storage/sr_memimg.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/host_ops.h"
@@ -277,7 +278,7 @@ static struct api_err *
 lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *vm = args[0]->u.s;
-	char *opid = NULL, *msg = NULL, *vdi = NULL, *path = NULL, *sr = NULL;
+	char *opid = NULL, *msg = NULL, *vdi = NULL, *sr = NULL;
 	int64_t mem = 0;
 	(void)ctx;
 	(void)nargs;
@@ -293,11 +294,21 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	}
 	db_unlock();
 	char *uuid = lc_uuid(vm);
-	err = sr_suspend_vdi_create(sr ? sr : DM_NULL_REF, mem, &vdi, &path);
-	if (!err && vm_cfg.backend->suspend(uuid, path, &msg) < 0) {
-		err = lc_backend_err("VM suspend failed", msg);
-		api_err_free(sr_vdi_delete(vdi));
+	struct sr_memimg *img = NULL;
+	err = sr_suspend_vdi_create(sr ? sr : DM_NULL_REF, mem, &vdi);
+	if (!err && !(err = sr_memimg_open(vdi, true, &img))) {
+		int rc =
+		    vm_cfg.backend->suspend(uuid, sr_memimg_path(img), &msg);
+		struct api_err *e = sr_memimg_close(img, rc == 0);
+		if (rc < 0) {
+			err = lc_backend_err("VM suspend failed", msg);
+			api_err_free(e);
+		} else {
+			err = e;
+		}
 	}
+	if (err && vdi)
+		api_err_free(sr_vdi_delete(vdi));
 	if (err) {
 		vm_op_end(vm, opid, NULL);
 	} else {
@@ -307,7 +318,6 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	free(uuid);
 	free(opid);
 	free(vdi);
-	free(path);
 	free(sr);
 	return err;
 }
@@ -324,22 +334,20 @@ lc_resume_common(const char *vm, bool paused)
 		free(opid);
 		return err;
 	}
-	char *img = lc_suspend_vdi(vm), *path = NULL;
-	const char *fmt = NULL;
-	if (img) {
-		db_rdlock();
-		path = sr_vdi_path(img, &fmt, &err);
-		db_unlock();
-	} else {
+	char *img = lc_suspend_vdi(vm);
+	struct sr_memimg *mi = NULL;
+	if (img)
+		err = sr_memimg_open(img, false, &mi);
+	else
 		err = api_internal("the VM has no suspend image");
-	}
 	struct vm_spec spec;
 	if (!err && !(err = vm_spec_build(vm, &spec, true))) {
 		spec.start_paused = paused;
-		if (vm_cfg.backend->resume(&spec, path, &msg) < 0)
+		if (vm_cfg.backend->resume(&spec, sr_memimg_path(mi), &msg) < 0)
 			err = lc_backend_err("VM resume failed", msg);
 		vm_spec_clear(&spec);
 	}
+	api_err_free(sr_memimg_close(mi, !err));
 	if (err) {
 		vm_op_end(vm, opid, NULL);
 	} else {
@@ -348,7 +356,6 @@ lc_resume_common(const char *vm, bool paused)
 		vm_op_end(vm, opid, paused ? "Paused" : "Running");
 	}
 	free(img);
-	free(path);
 	free(opid);
 	return err;
 }

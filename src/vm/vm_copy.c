@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "storage/sr.h"
+#include "storage/sr_memimg.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/vm_int.h"
@@ -46,14 +47,25 @@ struct lc_mem {
 static struct api_err *
 lc_mem_save(struct lc_mem *mem)
 {
-	char *path = NULL, *msg = NULL;
-	struct api_err *err = sr_suspend_vdi_create(mem->sr, mem->size, &mem->vdi, &path);
+	char *msg = NULL;
+	struct sr_memimg *img = NULL;
+	struct api_err *err =
+	    sr_suspend_vdi_create(mem->sr, mem->size, &mem->vdi);
 	if (err)
 		return err;
 	if (!vm_cfg.backend->save) {
 		err = api_error(XE_SR_OPERATION_NOT_SUPPORTED, mem->sr, NULL);
-	} else if (vm_cfg.backend->save(mem->uuid, path, &msg) < 0) {
-		err = api_internal("VM checkpoint: memory image: %s", msg ? msg : "failed");
+	} else if (!(err = sr_memimg_open(mem->vdi, true, &img))) {
+		int rc =
+		    vm_cfg.backend->save(mem->uuid, sr_memimg_path(img), &msg);
+		struct api_err *e = sr_memimg_close(img, rc == 0);
+		if (rc < 0) {
+			err = api_internal("VM checkpoint: memory image: %s",
+			                   msg ? msg : "failed");
+			api_err_free(e);
+		} else {
+			err = e;
+		}
 	}
 	if (err) {
 		api_err_free(sr_vdi_delete(mem->vdi));
@@ -61,7 +73,6 @@ lc_mem_save(struct lc_mem *mem)
 		mem->vdi = NULL;
 	}
 	free(msg);
-	free(path);
 	return err;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "storage/sr.h"
+#include "storage/sr_cbt.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/vm_int.h"
@@ -105,6 +106,14 @@ dev_vbd_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	db_rdlock();
 	struct db_row *vm = vmv && vmv->type == XV_STRING ? db_get(DMC_VM, vmv->u.s) : NULL;
 	const struct dm_coll *vbds = vm ? vm->f[DMF_VM_VBDs].c : NULL;
+	/* a VBD holds no metadata-only (cbt_metadata) VDI (xapi_vbd.ml) */
+	const xv *vdiv = xv_get(rec, "VDI");
+	const struct db_row *vdi =
+	    vdiv && vdiv->type == XV_STRING &&
+	            !(empty && empty->type == XV_BOOL && empty->u.b)
+	        ? db_get(DMC_VDI, vdiv->u.s)
+	        : NULL;
+	struct api_err *terr = vdi ? sr_cbt_check_op(vdi, "vbd") : NULL;
 	for (size_t i = 0; vbds && i < vbds->n; i++) {
 		struct db_row *b = db_get(DMC_VBD, vbds->v[i].s);
 		int n = b ? vbd_userdevice_number(b->f[DMF_VBD_userdevice].s) : -1;
@@ -113,7 +122,9 @@ dev_vbd_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	}
 	db_unlock();
 	int n = -1;
-	if (!vm) {
+	if (terr) {
+		err = terr;
+	} else if (!vm) {
 		err = api_error(XE_HANDLE_INVALID, "VM", vmv && vmv->type == XV_STRING ? vmv->u.s : "",
 				NULL);
 	} else if (strcmp(u, "autodetect") == 0) {

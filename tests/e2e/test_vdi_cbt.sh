@@ -67,6 +67,29 @@ check "the history still answers" "16 32 48 80 32" "$(blocks "$($XE vdi-list-cha
 check_rc "a CBT-metadata VDI cannot be cloned" 1 $XE vdi-clone uuid=$S1
 grep -q "VDI_INCOMPATIBLE_TYPE\|incompatible" "$T_DIR/last.err" && ok "VDI_INCOMPATIBLE_TYPE" || not_ok "VDI_INCOMPATIBLE_TYPE" "$(cat "$T_DIR/last.err")"
 check_rc "nor copied" 1 $XE vdi-copy uuid=$S1 sr-uuid=$SR
+# xapi's other refusals of a metadata-only VDI (check_operation_error,
+# VBD.create) and of a tracked one (set_on_boot)
+check_rc "nor resized" 1 $XE vdi-resize uuid=$S1 disk-size=33554432
+grep -q "incompatible type" "$T_DIR/last.err" && ok "resize: VDI_INCOMPATIBLE_TYPE" || not_ok "resize: VDI_INCOMPATIBLE_TYPE" "$(cat "$T_DIR/last.err")"
+VM2=$($XE vm-install template="Other install media" new-name-label=meta)
+check_rc "no VBD can hold it" 1 $XE vbd-create vm-uuid=$VM2 vdi-uuid=$S1 device=1
+grep -q "incompatible type" "$T_DIR/last.err" && grep -q "CBT metadata" "$T_DIR/last.err" &&
+	ok "vbd-create: VDI_INCOMPATIBLE_TYPE [vdi; CBT metadata]" || not_ok "vbd-create: VDI_INCOMPATIBLE_TYPE" "$(cat "$T_DIR/last.err")"
+check "and no VBD was made" "" "$($XE vbd-list vm-uuid=$VM2 --minimal)"
+check_rc "vdi-param-set on-boot=reset of a tracked VDI" 1 $XE vdi-param-set uuid=$V on-boot=reset
+grep -q "CBT is enabled\|VDI_CBT_ENABLED" "$T_DIR/last.err" && ok "VDI_CBT_ENABLED" || not_ok "VDI_CBT_ENABLED" "$(cat "$T_DIR/last.err")"
+check "on-boot unchanged" persist "$($XE vdi-param-get uuid=$V param-name=on-boot)"
+check_rc "on-boot=reset of a metadata-only VDI" 1 $XE vdi-param-set uuid=$S1 on-boot=reset
+grep -q "incompatible type" "$T_DIR/last.err" && ok "set_on_boot: VDI_INCOMPATIBLE_TYPE" || not_ok "set_on_boot: VDI_INCOMPATIBLE_TYPE" "$(cat "$T_DIR/last.err")"
+R=$($XE vdi-create sr-uuid=$SR name-label=resetting virtual-size=4194304)
+check_rc "on-boot=reset of an untracked VDI" 0 $XE vdi-param-set uuid=$R on-boot=reset
+check "set" reset "$($XE vdi-param-get uuid=$R param-name=on-boot)"
+check_rc "a reset VDI cannot be snapshotted" 1 $XE vdi-snapshot uuid=$R
+grep -q "on-boot=reset" "$T_DIR/last.err" && ok "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION" || not_ok "snapshot of a reset VDI" "$(cat "$T_DIR/last.err")"
+check_rc "nor copied" 1 $XE vdi-copy uuid=$R sr-uuid=$SR
+check_rc "on-boot=persist again" 0 $XE vdi-param-set uuid=$R on-boot=persist
+$XE vdi-destroy uuid=$R
+$XE vm-destroy uuid=$VM2
 check_rc "data-destroy again is a no-op" 0 $XE vdi-data-destroy uuid=$S1
 
 # logs: kept while a snapshot may ask, gone after

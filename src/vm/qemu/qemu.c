@@ -525,7 +525,9 @@ qemu_save_memory(struct qemu_vm *vm, int fd, char **err)
 		     QEMU_CMD_MS, err) != QMP_OK ||
 	    qemu_migrate_wait(vm, err) < 0)
 		return -1;
-	if (fsync(fd) < 0) {
+	/* EINVAL: a FIFO (an image on NFS, storage/sr_memimg.h): the
+	 * storage syncs what it reads from it */
+	if (fsync(fd) < 0 && errno != EINVAL) {
 		*err = xasprintf("VM %s: suspend image: fsync: %s", vm->uuid, strerror(errno));
 		return -1;
 	}

@@ -383,7 +383,7 @@ static void
 qemu_cbt_carry(struct qemu_vm *vm, const char *id, const char *old, const char *new_top,
 	       const char *cbt)
 {
-	char *e = NULL, lognode[48];
+	char *e = NULL, lognode[48], logfile[48];
 	json_t *src = json_pack("[{s:s, s:s}]", "node", old, "name", QEMU_CBT_BITMAP);
 	if (!*cbt) {
 		json_t *m = json_pack("{s:s, s:s, s:O}", "node", new_top, "target",
@@ -396,8 +396,11 @@ qemu_cbt_carry(struct qemu_vm *vm, const char *id, const char *old, const char *
 		}
 	} else if (strcmp(cbt, "-") != 0) {
 		snprintf(lognode, sizeof(lognode), "%s-cbtlog", id);
-		json_t *add = json_pack("{s:s, s:s, s:{s:s, s:s}}", "driver", "qcow2", "node-name",
-					lognode, "file", "driver", "file", "filename", cbt);
+		snprintf(logfile, sizeof(logfile), "%s-cbtlogf", id);
+		/* a file, or an nfs:// URL on an NFS SR */
+		json_t *add = json_pack("{s:s, s:s, s:o}", "driver", "qcow2",
+		                        "node-name", lognode, "file",
+		                        qemu_json_proto(cbt, logfile, false));
 		if (qemu_hp_cmd(vm, "blockdev-add", add, &e) == QMP_OK) {
 			char *e2 = NULL;
 			if (qemu_hp_cmd(vm, "block-dirty-bitmap-add", qemu_json_cbt(lognode, "cbt"),
