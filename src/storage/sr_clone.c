@@ -62,6 +62,10 @@ sr_vdi_clone(const char *vdi_ref, bool snapshot, const char *pending, char **out
 			if (!sr_vbd_live(vbd))
 				continue;
 			struct db_row *vm = db_get(DMC_VM, vbd->f[DMF_VBD_VM].s);
+			/* suspended: no QEMU writes, an offline snapshot */
+			if (vm && strcmp(vm->f[DMF_VM_power_state].s,
+			                 "Suspended") == 0)
+				continue;
 			if (vm_uuid[0] || !vm || !sr_live_ops ||
 			    strcmp(vm->f[DMF_VM_resident_on].s, sr_host ? sr_host : "") != 0 ||
 			    strcmp(vbd->f[DMF_VBD_mode].s, "RW") != 0)

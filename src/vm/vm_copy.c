@@ -41,12 +41,16 @@ struct lc_mem {
 	const char *uuid; /* the VM (backend) */
 	const char *sr;   /* where the image goes */
 	int64_t size;
+	const char
+	    *copy_of;     /* a suspended VM: its image, copied (no backend) */
 	char *vdi;        /* out: the image's VDI */
 };
 
 static struct api_err *
 lc_mem_save(struct lc_mem *mem)
 {
+	if (mem->copy_of)
+		return sr_suspend_vdi_copy(mem->copy_of, &mem->vdi);
 	char *msg = NULL;
 	struct sr_memimg *img = NULL;
 	struct api_err *err =
@@ -471,12 +475,15 @@ lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
 /* VM.checkpoint(vm, new_name): a snapshot with the memory of a running VM
  * (its suspend_VDI; power_state Suspended). xapi suspends and resumes the
  * VM around it; here QEMU stays: vCPUs stopped, disks snapshotted live,
- * memory saved, vCPUs on again. A halted VM gets a plain snapshot. */
+ * memory saved, vCPUs on again. A halted VM gets a plain snapshot; a
+ * suspended one (xapi allows it: xapi_vm_lifecycle.ml) its disks
+ * snapshotted and a copy of its memory image. */
 static struct api_err *
 lc_checkpoint(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *vm = args[0]->u.s;
 	char *opid = NULL, *msg = NULL, *uuid = NULL, *sr = NULL, state[16] = "";
+	char *susp = NULL;
 	struct lc_mem mem = {0};
 	(void)ctx;
 	(void)nargs;
@@ -487,14 +494,17 @@ lc_checkpoint(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		uuid = xstrdup(r->f[DMF_VM_uuid].s);
 		sr = vm_suspend_sr(r);
 		mem.size = r->f[DMF_VM_memory_static_max].i;
+		susp = xstrdup(r->f[DMF_VM_suspend_VDI].s);
 	}
 	db_unlock();
 	if (strcmp(state, "Halted") == 0) {
+		free(susp);
 		free(uuid);
 		free(sr);
 		return lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, NULL, result);
 	}
-	struct api_err *err = vm_op_begin(vm, "checkpoint", "running,paused", false, &opid);
+	struct api_err *err = vm_op_begin(
+	    vm, "checkpoint", "running,paused,suspended", false, &opid);
 	if (err)
 		goto out;
 	bool running = strcmp(state, "Running") == 0;
@@ -505,6 +515,8 @@ lc_checkpoint(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	}
 	mem.uuid = uuid;
 	mem.sr = sr;
+	if (strcmp(state, "Suspended") == 0)
+		mem.copy_of = susp;
 	err = lc_copy_vm(vm, args[1]->u.s, true, NULL, NULL, &mem, result);
 	const char *now = NULL;
 	free(msg);
@@ -521,6 +533,7 @@ out:
 	free(msg);
 	free(uuid);
 	free(sr);
+	free(susp);
 	free(opid);
 	return err;
 }

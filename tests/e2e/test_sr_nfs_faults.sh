@@ -110,5 +110,24 @@ check "suspended after the revert" suspended "$(xe vm-param-get uuid=$VM param-n
 NS=$(xe vm-param-get uuid=$VM param-name=suspend-VDI-uuid)
 cmp -s "$SRDIR/$NS.suspend" "$SRDIR/$CPS.suspend" && ok "the copy has the checkpoint's bytes" || not_ok "copy of the image"
 check_rc "vm-resume from it" 0 xe vm-resume uuid=$VM
+
+# checkpoint of a suspended VM: xapi allows it (xapi_vm_lifecycle.ml): the
+# disks snapshotted, the memory image copied; the VM stays suspended
+LSR=$(xe sr-list name-label="Local storage" --minimal)
+LD=$(xe vdi-create sr-uuid=$LSR name-label=ldisk virtual-size=4194304)
+xe vm-shutdown uuid=$VM --force
+xe vbd-create vm-uuid=$VM vdi-uuid=$LD device=0 bootable=true > /dev/null
+xe vm-start uuid=$VM
+check_rc "vm-suspend" 0 xe vm-suspend uuid=$VM
+VS=$(xe vm-param-get uuid=$VM param-name=suspend-VDI-uuid)
+CP2=$(xe vm-checkpoint uuid=$VM new-name-label=cp2)
+check "vm-checkpoint of a suspended VM" 0 $?
+check "the checkpoint is suspended" suspended "$(xe snapshot-param-get uuid=$CP2 param-name=power-state)"
+CPS2=$(xe snapshot-param-get uuid=$CP2 param-name=suspend-VDI-uuid)
+[ -n "$CPS2" ] && [ "$CPS2" != "$VS" ] && cmp -s "$SRDIR/$VS.suspend" "$SRDIR/$CPS2.suspend" &&
+	ok "its own copy of the memory image" || not_ok "copy of the image" "$VS $CPS2"
+check "the checkpoint has the disk" 1 "$(xe vbd-list vm-uuid=$CP2 type=Disk --minimal | tr ',' '\n' | grep -c .)"
+check "the VM stays suspended" suspended "$(xe vm-param-get uuid=$VM param-name=power-state)"
+check_rc "and resumes" 0 xe vm-resume uuid=$VM
 xe vm-shutdown uuid=$VM --force
 done_testing
