@@ -4,7 +4,11 @@ data, against `cat` of the image file and `cp` of the raw file in the same
 run (reference/peers.md). Goals: raw export >= 0.8 x cat, import likewise vs cp.
 Then vm-export (XVA, uncompressed) of a VM with that disk vs the same `cat`
 (goal >= 0.6) and vm-import of the XVA vs `cp` of the XVA file (+sync).
-  bench/bench_export.py [SIZE_GIB] [WRITTEN_GIB]"""
+The exports are read by `xe` into /dev/null (filename=, stdout redirected),
+as the peer `cat` writes into /dev/null; into a file as well (for the
+record). Every timed run, ours and the peer's, starts with its input warm in
+the page cache; the cases run interleaved, ROUNDS (5) times.
+  [ROUNDS=N] bench/bench_export.py [SIZE_GIB] [WRITTEN_GIB]"""
 import os
 import statistics
 import subprocess
@@ -25,13 +29,38 @@ def run(*a, **kw):
     return subprocess.run(list(a), check=True, capture_output=True, **kw)
 
 
-def best(fn, n=3):
-    ts = []
-    for _ in range(n):
-        t0 = time.time()
-        fn()
-        ts.append(time.time() - t0)
-    return statistics.median(ts)
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+
+
+def timed(fn, warm=None):
+    """Seconds of one fn(); warm() first (untimed) puts the input into the
+    page cache, so that ours and the peer start from the same state."""
+    if warm:
+        warm()
+    t0 = time.time()
+    fn()
+    return time.time() - t0
+
+
+def rounds(*cases):
+    """cases: (fn, warm); they run interleaved ROUNDS times (the machine is
+    shared: load changes between samples). Returns one list of times per
+    case."""
+    out = [[] for _ in cases]
+    for _ in range(ROUNDS):
+        for i, (fn, warm) in enumerate(cases):
+            out[i].append(timed(fn, warm))
+    return out
+
+
+def span(ts):
+    return "%.2f/%.2f/%.2f" % (min(ts), statistics.median(ts), max(ts))
+
+
+def ratios(peer, ours):
+    """Per-round peer/ours: min/median/max."""
+    r = [p / o for p, o in zip(peer, ours)]
+    return "%.2f/%.2f/%.2f" % (min(r), statistics.median(r), max(r))
 
 
 x = Xapid("exp").start()
@@ -49,46 +78,72 @@ try:
             cmds += ["-c", "write -P 0x5a %d %d" % (off, step)]
     run("qemu-io", "-f", "qcow2", *cmds, img)
     out = os.path.join(x.tmp, "out")
+    warm_img = lambda: run("sh", "-c", "cat '%s' > /dev/null" % img)  # noqa: E731
+    cat = (warm_img, warm_img)
 
-    def export(fmt):
-        if os.path.exists(out):
-            os.unlink(out)
-        xe("vdi-export", "uuid=" + vdi, "filename=" + out, "format=" + fmt)
+    def export(fmt, path):
+        if path != "-" and os.path.exists(path):
+            os.unlink(path)
+        if path == "-":  # filename= streams to stdout, here /dev/null
+            run("sh", "-c", "'%s' vdi-export uuid=%s filename= format=%s > /dev/null"
+                % (XE, vdi, fmt), env=env)
+        else:
+            xe("vdi-export", "uuid=" + vdi, "filename=" + path, "format=" + fmt)
 
-    t_raw = best(lambda: export("raw"))
+    # vdi-export: into /dev/null (as cat) and into a file (sparse), vs cat
+    t_cat, t_raw, t_rawf, t_vhd = rounds(
+        cat, (lambda: export("raw", "-"), warm_img),
+        (lambda: export("raw", out), warm_img),
+        (lambda: export("vhd", "-"), warm_img))
+    export("raw", out)
     raw_size = os.path.getsize(out)
-    t_vhd = best(lambda: export("vhd"))
-    t_cat = best(lambda: run("sh", "-c", "cat '%s' > /dev/null" % img))
-    export("raw")
+    print("image %.1f GiB with %.1f GiB written (qcow2 file %.2f GiB); seconds min/median/max"
+          " of %d interleaved rounds, input warm in the page cache for every run"
+          % (SIZE / 2**30, WRITTEN / 2**30, os.path.getsize(img) / 2**30, ROUNDS))
+    print("cat of the image file > /dev/null: %s" % span(t_cat))
+    print("vdi-export raw > /dev/null: %s (%.0f MB/s of the disk at the median); ratio cat/export %s (goal >= 0.8)"
+          % (span(t_raw), raw_size / statistics.median(t_raw) / 1e6, ratios(t_cat, t_raw)))
+    print("vdi-export raw filename=FILE (sparse): %s; ratio cat/export %s"
+          % (span(t_rawf), ratios(t_cat, t_rawf)))
+    print("vdi-export vhd > /dev/null: %s; ratio cat/export %s" % (span(t_vhd), ratios(t_cat, t_vhd)))
+
+    # vdi-import of the raw file vs cp --sparse=always + sync of it
     dst = xe("vdi-create", "sr-uuid=" + sr, "name-label=dst", "virtual-size=%d" % SIZE)
-    t_imp = best(lambda: xe("vdi-import", "uuid=" + dst, "filename=" + out, "format=raw"))
     cp_dst = os.path.join(x.tmp, "cp")
-    t_cp = best(lambda: run("sh", "-c", "cp --sparse=always '%s' '%s' && sync" % (out, cp_dst)))
     vhd_out = os.path.join(x.tmp, "out.vhd")
-    run(XE, "vdi-export", "uuid=" + vdi, "filename=" + vhd_out, "format=vhd", env=env)
-    t_impv = best(lambda: xe("vdi-import", "uuid=" + dst, "filename=" + vhd_out, "format=vhd"))
-    print("image %.1f GiB with %.1f GiB written (qcow2 file %.2f GiB)"
-          % (SIZE / 2**30, WRITTEN / 2**30, os.path.getsize(img) / 2**30))
-    print("vdi-export raw: %.2f s (%.0f MB/s of the %.1f GiB disk)" % (t_raw, raw_size / t_raw / 1e6, SIZE / 2**30))
-    print("vdi-export vhd: %.2f s" % t_vhd)
-    print("cat of the image file: %.2f s" % t_cat)
-    print("ratio cat/export (raw): %.2f (goal >= 0.8), (vhd): %.2f" % (t_cat / t_raw, t_cat / t_vhd))
-    print("vdi-import raw: %.2f s; cp of the raw file (+sync): %.2f s; ratio %.2f (goal >= 0.8)"
-          % (t_imp, t_cp, t_cp / t_imp))
-    print("vdi-import vhd: %.2f s; ratio cp/import %.2f" % (t_impv, t_cp / t_impv))
+    export("vhd", vhd_out)
+    warm_raw = lambda: run("sh", "-c", "cat '%s' > /dev/null" % out)  # noqa: E731
+    warm_vhd = lambda: run("sh", "-c", "cat '%s' > /dev/null" % vhd_out)  # noqa: E731
+
+    def cp():
+        if os.path.exists(cp_dst):
+            os.unlink(cp_dst)
+        run("sh", "-c", "cp --sparse=always '%s' '%s' && sync" % (out, cp_dst))
+
+    t_cp, t_imp, t_impv = rounds(
+        (cp, warm_raw),
+        (lambda: xe("vdi-import", "uuid=" + dst, "filename=" + out, "format=raw"), warm_raw),
+        (lambda: xe("vdi-import", "uuid=" + dst, "filename=" + vhd_out, "format=vhd"), warm_vhd))
+    print("cp --sparse=always of the raw file + sync: %s" % span(t_cp))
+    print("vdi-import raw: %s; ratio cp/import %s (goal >= 0.8)" % (span(t_imp), ratios(t_cp, t_imp)))
+    print("vdi-import vhd: %s; ratio cp/import %s" % (span(t_impv), ratios(t_cp, t_impv)))
 
     # XVA: a VM with the disk, exported uncompressed and imported back
     vm = xe("vm-install", "template=Other install media", "new-name-label=bench-xva")
     xe("vbd-create", "vm-uuid=" + vm, "vdi-uuid=" + vdi, "device=0", "bootable=true")
     xva = os.path.join(x.tmp, "vm.xva")
 
-    def vm_export():
-        if os.path.exists(xva):
-            os.unlink(xva)
-        xe("vm-export", "vm=" + vm, "filename=" + xva)
+    def vm_export(path):
+        if path == "-":
+            run("sh", "-c", "'%s' vm-export vm=%s filename= > /dev/null" % (XE, vm), env=env)
+            return
+        if os.path.exists(path):
+            os.unlink(path)
+        xe("vm-export", "vm=" + vm, "filename=" + path)
 
-    t_xexp = best(vm_export)
-    t_cat2 = best(lambda: run("sh", "-c", "cat '%s' > /dev/null" % img))
+    t_cat2, t_xexp, t_xexpf = rounds(
+        cat, (lambda: vm_export("-"), warm_img), (lambda: vm_export(xva), warm_img))
+    vm_export(xva)
     xva_size = os.path.getsize(xva)
     imported = []
 
@@ -97,13 +152,20 @@ try:
             xe("vm-uninstall", "uuid=" + u, "force=true")
         imported[:] = [xe("vm-import", "filename=" + xva, "sr-uuid=" + sr)]
 
-    t_ximp = best(vm_import)
     cp_xva = os.path.join(x.tmp, "cp.xva")
-    t_cpx = best(lambda: run("sh", "-c", "cp '%s' '%s' && sync" % (xva, cp_xva)))
-    print("vm-export xva: %.2f s (%.0f MB/s of the %.2f GiB XVA); cat of the image: %.2f s;"
-          " ratio cat/export %.2f (goal >= 0.6)"
-          % (t_xexp, xva_size / t_xexp / 1e6, xva_size / 2**30, t_cat2, t_cat2 / t_xexp))
-    print("vm-import xva: %.2f s; cp of the XVA file (+sync): %.2f s; ratio cp/import %.2f"
-          % (t_ximp, t_cpx, t_cpx / t_ximp))
+
+    def cpx():
+        if os.path.exists(cp_xva):
+            os.unlink(cp_xva)
+        run("sh", "-c", "cp '%s' '%s' && sync" % (xva, cp_xva))
+
+    warm_xva = lambda: run("sh", "-c", "cat '%s' > /dev/null" % xva)  # noqa: E731
+    t_cpx, t_ximp = rounds((cpx, warm_xva), (vm_import, warm_xva))
+    print("cat of the image file > /dev/null: %s" % span(t_cat2))
+    print("vm-export xva (uncompressed, %.2f GiB) > /dev/null: %s; ratio cat/export %s (goal >= 0.6)"
+          % (xva_size / 2**30, span(t_xexp), ratios(t_cat2, t_xexp)))
+    print("vm-export xva filename=FILE: %s; ratio cat/export %s" % (span(t_xexpf), ratios(t_cat2, t_xexpf)))
+    print("cp of the XVA file + sync: %s" % span(t_cpx))
+    print("vm-import xva: %s; ratio cp/import %s (goal >= 0.8)" % (span(t_ximp), ratios(t_cpx, t_ximp)))
 finally:
     x.cleanup()

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 
 #define XE_HTTP_HEAD_MAX (64 * 1024)
 #define XE_HTTP_BLOCK (1024 * 1024)
+/* The unit of holes in a downloaded file. */
+#define XE_HTTP_SPARSE (64 * 1024)
 /* How long a PUT waits for "100 Continue" before sending the body anyway. */
 #define XE_HTTP_EXPECT_MS 3000
 /* A transfer that makes no progress for this long fails. */
@@ -401,11 +404,160 @@ xe_http_log_failure(struct xe_conn *c, const struct xe_http_resp *r)
 	free(body);
 }
 
-/* True if the n bytes at p are all zero. */
+/* True if the n bytes at p are all zero (64 bits at a time). */
 static int
 xe_http_zero(const char *p, size_t n)
 {
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	size_t i, k = n / 8;
+
+	for (i = 0; i + 4 <= k; i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+			return 0;
+	for (; i < k; i++)
+		if (w[i])
+			return 0;
+	for (i = k * 8; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* Reads body bytes into p until n are there or the body ends. */
+static ssize_t
+xe_http_body_fill(struct xe_http_body *b, char *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = xe_http_body_read(b, p + got, n - got);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Writes n bytes of block to fd, as holes where XE_HTTP_SPARSE-sized
+ * pieces are all zeros (sparse) or as they are. */
+static int
+xe_http_write_block(int fd, const char *block, size_t n, int sparse)
+{
+	size_t at = 0, run;
+
+	if (!sparse)
+		return xe_http_write_fd(fd, block, n);
+	while (at < n) {
+		size_t k = n - at < XE_HTTP_SPARSE ? n - at : XE_HTTP_SPARSE;
+		int zero = xe_http_zero(block + at, k);
+		for (run = k; at + run < n; run += k) {
+			k = n - at - run < XE_HTTP_SPARSE ? n - at - run
+			                                  : XE_HTTP_SPARSE;
+			if (xe_http_zero(block + at + run, k) != zero)
+				break;
+		}
+		if (zero ? lseek(fd, (off_t)run, SEEK_CUR) < 0
+		         : xe_http_write_fd(fd, block + at, run) < 0)
+			return -1;
+		at += run;
+	}
+	return 0;
+}
+
+/*
+ * Moves the rest of a plain-socket body of known length (or up to the end
+ * of the stream) to fd, which is not a regular file, with splice: the
+ * bytes go from the socket to the pipe or device without a copy through
+ * memory of ours. Returns 0, -1 (reading, errno) or -2 (writing, errno);
+ * 1 if fd cannot take splice (nothing moved then).
+ */
+static int
+xe_http_splice(struct xe_http_body *b, int fd, struct xe_progress *prog)
+{
+	struct xe_conn *c = b->conn;
+	int p[2] = {-1, -1}, direct, ret = 0, copy = 0;
+	struct stat st;
+	ssize_t r, w;
+
+	if (c->tls || b->mode == XE_BODY_CHUNKED || fstat(fd, &st) < 0 ||
+	    S_ISREG(st.st_mode))
+		return 1;
+	direct = S_ISFIFO(st.st_mode);
+	if (!direct) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return 1;
+		fcntl(p[1], F_SETPIPE_SZ, XE_HTTP_BLOCK);
+	}
+	if (c->rpos < c->rlen) { /* what came with the head */
+		size_t k = c->rlen - c->rpos;
+		if (b->mode == XE_BODY_LENGTH && (long long)k > b->left)
+			k = (size_t)b->left;
+		if (xe_http_write_fd(fd, (char *)c->rbuf + c->rpos, k) < 0) {
+			ret = -2;
+			goto out;
+		}
+		c->rpos += k;
+		b->left -= (long long)k;
+		xe_progress_add(prog, k);
+	}
+	while (b->mode == XE_BODY_CLOSE || b->left > 0) {
+		size_t want = XE_HTTP_BLOCK;
+		if (b->mode == XE_BODY_LENGTH && (long long)want > b->left)
+			want = (size_t)b->left;
+		if (!xe_conn_readable(c, b->timeout_ms)) {
+			errno = ETIMEDOUT;
+			ret = -1;
+			break;
+		}
+		r = splice(c->fd, NULL, direct ? fd : p[1], NULL, want,
+		           SPLICE_F_MOVE | SPLICE_F_MORE);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			if (r == 0 && b->mode == XE_BODY_LENGTH)
+				errno = ECONNRESET;
+			ret = r == 0 && b->mode == XE_BODY_CLOSE ? 0 : -1;
+			break;
+		}
+		for (w = 0; !direct && w < r;) {
+			ssize_t k = -1;
+			if (!copy)
+				k = splice(p[0], NULL, fd, NULL,
+				           (size_t)(r - w),
+				           SPLICE_F_MOVE | SPLICE_F_MORE);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0 && (copy || errno == EINVAL)) {
+				/* fd takes no splice: through a buffer */
+				char tmp[65536];
+				size_t m = (size_t)(r - w) < sizeof(tmp)
+				               ? (size_t)(r - w)
+				               : sizeof(tmp);
+				copy = 1;
+				k = read(p[0], tmp, m);
+				if (k > 0 &&
+				    xe_http_write_fd(fd, tmp, (size_t)k) < 0)
+					k = -1;
+			}
+			if (k <= 0) {
+				ret = -2;
+				goto out;
+			}
+			w += k;
+		}
+		b->left -= r;
+		xe_progress_add(prog, (size_t)r);
+	}
+out:
+	b->done = ret == 0;
+	if (p[0] >= 0) {
+		close(p[0]);
+		close(p[1]);
+	}
+	return ret;
 }
 
 /* Copies the body to path (or stdout) with a progress bar. A file is
@@ -418,7 +570,7 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 	struct xe_progress prog;
 	char *block;
 	ssize_t n;
-	int fd = STDOUT_FILENO, ret = XE_HTTP_OK;
+	int fd = STDOUT_FILENO, ret = XE_HTTP_OK, sp;
 
 	if (path) {
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -432,9 +584,20 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 	}
 	xe_http_body_init(&b, c, r, XE_HTTP_IDLE_MS);
 	xe_progress_init(&prog, r->chunked ? -1 : r->content_length);
-	block = xmalloc(XE_HTTP_BLOCK);
-	for (;;) {
-		n = xe_http_body_read(&b, block, XE_HTTP_BLOCK);
+	sp = xe_http_splice(&b, fd, &prog);
+	if (sp < 0) {
+		if (sp == -1) {
+			xe_debug("reading download: %s\n", strerror(errno));
+			ret = XE_HTTP_FAILED;
+		} else {
+			snprintf(err, errlen, "writing %s: %s",
+			         path ? path : "stdout", strerror(errno));
+			ret = XE_HTTP_CLIENT_ERROR;
+		}
+	}
+	block = sp > 0 ? xmalloc(XE_HTTP_BLOCK) : NULL;
+	while (block) {
+		n = xe_http_body_fill(&b, block, XE_HTTP_BLOCK);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -442,13 +605,8 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 			ret = XE_HTTP_FAILED;
 			break;
 		}
-		if (path && xe_http_zero(block, (size_t)n)) {
-			if (lseek(fd, n, SEEK_CUR) < 0) {
-				snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-				ret = XE_HTTP_CLIENT_ERROR;
-				break;
-			}
-		} else if (xe_http_write_fd(fd, block, (size_t)n) < 0) {
+		if (xe_http_write_block(fd, block, (size_t)n, path != NULL) <
+		    0) {
 			snprintf(err, errlen, "writing %s: %s",
 			         path ? path : "stdout", strerror(errno));
 			ret = XE_HTTP_CLIENT_ERROR;

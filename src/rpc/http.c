@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ http_set_serving(bool on)
 }
 
 /* Whether the request carries the pool secret (an internal call). */
-static bool
+bool
 http_pool_internal(struct MHD_Connection *c)
 {
 	const char *s = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -117,7 +118,7 @@ http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
 	return ret;
 }
 
-static enum MHD_Result
+enum MHD_Result
 http_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
 	struct buf b = BUF_INIT;
@@ -365,127 +366,6 @@ http_dbdump(struct MHD_Connection *c, const char *method, struct http_req *rq,
 	return ret;
 }
 
-static void *
-http_raft_main(void *p)
-{
-	void **a = p;
-	struct MHD_UpgradeResponseHandle *urh = a[0];
-	MHD_socket sock = (MHD_socket)(intptr_t)a[1];
-	pool_raft_serve(sock);
-	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-	free(a);
-	return NULL;
-}
-
-static void
-http_raft_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
-		   const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		   struct MHD_UpgradeResponseHandle *urh)
-{
-	(void)cls;
-	(void)c;
-	(void)req_cls;
-	(void)extra_in;
-	(void)extra_in_size;
-	void **a = xcalloc(2, sizeof(void *));
-	a[0] = urh;
-	a[1] = (void *)(intptr_t)sock;
-	pthread_t th;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, http_raft_main, a) != 0)
-		http_raft_main(a);
-	pthread_attr_destroy(&attr);
-}
-
-/* POST /raft: a pool member's dqlite node reaching ours (pool_raft.c). */
-static enum MHD_Result
-http_raft(struct MHD_Connection *c)
-{
-	if (!http_pool_internal(c))
-		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
-	struct MHD_Response *r =
-		MHD_create_response_for_upgrade(http_raft_upgraded, NULL);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "dqlite");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-/* ---- POST /migrate: the destination of a live migration ---- */
-
-static void (*http_migrate_fn)(int sock, const char *body, size_t len);
-static bool (*http_migrate_ok)(const char *token, const char *body, size_t len);
-
-void
-http_set_migrate_handler(void (*fn)(int sock, const char *body, size_t len),
-			 bool (*ok)(const char *token, const char *body, size_t len))
-{
-	http_migrate_fn = fn;
-	http_migrate_ok = ok;
-}
-
-struct http_migrate {
-	char *body;
-	size_t len;
-	struct MHD_UpgradeResponseHandle *urh;
-	MHD_socket sock;
-};
-
-static void *
-http_migrate_main(void *p)
-{
-	struct http_migrate *m = p;
-	http_migrate_fn(m->sock, m->body, m->len);
-	MHD_upgrade_action(m->urh, MHD_UPGRADE_ACTION_CLOSE);
-	free(m->body);
-	free(m);
-	return NULL;
-}
-
-static void
-http_migrate_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
-		      const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		      struct MHD_UpgradeResponseHandle *urh)
-{
-	struct http_migrate *m = cls;
-	(void)c;
-	(void)req_cls;
-	(void)extra_in;
-	(void)extra_in_size;
-	m->sock = sock;
-	m->urh = urh;
-	pthread_t th;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, http_migrate_main, m) != 0)
-		http_migrate_main(m);
-	pthread_attr_destroy(&attr);
-}
-
-/* POST /migrate?token=T (a pool member, with the one-time token it gave
- * this host over TLS): the body describes the VM; after the upgrade the
- * stream carries its state (vm/migrate.c). */
-static enum MHD_Result
-http_migrate(struct MHD_Connection *c, struct http_req *rq)
-{
-	const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-	if (!http_migrate_fn || rq->too_big || !rq->body.len)
-		return http_text(c, MHD_HTTP_BAD_REQUEST, "Bad request");
-	if (!token || !http_migrate_ok(token, rq->body.data, rq->body.len))
-		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
-	struct http_migrate *m = xcalloc(1, sizeof(*m));
-	m->body = xstrndup(rq->body.data, rq->body.len);
-	m->len = rq->body.len;
-	struct MHD_Response *r = MHD_create_response_for_upgrade(http_migrate_upgraded, m);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "xapid-migrate");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	     const char *method, const char *version, const char *upload_data,
@@ -501,6 +381,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	bool xva_meta = put && strcmp(url, "/import_metadata") == 0;
 	bool xva = put && (strcmp(url, "/import") == 0 || xva_meta);
 	if (!rq) {
+		http_raw_reset();
 		rq = xcalloc(1, sizeof(*rq));
 		rq->limit = strncmp(url, "/pool/xmldbdump", 15) == 0
 				    ? HTTP_MAX_DUMP
@@ -658,6 +539,20 @@ http_slurp(const char *path)
 	return buf_steal(&b);
 }
 
+/* libmicrohttpd's messages, into our log; not the one it gives when a
+ * handler that answered through http_raw lets it close the connection. */
+static void __attribute__((format(printf, 2, 0)))
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	if (http_raw_took_connection())
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warn("http", "%s", msg);
+}
+
 /* Starts one listener: a bound socket fd, TLS if cert/key are given. */
 static int
 http_add(int fd, bool local, bool tls, char **err)
@@ -670,19 +565,21 @@ http_add(int fd, bool local, bool tls, char **err)
 	l->local = local;
 	if (tls)
 		l->d = MHD_start_daemon(
-			flags | MHD_USE_TLS, 0, NULL, NULL, http_handler, l,
-			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-			http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-			http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)600, MHD_OPTION_HTTPS_MEM_CERT, http_cert_pem,
-			MHD_OPTION_HTTPS_MEM_KEY, http_key_pem, MHD_OPTION_END);
+		    flags | MHD_USE_TLS, 0, NULL, NULL, http_handler, l,
+		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+		    http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+		    http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)600, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		    NULL, MHD_OPTION_HTTPS_MEM_CERT, http_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, http_key_pem, MHD_OPTION_END);
 	else
 		l->d = MHD_start_daemon(
-			flags, 0, NULL, NULL, http_handler, l,
-			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-			http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-			http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)600, MHD_OPTION_END);
+		    flags, 0, NULL, NULL, http_handler, l,
+		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+		    http_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+		    http_conn_notify, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)600, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		    NULL, MHD_OPTION_END);
 	if (!l->d) {
 		*err = xasprintf("cannot start HTTP listener: %s", strerror(errno));
 		close(fd);

@@ -1,8 +1,9 @@
 /*
  * http_int: what the files of the HTTP front door share (not for others):
  * http.c (listeners, RPC endpoints, /cli, /pool/xmldbdump), http_xfer.c
- * (/console), http_vdi.c (/export_raw_vdi, /import_raw_vdi) and http_xva.c
- * (/export, /import).
+ * (/console, /raft, /migrate: relays over upgraded connections), http_vdi.c
+ * (/export_raw_vdi, /import_raw_vdi), http_xva.c (/export, /import) and
+ * http_raw.c (bodies written into the socket directly).
  */
 #ifndef XAPID_RPC_HTTP_INT_H
 #define XAPID_RPC_HTTP_INT_H
@@ -41,6 +42,48 @@ struct api_err *http_auth(struct MHD_Connection *c, bool local,
 /* Answers an error (and fails the task when given); takes err. */
 enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
 			  struct api_err *err, unsigned status);
+
+/* ---- http_raw.c: a GET answered by writing into the socket ourselves ----
+ * libmicrohttpd copies every byte of a body through its buffer; a disk's
+ * contents instead go from the page cache to the socket with sendfile, and
+ * holes from the zero page. Plain (non-TLS) connections only, in the
+ * connection's own thread; the handler then returns http_raw_close's
+ * result, so MHD closes the connection without writing to it again. */
+struct http_raw;
+/* The writer of connection c, or NULL if c is TLS (use an MHD response). */
+struct http_raw *http_raw_open(struct MHD_Connection *c);
+/* Writes a "200 OK" head (Connection: close) for a body of length bytes
+ * of type ctype, with extra headers (name, value, ..., NULL). From here on
+ * the connection is ours. Returns 0, or -1 if the client went away. */
+int http_raw_head(struct http_raw *w, int64_t length, const char *ctype,
+                  const char *const *headers);
+/* Body bytes: n bytes at p; len bytes of file fd at off; len zeros.
+ * Return 0, or -1 (the client went away or was idle 10 min, or a short
+ * file); after a failure every call fails. */
+int http_raw_buf(struct http_raw *w, const void *p, size_t n);
+int http_raw_file(struct http_raw *w, int fd, int64_t off, int64_t len);
+int http_raw_zeros(struct http_raw *w, int64_t len);
+/* Body bytes written so far. */
+int64_t http_raw_sent(const struct http_raw *w);
+/* Frees w (NULL is fine); the handler returns the result (MHD_NO). */
+enum MHD_Result http_raw_close(struct http_raw *w);
+/* Whether this connection's thread answered through http_raw (MHD then
+ * reports the closing as an application error: not one); and the reset at
+ * each new request. */
+bool http_raw_took_connection(void);
+void http_raw_reset(void);
+
+/* A plain-text answer. */
+enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
+                          const char *text);
+/* Whether the request carries the pool secret (an internal call). */
+bool http_pool_internal(struct MHD_Connection *c);
+
+/* POST /raft: a pool member's dqlite node reaching ours (http_xfer.c). */
+enum MHD_Result http_raft(struct MHD_Connection *c);
+/* POST /migrate?token=T: the destination's end of a live migration
+ * (http_xfer.c). */
+enum MHD_Result http_migrate(struct MHD_Connection *c, struct http_req *rq);
 
 /* /console: relays the VM's serial console over an HTTP upgrade. */
 enum MHD_Result http_console(struct MHD_Connection *c, bool local);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "db/store.h"
 #include "rpc/api_int.h"
@@ -61,6 +63,7 @@ struct hv_export {
 	char *task;
 	int64_t size, sent;
 	int last_pct;
+	struct timespec t0; /* when the body started */
 };
 
 /* Raw bytes at pos: the VDI's, or (with a base) zeros where it did not
@@ -121,6 +124,12 @@ static void
 hv_export_free(void *cls)
 {
 	struct hv_export *x = cls;
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("http", "export: %lld of %lld bytes in %.3f s",
+	         (long long)x->sent, (long long)x->size,
+	         (double)(t1.tv_sec - x->t0.tv_sec) +
+	             (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9);
 	if (x->task) {
 		struct api_err *err = NULL;
 		static const char *const io[] = {"Device I/O errors"};
@@ -133,6 +142,84 @@ hv_export_free(void *cls)
 	vdi_stream_free(x->s);
 	free(x->task);
 	free(x);
+}
+
+/* Piece size of a direct export: progress and cancel are looked at in
+ * between. */
+#define HV_PIECE ((int64_t)64 * 1024 * 1024)
+
+/* len bytes of extent e (from virtual offset pos) into w. */
+static int
+hv_direct_extent(struct hv_export *x, struct http_raw *w,
+                 const struct vdi_extent *e, int64_t pos, int64_t len,
+                 char **buf)
+{
+	const struct vdi_stream *s = x->s;
+	int64_t in = pos - e->start;
+	if (!e->data || (s->has_base && !e->changed))
+		return http_raw_zeros(w, len);
+	if (e->file >= 0 && (size_t)e->file < s->nfiles &&
+	    s->fds[e->file] >= 0) {
+		/* a sparse raw layer may end before its extent: zeros after */
+		struct stat st;
+		int fd = s->fds[e->file];
+		int64_t off = e->offset + in, have = len;
+		if (fstat(fd, &st) == 0 && st.st_size < off + len)
+			have = st.st_size > off ? st.st_size - off : 0;
+		if (have && http_raw_file(w, fd, off, have) < 0)
+			return -1;
+		return have < len ? http_raw_zeros(w, len - have) : 0;
+	}
+	/* through qemu-nbd */
+	if (!*buf)
+		*buf = xmalloc(HV_BLOCK);
+	while (len > 0) {
+		size_t n = len > HV_BLOCK ? HV_BLOCK : (size_t)len;
+		if (vdi_stream_pread(s, *buf, n, pos) < 0) {
+			log_warn("http", "export: %s", strerror(errno));
+			return -1;
+		}
+		if (http_raw_buf(w, *buf, n) < 0)
+			return -1;
+		pos += (int64_t)n;
+		len -= (int64_t)n;
+	}
+	return 0;
+}
+
+/* The raw body written into the socket (http_raw), extent by extent. */
+static enum MHD_Result
+hv_export_direct(struct hv_export *x, struct http_raw *w,
+                 const char *const *headers)
+{
+	const struct vdi_stream *s = x->s;
+	char *buf = NULL;
+	int64_t pos = 0;
+	int rc = http_raw_head(w, x->size, "application/octet-stream", headers);
+	while (rc == 0 && pos < x->size) {
+		if (x->task && task_cancelling(x->task))
+			break;
+		const struct vdi_extent *e =
+		    s->n ? &s->ext[vdi_stream_find(s, pos)] : NULL;
+		bool in = e && e->start <= pos && pos < e->start + e->length;
+		/* past the map: zeros */
+		int64_t len = in ? e->start + e->length - pos : x->size - pos;
+		if (len > HV_PIECE)
+			len = HV_PIECE;
+		rc = in ? hv_direct_extent(x, w, e, pos, len, &buf)
+		        : http_raw_zeros(w, len);
+		pos += len;
+		x->sent = http_raw_sent(w);
+		int pct = (int)(x->sent * 100 / (x->size ? x->size : 1));
+		if (x->task && pct != x->last_pct) {
+			x->last_pct = pct;
+			task_set_progress(x->task, pct / 100.0);
+		}
+	}
+	free(buf);
+	x->sent = http_raw_sent(w);
+	hv_export_free(x);
+	return http_raw_close(w);
 }
 
 enum MHD_Result
@@ -174,6 +261,7 @@ http_export_vdi(struct MHD_Connection *c, bool local)
 	x->s = s;
 	x->task = task ? xstrdup(task) : NULL;
 	x->last_pct = -1;
+	clock_gettime(CLOCK_MONOTONIC, &x->t0);
 	uuid = hv_uuid_of(vdi);
 	if (vhd) {
 		buuid = base ? hv_uuid_of(base) : NULL;
@@ -186,11 +274,21 @@ http_export_vdi(struct MHD_Connection *c, bool local)
 	log_info("http", "export of VDI %s%s%s as %s: %lld bytes",
 	         uuid ? uuid : vdi, base ? " since " : "", base ? base : "",
 	         vhd ? "vhd" : "raw", (long long)x->size);
-	struct MHD_Response *r = MHD_create_response_from_callback(
-	    (uint64_t)x->size, HV_BLOCK, hv_export_read, x, hv_export_free);
 	char disp[128];
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"",
 	         uuid ? uuid : "vdi", vhd ? "vhd" : "raw");
+	struct http_raw *w = vhd ? NULL : http_raw_open(c);
+	if (w) {
+		const char *hdrs[] = {"Content-Disposition", disp,
+		                      task ? "Task-Id" : NULL, task, NULL};
+		free(uuid);
+		free(buuid);
+		free(vdi);
+		free(base);
+		return hv_export_direct(x, w, hdrs);
+	}
+	struct MHD_Response *r = MHD_create_response_from_callback(
+	    (uint64_t)x->size, HV_BLOCK, hv_export_read, x, hv_export_free);
 	MHD_add_response_header(r, "Content-Type",
 	                        vhd ? "application/vhd"
 	                            : "application/octet-stream");

@@ -23,6 +23,21 @@ check "the raw export has the disk's size" $SIZE "$(stat -c %s "$T_DIR/v.raw")"
 same "$T_DIR/v.raw" "$(file_of $V)" && ok "the raw export is the disk's bytes" || not_ok "the raw export is the disk's bytes"
 check_rc "vdi-export with no format is raw" 0 $XE vdi-export uuid=$V filename="$T_DIR/v2.raw"
 cmp -s "$T_DIR/v.raw" "$T_DIR/v2.raw" && ok "same bytes" || not_ok "same bytes"
+# filename= streams to stdout: into a pipe and a device (spliced), and into
+# a file (written as it comes)
+$XE vdi-export uuid=$V filename= format=raw | cmp -s - "$T_DIR/v.raw" && ok "raw export into a pipe" || not_ok "raw export into a pipe"
+check_rc "raw export into /dev/null" 0 sh -c "$XE vdi-export uuid=$V filename= format=raw > /dev/null"
+$XE vdi-export uuid=$V filename= format=raw > "$T_DIR/v3.raw"
+cmp -s "$T_DIR/v.raw" "$T_DIR/v3.raw" && ok "raw export into stdout as a file" || not_ok "raw export into stdout as a file"
+# a plain HTTP client over TCP reads the same bytes (the head comes from
+# xapid, not MHD)
+SID=$(python3 -c "
+import xmlrpc.client
+s=xmlrpc.client.ServerProxy('http://127.0.0.1:$PORT')
+print(s.session.login_with_password('root','$PASSWORD')['Value'])")
+curl -sS -D "$T_DIR/h.txt" -o "$T_DIR/v4.raw" "http://127.0.0.1:$PORT/export_raw_vdi?session_id=$SID&vdi=$V&format=raw"
+cmp -s "$T_DIR/v.raw" "$T_DIR/v4.raw" && ok "curl of /export_raw_vdi" || not_ok "curl of /export_raw_vdi"
+grep -qi "^content-length: $SIZE" "$T_DIR/h.txt" && ok "its Content-Length" || not_ok "its Content-Length" "$(cat "$T_DIR/h.txt")"
 
 check_rc "vdi-export format=vhd" 0 $XE vdi-export uuid=$V filename="$T_DIR/v.vhd" format=vhd
 qemu-img info --output=json "$T_DIR/v.vhd" | grep -q '"format": "vpc"' && ok "qemu-img reads it as a VHD" || not_ok "qemu-img reads it as a VHD"
