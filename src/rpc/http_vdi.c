@@ -365,6 +365,11 @@ http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
 	}
 	if (!rq->up_err)
 		rq->up_err = vdi_import_begin(rq->up_vdi, format, &rq->imp);
+	/* xapi's chunked upload (query or cookie chunked=), vdi_chunked.h */
+	if (!rq->up_err &&
+	    (hv_arg(c, "chunked") ||
+	     MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "chunked")))
+		rq->up_err = vdi_import_chunked(rq->imp);
 	if (!rq->up_err && rq->up_total) {
 		struct api_err *e =
 		    vdi_import_expect(rq->imp, (int64_t)rq->up_total);

@@ -16,6 +16,7 @@
 #include "storage/sr_file.h"
 #include "storage/sr_fs.h"
 #include "storage/sr_priv.h"
+#include "storage/vdi_chunked.h"
 #include "storage/vdi_stream.h"
 #include "storage/vhd.h"
 #include "util/log.h"
@@ -39,6 +40,7 @@ struct vdi_import {
 	/* raw */
 	int64_t pos;
 	uint8_t *cl; /* the cluster being gathered */
+	struct vdi_chunked *ch; /* xapi's chunked upload (vdi_chunked.h) */
 	/* vhd */
 	struct vhd_in *in;
 	struct vdi_stream *cur; /* what the VDI holds now */
@@ -393,7 +395,7 @@ vi_vhd_rest(struct vdi_import *im)
 struct api_err *
 vdi_import_expect(struct vdi_import *im, int64_t len)
 {
-	if (!im->err && !im->vhd && len > im->vsize) {
+	if (!im->err && !im->vhd && !im->ch && len > im->vsize) {
 		char n[32];
 		snprintf(n, sizeof(n), "%lld", (long long)len);
 		im->err = api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
@@ -401,11 +403,52 @@ vdi_import_expect(struct vdi_import *im, int64_t len)
 	return im->err;
 }
 
+/* A piece of a chunked upload: raw data at a disk offset. */
+static int
+vi_chunk_piece(void *ctx, int64_t off, const void *data, size_t len)
+{
+	struct vdi_import *im = ctx;
+	return vdi_import_feed_at(im, off, data, len) ? -1 : 0;
+}
+
+struct api_err *
+vdi_import_chunked(struct vdi_import *im)
+{
+	if (im->vhd) /* as xapi's import_raw_vdi.ml */
+		return api_error(XE_INTERNAL_ERROR, "Cannot handle chunked VHD",
+		                 NULL);
+	if (!im->ch)
+		im->ch = vdi_chunked_new(im->vsize, vi_chunk_piece, im);
+	return NULL;
+}
+
+/* The chunked parser refused the upload: its reason as an API error. */
+static void
+vi_chunked_fail(struct vdi_import *im)
+{
+	if (im->err)
+		return;
+	if (vdi_chunked_too_far(im->ch)) {
+		char n[32];
+		snprintf(n, sizeof(n), "%lld",
+		         (long long)vdi_chunked_too_far(im->ch));
+		im->err = api_error(XE_VDI_TOO_SMALL, im->vdi_ref, n, NULL);
+	} else {
+		im->err = api_error(XE_SR_BACKEND_FAILURE, "1", "",
+		                    vdi_chunked_error(im->ch), NULL);
+	}
+}
+
 struct api_err *
 vdi_import_feed(struct vdi_import *im, const void *data, size_t len)
 {
 	if (im->err)
 		return im->err;
+	if (im->ch) {
+		if (vdi_chunked_feed(im->ch, data, len) < 0)
+			vi_chunked_fail(im);
+		return im->err;
+	}
 	if (!im->vhd) {
 		vi_raw_feed(im, data, len);
 		return im->err;
@@ -537,7 +580,9 @@ vdi_import_finish(struct vdi_import *im)
 {
 	struct api_err *err = im->err;
 	im->err = NULL;
-	if (!err && !im->vhd) {
+	if (!err && im->ch && vdi_chunked_finish(im->ch) < 0) {
+		vi_chunked_fail(im);
+	} else if (!err && !im->vhd) {
 		vi_raw_end(im);
 	} else if (!err) {
 		if (vhd_in_finish(im->in) < 0)
@@ -571,6 +616,7 @@ vdi_import_abort(struct vdi_import *im)
 		close(im->lock_fd);
 	api_err_free(im->err);
 	vhd_in_free(im->in);
+	vdi_chunked_free(im->ch);
 	vdi_stream_free(im->cur);
 	free(im->blk);
 	free(im->blocks_done);

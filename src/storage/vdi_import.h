@@ -29,6 +29,12 @@ struct vdi_import;
 struct api_err *vdi_import_begin(const char *vdi_ref, const char *format,
                                  struct vdi_import **out);
 
+/* Raw only: the upload is in xapi's chunked format (vdi_chunked.h: the
+ * chunks say where their data goes; what no chunk sends reads as zeros).
+ * Call before the first feed. A VHD import gives INTERNAL_ERROR "Cannot
+ * handle chunked VHD", as xapi does. */
+struct api_err *vdi_import_chunked(struct vdi_import *im);
+
 /* The upload's announced length (Content-Length): a raw upload larger than
  * the VDI is refused at once (VDI_TOO_SMALL), before any data is written. */
 struct api_err *vdi_import_expect(struct vdi_import *im, int64_t len);

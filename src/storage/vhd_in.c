@@ -1,7 +1,10 @@
 /* vhd_in: the validating push parser of dynamic and differencing VHDs (see
  * vhd.h). Structures must come in file order (footer copy, header, BAT,
  * blocks): that is how every VHD writer lays them out, and what a stream
- * can be read in. */
+ * can be read in. A fixed VHD (type 2) is the raw disk followed by the
+ * footer alone: a file that does not start with a footer is taken for one,
+ * its data handed on in 2 MiB blocks one footer's length behind the input,
+ * and the footer checked at the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,15 @@
 #define VHD_MAX_BLOCK (16u * 1024 * 1024)
 #define VHD_MAX_BAT (64u * 1024 * 1024)
 
-enum vhd_phase { VI_FOOTER, VI_HEADER, VI_BAT, VI_BLOCKS, VI_TAIL, VI_BAD };
+enum vhd_phase {
+	VI_FOOTER,
+	VI_HEADER,
+	VI_BAT,
+	VI_BLOCKS,
+	VI_TAIL,
+	VI_FIXED,
+	VI_BAD
+};
 
 struct vi_block {
 	uint64_t off; /* byte offset in the file */
@@ -42,6 +53,9 @@ struct vhd_in {
 	size_t tail_len;
 	char err[160];
 	bool too_large;
+	uint8_t *fbuf; /* fixed: a block of data and the 512 bytes after it */
+	size_t fhave;
+	uint32_t fidx; /* fixed: blocks handed on */
 };
 
 static uint32_t
@@ -102,12 +116,95 @@ vhd_in_new(int64_t max_size, vhd_block_fn fn, void *ctx)
 	return r;
 }
 
+/* Feeds data of a fixed VHD: every block goes once the 512 bytes after it
+ * are in (the last 512 bytes of the file are the footer, not data). */
+static int
+vi_fixed_feed(struct vhd_in *r, const uint8_t *p, size_t len)
+{
+	static uint8_t all[VHD_BLOCK_SIZE / VHD_SECTOR / 8];
+	if (!all[0])
+		memset(all, 0xff, sizeof(all));
+	while (len) {
+		size_t room = VHD_BLOCK_SIZE + VHD_SECTOR - r->fhave;
+		size_t n = room < len ? room : len;
+		memcpy(r->fbuf + r->fhave, p, n);
+		r->fhave += n;
+		p += n;
+		len -= n;
+		r->pos += n;
+		if (r->fhave < VHD_BLOCK_SIZE + VHD_SECTOR)
+			continue;
+		uint64_t at = (uint64_t)r->fidx * VHD_BLOCK_SIZE;
+		if (at >= (uint64_t)VHD_MAX_SIZE ||
+		    (r->max_size >= 0 &&
+		     at >= (uint64_t)r->max_size + VHD_BLOCK_SIZE)) {
+			r->too_large = at < (uint64_t)VHD_MAX_SIZE;
+			return vi_fail(r, r->too_large
+			                      ? "larger than the VDI"
+			                      : "virtual size too large");
+		}
+		r->size = (int64_t)(at + VHD_BLOCK_SIZE);
+		if (r->fn(r->ctx, r->fidx++, all, r->fbuf, VHD_BLOCK_SIZE) < 0)
+			return vi_fail(r, "the block could not be written");
+		memmove(r->fbuf, r->fbuf + VHD_BLOCK_SIZE, VHD_SECTOR);
+		r->fhave = VHD_SECTOR;
+	}
+	return 0;
+}
+
+/* The end of a fixed VHD: its footer, then the last (partial) block. */
+static int
+vi_fixed_finish(struct vhd_in *r)
+{
+	if (r->fhave < VHD_SECTOR)
+		return vi_fail(r, "no footer at the end");
+	const uint8_t *f = r->fbuf + r->fhave - VHD_SECTOR;
+	uint64_t data =
+	    (uint64_t)r->fidx * VHD_BLOCK_SIZE + r->fhave - VHD_SECTOR;
+	if (memcmp(f, "conectix", 8) != 0)
+		return vi_fail(r,
+		               "no footer (neither a fixed nor a dynamic VHD)");
+	if (vi_checksum(f, 512, 64) != vi_get32(f + 64))
+		return vi_fail(r, "footer checksum mismatch");
+	if (vi_get32(f + 12) != VHD_VERSION)
+		return vi_fail(r, "unknown file format version");
+	if (vi_get32(f + 60) != 2)
+		return vi_fail(r,
+		               "no footer at the start, and not a fixed disk");
+	if (vi_get64(f + 48) != data || data % VHD_SECTOR)
+		return vi_fail(r,
+		               "the fixed disk's size does not match its data");
+	r->size = (int64_t)data;
+	if (r->max_size >= 0 && data > (uint64_t)r->max_size) {
+		r->too_large = true;
+		return vi_fail(r, "larger than the VDI");
+	}
+	size_t rest = r->fhave - VHD_SECTOR;
+	if (rest) {
+		uint8_t bitmap[VHD_BLOCK_SIZE / VHD_SECTOR / 8] = {0};
+		for (size_t s = 0; s < rest / VHD_SECTOR; s++)
+			bitmap[s / 8] |= (uint8_t)(0x80 >> (s % 8));
+		memset(r->fbuf + rest, 0, VHD_BLOCK_SIZE - rest);
+		if (r->fn(r->ctx, r->fidx++, bitmap, r->fbuf, VHD_BLOCK_SIZE) <
+		    0)
+			return vi_fail(r, "the block could not be written");
+	}
+	r->phase = VI_TAIL;
+	return 0;
+}
+
 static int
 vi_footer(struct vhd_in *r)
 {
 	const uint8_t *f = r->buf;
-	if (memcmp(f, "conectix", 8) != 0)
-		return vi_fail(r, "no footer at the start (not a dynamic VHD)");
+	if (memcmp(f, "conectix", 8) != 0) {
+		/* perhaps a fixed VHD: these bytes are its data */
+		r->type = 2;
+		r->phase = VI_FIXED;
+		r->fbuf = xmalloc(VHD_BLOCK_SIZE + VHD_SECTOR);
+		r->pos -= 512;
+		return vi_fixed_feed(r, f, 512);
+	}
 	if (vi_checksum(f, 512, 64) != vi_get32(f + 64))
 		return vi_fail(r, "footer checksum mismatch");
 	if (vi_get32(f + 12) != VHD_VERSION)
@@ -244,6 +341,8 @@ vhd_in_feed(struct vhd_in *r, const void *data, size_t len)
 	if (r->phase == VI_BAD)
 		return -1;
 	vi_tail(r, p, len);
+	if (r->phase == VI_FIXED)
+		return vi_fixed_feed(r, p, len);
 	while (len && r->phase != VI_TAIL && r->phase != VI_BAD) {
 		if (r->pos < r->want_off) { /* bytes nobody needs */
 			uint64_t skip = r->want_off - r->pos;
@@ -281,6 +380,8 @@ vhd_in_feed(struct vhd_in *r, const void *data, size_t len)
 		}
 		if (rc < 0)
 			return -1;
+		if (r->phase == VI_FIXED)
+			return vi_fixed_feed(r, p, len);
 		if (r->phase != VI_TAIL && r->phase != VI_BAD &&
 		    r->want_off < r->pos)
 			return vi_fail(r, "structures out of order");
@@ -294,6 +395,10 @@ vhd_in_finish(struct vhd_in *r)
 {
 	if (r->phase == VI_BAD)
 		return -1;
+	if (r->phase == VI_FOOTER && r->have)
+		return vi_fail(r, "the file ends early");
+	if (r->phase == VI_FIXED)
+		return vi_fixed_finish(r);
 	if (r->phase != VI_TAIL)
 		return vi_fail(r, "the file ends early");
 	if (r->pos < r->end + 512 || r->tail_len < 512)
@@ -334,5 +439,6 @@ vhd_in_free(struct vhd_in *r)
 		return;
 	free(r->buf);
 	free(r->blocks);
+	free(r->fbuf);
 	free(r);
 }

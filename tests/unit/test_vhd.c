@@ -215,6 +215,70 @@ test_vhd_roundtrip(void **state)
 	free(path);
 }
 
+/* A fixed VHD (raw data + footer) as qemu-img makes it reads as its disk;
+ * a damaged footer, a cut file or a size that does not match are refused. */
+static void
+test_vhd_fixed(void **state)
+{
+	const int64_t size = 5 * 1048576 + 3 * 512;
+	uint8_t *content;
+	char *path = make_raw(size, &content);
+	char vpath[64] = "/tmp/xapid-test-vhd-fixed-XXXXXX";
+	(void)state;
+	int fd = mkstemp(vpath);
+	close(fd);
+	char *cmd = xasprintf("qemu-img convert -q -f raw -O vpc -o "
+	                      "subformat=fixed,force_size=on %s %s",
+	                      path, vpath);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	fd = open(vpath, O_RDONLY);
+	int64_t len = lseek(fd, 0, SEEK_END);
+	uint8_t *v = xmalloc((size_t)len);
+	assert_int_equal(pread(fd, v, (size_t)len, 0), len);
+	close(fd);
+	unlink(vpath);
+	assert_int_equal(len, size + 512);
+
+	struct sink k = {xcalloc(1, (size_t)size), size, 0};
+	struct vhd_in *r = vhd_in_new(size, sink_block, &k);
+	assert_int_equal(feed_all(r, v, len, 4096 + 3), 0);
+	assert_int_equal(vhd_in_type(r), 2);
+	assert_int_equal(vhd_in_size(r), size);
+	assert_memory_equal(k.disk, content, (size_t)size);
+	assert_int_equal(k.blocks, 3);
+	vhd_in_free(r);
+	r = vhd_in_new(size, sink_block, &k); /* one piece */
+	assert_int_equal(feed_all(r, v, len, (size_t)len), 0);
+	vhd_in_free(r);
+
+	r = vhd_in_new(size - 1048576, sink_block, &k);
+	assert_int_equal(feed_all(r, v, len, 65536), -1);
+	assert_true(vhd_in_too_large(r));
+	vhd_in_free(r);
+	v[len - 512 + 100] ^= 1;
+	r = vhd_in_new(size, sink_block, &k);
+	assert_int_equal(feed_all(r, v, len, 65536), -1);
+	assert_non_null(strstr(vhd_in_error(r), "checksum"));
+	vhd_in_free(r);
+	v[len - 512 + 100] ^= 1;
+	r = vhd_in_new(size, sink_block, &k); /* a sector short */
+	assert_int_equal(vhd_in_feed(r, v, 4096), 0);
+	assert_int_equal(vhd_in_feed(r, v + 4608, (size_t)(len - 4608)), 0);
+	assert_int_equal(vhd_in_finish(r), -1);
+	assert_non_null(strstr(vhd_in_error(r), "size"));
+	vhd_in_free(r);
+	r = vhd_in_new(size, sink_block, &k); /* no footer at all */
+	assert_int_equal(feed_all(r, v, len - 512, 65536), -1);
+	assert_non_null(strstr(vhd_in_error(r), "footer"));
+	vhd_in_free(r);
+	free(v);
+	free(k.disk);
+	free(content);
+	unlink(path);
+	free(path);
+}
+
 static void
 test_qcow2_writer(void **state)
 {
@@ -296,10 +360,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stream_json),
-		cmocka_unit_test(test_vhd_roundtrip),
-		cmocka_unit_test(test_qcow2_writer),
-		cmocka_unit_test(test_qcow2_writer_many_tables),
+	    cmocka_unit_test(test_stream_json),
+	    cmocka_unit_test(test_vhd_roundtrip),
+	    cmocka_unit_test(test_vhd_fixed),
+	    cmocka_unit_test(test_qcow2_writer),
+	    cmocka_unit_test(test_qcow2_writer_many_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
