@@ -145,6 +145,11 @@ void prole_become_slave(const char *address);
 
 /* Installs the router of host-bound calls (api_set_router). */
 void proute_register(void);
+/* Where the master runs a storage call (pool_route_sr.c): a host with the
+ * SR attached (VDI.create/destroy/resize/snapshot/clone/copy, CBT calls,
+ * SR.scan), or the host of the running VM writing to the VDI; NULL: here.
+ * all: the call's parameters, session first. */
+char *proute_sr_target(const char *method, xv *const *all, size_t nall);
 
 /* ---- pool_join.c ---- */
 

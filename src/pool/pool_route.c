@@ -83,6 +83,8 @@ proute_target(const char *method, xv *const *all, size_t nall)
 	    nall > 2 && all[2]->type == XV_STRING ? all[2]->u.s : NULL;
 	char *host = NULL;
 
+	if ((host = proute_sr_target(method, all, nall)))
+		return host;
 	if (!a1)
 		return NULL;
 	db_rdlock();

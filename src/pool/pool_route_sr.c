@@ -1,0 +1,98 @@
+/* pool_route_sr: where the master runs a storage call, as xapi's
+ * message_forwarding does for SR and VDI operations (with_sr_andor_vdi /
+ * forward_to_access_srs): on a host that has the SR attached, the master
+ * itself when it has; for a VDI a running VM writes to, on the VM's host
+ * (a live snapshot goes through its QEMU). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/store.h"
+#include "pool/pool_int.h"
+#include "util/xalloc.h"
+
+/* VDI messages that touch the SR's storage (all take the VDI first). */
+static const char *const proute_sr_vdi[] = {
+    "VDI.destroy",      "VDI.resize",      "VDI.resize_online",
+    "VDI.snapshot",     "VDI.clone",       "VDI.copy",
+    "VDI.enable_cbt",   "VDI.disable_cbt", "VDI.list_changed_blocks",
+    "VDI.data_destroy",
+};
+
+/* The host of a running VM that has the VDI attached, or NULL. Read lock
+ * held. */
+static const char *
+proute_sr_vdi_live(const struct db_row *vdi)
+{
+	const struct dm_coll *b = vdi->f[DMF_VDI_VBDs].c;
+	for (size_t i = 0; b && i < b->n; i++) {
+		const struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
+		const struct db_row *vm =
+		    vbd ? db_get(DMC_VM, vbd->f[DMF_VBD_VM].s) : NULL;
+		if (!vbd || !vm || !vbd->f[DMF_VBD_currently_attached].b ||
+		    vm->f[DMF_VM_is_a_snapshot].b ||
+		    (strcmp(vm->f[DMF_VM_power_state].s, "Running") != 0 &&
+		     strcmp(vm->f[DMF_VM_power_state].s, "Paused") != 0) ||
+		    !db_get(DMC_host, vm->f[DMF_VM_resident_on].s))
+			continue;
+		return vm->f[DMF_VM_resident_on].s;
+	}
+	return NULL;
+}
+
+/* A live host with the SR attached: this one if it has, else the first
+ * other. NULL when none (the call then runs here and says the SR is not
+ * attached). Read lock held. */
+static const char *
+proute_sr_attached(const char *sr_ref)
+{
+	const struct db_row *sr = db_get(DMC_SR, sr_ref);
+	const struct dm_coll *p = sr ? sr->f[DMF_SR_PBDs].c : NULL;
+	const char *other = NULL;
+	for (size_t i = 0; p && i < p->n; i++) {
+		const struct db_row *pbd = db_get(DMC_PBD, p->v[i].s);
+		if (!pbd || !pbd->f[DMF_PBD_currently_attached].b)
+			continue;
+		const char *h = pbd->f[DMF_PBD_host].s;
+		if (strcmp(h, prole_host_ref()) == 0)
+			return NULL;
+		const struct db_row *hr = db_get(DMC_host, h);
+		const struct db_row *m =
+		    hr ? db_get(DMC_host_metrics, hr->f[DMF_host_metrics].s)
+		       : NULL;
+		if (!other && hr && (!m || m->f[DMF_host_metrics_live].b))
+			other = h;
+	}
+	return other;
+}
+
+char *
+proute_sr_target(const char *method, xv *const *all, size_t nall)
+{
+	const char *host = NULL;
+	bool vdi_op = false;
+	if (nall < 2)
+		return NULL;
+	for (size_t i = 0; i < sizeof(proute_sr_vdi) / sizeof(proute_sr_vdi[0]);
+	     i++)
+		vdi_op = vdi_op || strcmp(method, proute_sr_vdi[i]) == 0;
+	if (!vdi_op && strcmp(method, "VDI.create") != 0 &&
+	    strcmp(method, "SR.scan") != 0)
+		return NULL;
+	db_rdlock();
+	if (strcmp(method, "VDI.create") == 0) {
+		const xv *sr =
+		    all[1]->type == XV_STRUCT ? xv_get(all[1], "SR") : NULL;
+		if (sr && sr->type == XV_STRING)
+			host = proute_sr_attached(sr->u.s);
+	} else if (all[1]->type != XV_STRING) {
+	} else if (!vdi_op) {
+		host = proute_sr_attached(all[1]->u.s);
+	} else {
+		const struct db_row *vdi = db_get(DMC_VDI, all[1]->u.s);
+		if (vdi && !(host = proute_sr_vdi_live(vdi)))
+			host = proute_sr_attached(vdi->f[DMF_VDI_SR].s);
+	}
+	char *r = host ? xstrdup(host) : NULL;
+	db_unlock();
+	return r;
+}
