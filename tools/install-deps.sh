@@ -9,7 +9,7 @@ libsqlite3-dev libuv1-dev libgnutls28-dev uuid-dev libpam0g-dev libcmocka-dev \
 zlib1g-dev libzstd-dev libxxhash-dev \
 qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils zstd iptables nftables \
 python3 openssl procps iproute2 ca-certificates \
-libnfs-dev qemu-block-extra nfs-ganesha nfs-ganesha-vfs rpcbind fio"
+libnfs-dev libnfs-utils qemu-block-extra nfs-ganesha nfs-ganesha-vfs rpcbind fio"
 
 missing=""
 for p in $PKGS; do

@@ -23,6 +23,8 @@
 
 /* Hidden bases of copy-on-write chains ("<uuid>.base.qcow2"). */
 #define SRF_BASE_SUFFIX ".base.qcow2"
+/* Clone journals: SRF_JOURNAL "<run tag>.<base uuid>.journal". */
+#define SRF_JOURNAL ".clone-"
 
 struct sr_fs *
 srf_open(const struct sr_ctx *sr, struct api_err **err)
@@ -387,7 +389,10 @@ srf_vdi_clone(const struct sr_ctx *sr, const char *location,
 	/* hidden bases have their own suffix: the GC touches nothing else */
 	char *base_name = xasprintf("%s" SRF_BASE_SUFFIX, base_uuid);
 	char *nname = xasprintf("%s.qcow2", new_uuid);
-	char *journal = xasprintf(".clone-%s.journal", base_uuid);
+	/* named after this run of xapid: on a shared SR, another host's
+	 * recovery leaves it alone (srf_journal_mine) */
+	char *journal =
+	    xasprintf(SRF_JOURNAL "%s.%s.journal", sr_run_tag(), base_uuid);
 	char *file = sr_fs_url(fs, name), *nfile = sr_fs_url(fs, nname);
 	char *bref = srf_backing_ref(fs, base_name);
 	char *jtext = xasprintf("%s\n%s\n", location, base_name);
@@ -476,6 +481,41 @@ srf_is_partial(const char *name)
 	return name[0] == '.' && nl > 4 && strcmp(name + nl - 4, ".tmp") == 0;
 }
 
+/* Whether the clone journal name is this host's to roll back: in a local
+ * directory every journal is (clones and recovery hold sr_chain_lock); on
+ * a shared SR only those of an earlier run of xapid on this host (and
+ * journals without an owner, from before owners were named): another
+ * host's may belong to a clone under way there. */
+static bool
+srf_journal_mine(struct sr_fs *fs, const char *name)
+{
+	return !sr_fs_remote(fs) ||
+	       strlen(name) == strlen(SRF_JOURNAL) + 36 + 8 ||
+	       sr_run_tag_stale(name, SRF_JOURNAL);
+}
+
+/* The bases named by the clone journals among names (another host's
+ * clones under way): the GC keeps off them. NULL-terminated, malloc'd. */
+static char **
+srf_journal_bases(struct sr_fs *fs, char **names)
+{
+	char **v = xcalloc(1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; names && names[i]; i++) {
+		char loc[128] = "", base[128] = "";
+		if (strncmp(names[i], SRF_JOURNAL, strlen(SRF_JOURNAL)) != 0)
+			continue;
+		char *text = sr_fs_read(fs, names[i]);
+		if (text && sscanf(text, "%127s %127s", loc, base) == 2) {
+			v = xrealloc(v, (n + 2) * sizeof(*v));
+			v[n++] = xstrdup(base);
+			v[n] = NULL;
+		}
+		free(text);
+	}
+	return v;
+}
+
 /* Clones that a crash interrupted: while the VDI's own file is missing,
  * its data is still whole in the base; put it back. Partial transfers left
  * by a crash go. */
@@ -487,7 +527,8 @@ srf_recover(struct sr_fs *fs, char **names)
 			srf_drop_partial(fs, names[i]);
 			continue;
 		}
-		if (strncmp(names[i], ".clone-", 7) != 0)
+		if (strncmp(names[i], SRF_JOURNAL, strlen(SRF_JOURNAL)) != 0 ||
+		    !srf_journal_mine(fs, names[i]))
 			continue;
 		char loc[128] = "", base[128] = "";
 		char *text = sr_fs_read(fs, names[i]);
@@ -554,6 +595,7 @@ srf_gc_round(struct sr_fs *fs, char **names,
 	struct srf_node *nodes = NULL;
 	size_t n = 0, bl = strlen(SRF_BASE_SUFFIX);
 	bool changed = false;
+	char **held = srf_journal_bases(fs, names);
 	for (size_t i = 0; names[i]; i++) {
 		size_t l = strlen(names[i]);
 		if (names[i][0] == '.' || l < 7 ||
@@ -588,6 +630,11 @@ srf_gc_round(struct sr_fs *fs, char **names,
 		         nodes[i].name);
 		if (known(ctx, loc))
 			continue; /* a VDI */
+		bool in_clone = false;
+		for (size_t h = 0; held[h] && !in_clone; h++)
+			in_clone = strcmp(held[h], nodes[i].name) == 0;
+		if (in_clone)
+			continue; /* another host's clone is making it */
 		if (nodes[i].children == 0) {
 			/* a base nobody needs */
 			if (sr_fs_unlink(fs, nodes[i].name) == 0) {
@@ -646,6 +693,7 @@ srf_gc_round(struct sr_fs *fs, char **names,
 		free(nodes[i].backing);
 	}
 	free(nodes);
+	sr_fs_names_free(held);
 	return changed;
 }
 

@@ -64,6 +64,22 @@ check "plug removed this host's stale partial image" "" "$(ls -a "$SRDIR" | grep
 check "another host's stays" 1 "$(partials)"
 rm -f "$SRDIR"/.import-*.tmp
 
+# ---- another host's clone under way ----
+# its journal names a base that has no child yet: neither this host's
+# recovery (which would put the base back as the VDI) nor its GC (which
+# would remove a base nobody uses) may touch it
+B=11111111-2222-3333-4444-555555555555
+qemu-img create -q -f qcow2 "nfs://$NFS_IP$SRDIR/$B.base.qcow2" 1M
+printf 'somevdi\n%s.base.qcow2\n' $B > "$T_DIR/journal"
+J=.clone-00000000-0000-0000-0000-000000000001.0badb00t.$B.journal
+nfs-cp "$T_DIR/journal" "nfs://$NFS_IP$SRDIR/$J" > /dev/null
+check_rc "sr-scan" 0 xe sr-scan uuid=$SR
+G=$(xe vdi-create sr-uuid=$SR name-label=gc virtual-size=1048576)
+check_rc "vdi-destroy (runs the GC)" 0 xe vdi-destroy uuid=$G
+check "the other host's base and journal stay, no VDI made of them" "$B.base.qcow2 $J no " \
+	"$({ ls "$SRDIR" | grep "^$B"; ls -a "$SRDIR" | grep '^\.clone-'; [ -e "$SRDIR/somevdi.qcow2" ] && echo yes || echo no; } | tr '\n' ' ')"
+rm -f "$SRDIR/$B.base.qcow2" "$SRDIR/$J"
+
 # ---- CBT logs on the share ----
 wr() { qemu-io -f qcow2 -c "write -P 0x5a $2 4k" "$SRDIR/$1.qcow2" > /dev/null; }
 blocks() { python3 -c '
