@@ -111,3 +111,47 @@ done_testing() {
 	echo "1..$t_n"
 	[ $t_failed -eq 0 ]
 }
+
+# Real-guest tests (QEMU under TCG).
+#   guest_setup TAG   builds (or reuses) the test guest in $XAPID_GUEST_CACHE
+#                     and sets BR (a bridge prefix: TAG and the PID) and
+#                     XAPID_EXTRA_ARGS for the qemu backend; when the guest
+#                     cannot be built the test fails and exits
+#   kill_qemus        ends this test's QEMUs (they survive xapid) by PID and
+#                     removes its bridge
+#   wait_for SECS CMD...  runs CMD every 0.1 s until it succeeds, at most
+#                     SECS seconds; false if it never did
+#   gexec CMD         runs CMD in the guest $VM through its agent (3 tries)
+guest_setup() {
+	CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
+	export XAPID_GUEST_CACHE=$CACHE
+	if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
+		not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
+		done_testing
+		exit 1
+	fi
+	BR=$(echo "$1$$" | cut -c1-10)
+	XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
+}
+
+kill_qemus() {
+	for p in "$STATE"/vms/*/pid; do
+		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
+	done
+	ip link del "${BR}0" 2>/dev/null
+	true
+}
+
+wait_for() {
+	n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
+	return 1
+}
+
+gexec() {
+	for _ in 1 2 3; do
+		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
+		sleep 1
+	done
+	return 1
+}

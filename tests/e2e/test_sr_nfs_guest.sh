@@ -12,22 +12,7 @@ if ! nfs_available; then
 	echo "1..0 # SKIP nfs-ganesha/rpcbind not installed (tools/install-deps.sh)"
 	exit 0
 fi
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xn$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
-kill_qemus() { # QEMUs survive xapid: end ours by PID
-	for p in "$STATE"/vms/*/pid; do
-		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
-	done
-	ip link del "${BR}0" 2>/dev/null
-	true
-}
+guest_setup xn
 trap 'stop_xapid; kill_qemus; nfs_cleanup' EXIT
 trap 'exit 1' INT TERM
 nfs_start || { not_ok "ganesha starts"; done_testing; exit 1; }
@@ -35,11 +20,6 @@ nfs_start || { not_ok "ganesha starts"; done_testing; exit 1; }
 mkdir -p "$NFS_EXPORT/isos"
 { printf 'XAPID-ISO-%-6s' 1; head -c 2032 /dev/zero; head -c 63488 /dev/zero; } > "$NFS_EXPORT/isos/tools.iso"
 start_xapid n1 || { not_ok "xapid starts"; done_testing; exit 1; }
-wait_for() { # seconds cmd...
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 SRV="device-config:server=$NFS_IP device-config:serverpath=$NFS_EXPORT"
 SR=$($XE sr-create type=nfs name-label=nfs shared=true content-type=user $SRV)
 check "nfs sr-create" 36 "${#SR}"
@@ -57,13 +37,6 @@ qpid=$(cut -d' ' -f1 "$STATE/vms/$VM/pid")
 grep -q '"path": *"nfs://' "$STATE/vms/$VM/state.json" &&
 	! ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q "$VDI.qcow2" \
 	&& ok "QEMU opens the image with its nfs driver" || not_ok "nfs blockdev" "$(cat "$STATE/vms/$VM/state.json"; ls -l "/proc/$qpid/fd")"
-gexec() {
-	for _ in 1 2 3; do
-		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
-		sleep 1
-	done
-	return 1
-}
 gwrite() { gexec "printf '%-16s' $1 | dd of=/dev/vda bs=16 count=1 conv=notrunc 2>/dev/null; sync"; }
 gread() { gexec "dd if=/dev/vda bs=16 count=1 iflag=direct 2>/dev/null"; }
 gwrite PATTERN-ONE && ok "the guest writes a pattern" || not_ok "guest write"
@@ -80,6 +53,23 @@ check_rc "snapshot-revert" 0 $XE snapshot-revert snapshot-uuid=$SNAP
 check_rc "vm-start after the revert" 0 $XE vm-start uuid=$VM
 wait_for 180 sh -c "[ \$(grep -c QGA-UP '$CONSOLE') -ge 2 ]" && ok "guest boots again" || not_ok "guest boots again" "$(tail -5 "$CONSOLE")"
 check "the pattern is back" "PATTERN-ONE" "$(gread | tr -d ' ')"
+
+# memory images on the nfs SR (QEMU streams them through a FIFO that
+# xapid pumps to the share with libnfs): suspend/resume, checkpoint/revert
+$XE pool-param-set uuid=$($XE pool-list --minimal) suspend-image-SR=$SR
+check_rc "vm-suspend onto the nfs SR" 0 $XE vm-suspend uuid=$VM
+SUSP=$($XE vm-param-get uuid=$VM param-name=suspend-VDI-uuid)
+[ -s "$NFS_EXPORT/$SR/$SUSP.suspend" ] && ok "the memory image is on the export" || not_ok "memory image on the export" "$(ls -la "$NFS_EXPORT/$SR")"
+check_rc "vm-resume from it" 0 $XE vm-resume uuid=$VM
+check "the guest goes on" "PATTERN-ONE" "$(gread | tr -d ' ')"
+CP=$($XE vm-checkpoint uuid=$VM new-name-label=cp)
+check "vm-checkpoint with its memory on nfs" 36 "${#CP}"
+gwrite AFTER-CHECK
+check "the guest changes the data" "AFTER-CHECK" "$(gread | tr -d ' ')"
+check_rc "snapshot-revert to the checkpoint" 0 $XE snapshot-revert snapshot-uuid=$CP
+check "suspended at the checkpoint" suspended "$($XE vm-param-get uuid=$VM param-name=power-state)"
+check_rc "vm-resume" 0 $XE vm-resume uuid=$VM
+check "the guest is back at the checkpoint" "PATTERN-ONE" "$(gread | tr -d ' ')"
 
 # two writers: a second VM may not open the disk the first one writes
 VM2=$($XE vm-install template="xapid test guest" new-name-label=second)

@@ -5,15 +5,7 @@
 # differencing, while the guest keeps running on the same chain.
 . "$(dirname "$0")/lib.sh"
 
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xl$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
+guest_setup xl
 cleanup_bridge() { ip link del "${BR}0" 2> /dev/null; true; }
 trap 'stop_xapid; cleanup_bridge; t_cleanup' EXIT
 start_xapid lv || { not_ok "xapid starts"; done_testing; exit 1; }

@@ -6,29 +6,9 @@
 # coalesce) keeps the answers right.
 . "$(dirname "$0")/lib.sh"
 
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xb$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
-kill_qemus() {
-	for p in "$STATE"/vms/*/pid; do
-		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
-	done
-	ip link del "${BR}0" 2>/dev/null
-	true
-}
+guest_setup xb
 trap 'stop_xapid; kill_qemus; cp "$T_DIR"/cbt1.out /tmp/cbt1.log 2>/dev/null; t_cleanup' EXIT
 start_xapid cbt1 || { not_ok "xapid starts"; done_testing; exit 1; }
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 SR=$($XE sr-list params=uuid --minimal)
 VM=$($XE vm-install template="xapid test guest" new-name-label=cbt)
 $XE vm-param-set uuid=$VM PV-args="console=ttyS0 quiet"
@@ -37,13 +17,6 @@ $XE vbd-create vm-uuid=$VM vdi-uuid=$V device=1 > /dev/null
 check_rc "vm-start" 0 $XE vm-start uuid=$VM
 CONSOLE=$STATE/vms/$VM/console.log
 wait_for 120 grep -q QGA-UP "$CONSOLE" && ok "guest boots" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
-gexec() {
-	for _ in 1 2 3; do
-		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
-		sleep 1
-	done
-	return 1
-}
 # gw BLOCK...: the guest writes 4 KiB into each 64 KiB block, past its cache
 gw() {
 	c=""

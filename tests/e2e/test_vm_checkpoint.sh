@@ -6,29 +6,9 @@
 # of a checkpoint: after the restart the guest runs, nothing half-made.
 . "$(dirname "$0")/lib.sh"
 
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xc$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
-kill_qemus() { # QEMUs survive xapid: end ours by PID
-	for p in "$STATE"/vms/*/pid; do
-		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
-	done
-	ip link del "${BR}0" 2>/dev/null
-	true
-}
+guest_setup xc
 trap 'stop_xapid; kill_qemus; t_cleanup' EXIT
 start_xapid c1 || { not_ok "xapid starts"; done_testing; exit 1; }
-wait_for() { # seconds cmd...
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 SR=$($XE sr-list params=uuid --minimal)
 SRDIR=$STATE/sr-local
 VM=$($XE vm-install template="xapid test guest" new-name-label=ck)
@@ -40,13 +20,6 @@ CONSOLE=$STATE/vms/$VM/console.log
 wait_for 120 grep -q QGA-UP "$CONSOLE" && ok "guest boots" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
 # a shell command in the guest through its agent (retried: xapid talks to
 # the agent too, one client at a time)
-gexec() {
-	for _ in 1 2 3; do
-		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
-		sleep 1
-	done
-	return 1
-}
 gwrite() { gexec "printf '%-16s' $1 | dd of=/dev/vda bs=16 count=1 conv=notrunc 2>/dev/null; sync"; }
 gread() { gexec "dd if=/dev/vda bs=16 count=1 iflag=direct 2>/dev/null"; }
 lasttick() { grep -o 'TICK [0-9]*' "$CONSOLE" | tail -1 | cut -d' ' -f2; }

@@ -5,29 +5,9 @@
 # coalesced, nothing half-made is left (no VDI still marked pending).
 . "$(dirname "$0")/lib.sh"
 
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xk$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
-kill_qemus() {
-	for p in "$STATE"/vms/*/pid; do
-		[ -f "$p" ] && kill -KILL "$(cut -d' ' -f1 "$p")" 2>/dev/null
-	done
-	ip link del "${BR}0" 2>/dev/null
-	true
-}
+guest_setup xk
 trap 'stop_xapid; kill_qemus; t_cleanup' EXIT
 start_xapid k1 || { not_ok "xapid starts"; done_testing; exit 1; }
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 SR=$($XE sr-list params=uuid --minimal)
 SRDIR=$STATE/sr-local
 VM=$($XE vm-install template="xapid test guest" new-name-label=crash)
@@ -38,13 +18,6 @@ $XE vbd-create vm-uuid=$VM vdi-uuid=$V device=1 > /dev/null
 check_rc "vm-start" 0 $XE vm-start uuid=$VM
 CONSOLE=$STATE/vms/$VM/console.log
 wait_for 120 grep -q QGA-UP "$CONSOLE" && ok "guest boots" || not_ok "guest boots" "$(tail -5 "$CONSOLE" 2>&1)"
-gexec() {
-	for _ in 1 2 3; do
-		python3 "$TOP/tools/qmp_probe.py" --timeout 20 qga-exec "$STATE/vms/$VM/qga.sock" "$1" && return 0
-		sleep 1
-	done
-	return 1
-}
 mark() { gexec "printf '%-16s' $2 | dd of=/dev/vda bs=16 count=1 seek=$(($1 * 4096)) conv=notrunc 2>/dev/null; sync"; }
 rmark() { gexec "dd if=/dev/vda bs=4096 count=1 skip=$(($1 * 16)) iflag=direct 2>/dev/null | head -c 16" | tr -d ' '; }
 images_ok() { for f in "$SRDIR"/*.qcow2; do qemu-img check -U -q "$f" > /dev/null 2>&1 || echo "$f"; done | grep -q . && return 1; return 0; }

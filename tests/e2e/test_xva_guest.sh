@@ -3,23 +3,10 @@
 # boots, sees its disk, and the disk holds the pattern written before.
 . "$(dirname "$0")/lib.sh"
 
-CACHE=${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}
-export XAPID_GUEST_CACHE=$CACHE
-if ! bash "$TOP/tools/build-guest.sh" "$CACHE" > "$T_DIR/build-guest.log" 2>&1; then
-	not_ok "test guest builds" "$(tail -20 "$T_DIR/build-guest.log")"
-	done_testing
-	exit 1
-fi
-BR=$(echo "xx$$" | cut -c1-10)
-XAPID_EXTRA_ARGS="--vm-backend qemu --bridge-prefix $BR"
+guest_setup xx
 cleanup_bridge() { ip link del "${BR}0" 2>/dev/null; true; }
 trap 'stop_xapid; cleanup_bridge; t_cleanup' EXIT
 start_xapid x1 || { not_ok "xapid starts"; done_testing; exit 1; }
-wait_for() { # seconds cmd...
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
 
 SR=$($XE sr-list params=uuid --minimal | cut -d, -f1)
 VM=$($XE vm-install template="xapid test guest" new-name-label=orig)
