@@ -62,6 +62,22 @@ check_rc "vdi-disable-cbt" 0 pool_xe 1 vdi-disable-cbt uuid=$V
 check_rc "sr-scan" 0 pool_xe 1 sr-scan uuid=$SR
 for v in $K $C $S $V; do pool_xe 1 vdi-destroy uuid=$v; done
 check "vdi-destroy removed every file" "" "$(ls "$SRDIR" | grep '\.qcow2$')"
+# VM-level copies follow the VM's disks the same way
+D=$(pool_xe 1 vdi-create sr-uuid=$SR name-label=vmdisk virtual-size=8MiB)
+VD=$(pool_xe 1 vm-install template="Other install media" new-name-label=disked)
+pool_xe 1 vbd-create vm-uuid=$VD vdi-uuid=$D device=0 bootable=true > /dev/null
+SN=$(pool_xe 1 vm-snapshot uuid=$VD new-name-label=snap)
+check "vm-snapshot of a VM whose disk only h2 reaches" 36 "${#SN}"
+grep -q "VM.snapshot runs on host" "$T_DIR/h1.out" && ok "it ran on h2" || not_ok "VM.snapshot routed"
+CL=$(pool_xe 1 vm-clone uuid=$VD new-name-label=clone)
+check "vm-clone" 36 "${#CL}"
+CP=$(pool_xe 1 vm-copy uuid=$VD new-name-label=copy sr-uuid=$SR)
+check "vm-copy onto the nfs SR" 36 "${#CP}"
+check_rc "snapshot-revert" 0 pool_xe 1 snapshot-revert snapshot-uuid=$SN
+for v in $CL $CP; do pool_xe 1 vm-uninstall uuid=$v --force > /dev/null; done
+pool_xe 1 vm-uninstall uuid=$SN --force > /dev/null 2>&1
+pool_xe 1 vm-uninstall uuid=$VD --force > /dev/null
+check "their disks went" "" "$(ls "$SRDIR" | grep '\.qcow2$')"
 check_rc "the master's PBD plugged again" 0 pool_xe 1 pbd-plug uuid=$P1
 
 # suspend on h1, resume on h2: the memory image is on the share
