@@ -71,6 +71,22 @@ check "suspended at the checkpoint" suspended "$($XE vm-param-get uuid=$VM param
 check_rc "vm-resume" 0 $XE vm-resume uuid=$VM
 check "the guest is back at the checkpoint" "PATTERN-ONE" "$(gread | tr -d ' ')"
 
+# changed-block tracking of the running disk: QEMU writes each closed
+# interval's bits into a log on the share (its nfs driver)
+CV=$($XE vbd-list vm-uuid=$VM userdevice=0 params=vdi-uuid --minimal)
+check_rc "vdi-enable-cbt of the running disk" 0 $XE vdi-enable-cbt uuid=$CV
+C1=$($XE vdi-snapshot uuid=$CV)
+gexec "printf 'CBT-BLOCK-AT-1M' | dd of=/dev/vda bs=65536 seek=16 conv=notrunc 2>/dev/null; sync"
+C2=$($XE vdi-snapshot uuid=$CV)
+check "live snapshots with CBT" "36 36" "${#C1} ${#C2}"
+ls "$NFS_EXPORT/$SR" | grep -q '\.cbtlog$' && ok "the interval logs are on the share" || not_ok "cbt logs on the share" "$(ls "$NFS_EXPORT/$SR")"
+bits=$($XE vdi-list-changed-blocks vdi-from-uuid=$C1 vdi-to-uuid=$C2)
+python3 -c 'import base64,sys; b=base64.b64decode(sys.argv[1]); sys.exit(0 if b[2] & 0x80 else 1)' "$bits" &&
+	ok "the guest's write at 1 MiB shows as changed" || not_ok "changed blocks" "$bits"
+$XE vdi-destroy uuid=$C1
+$XE vdi-destroy uuid=$C2
+check_rc "vdi-disable-cbt" 0 $XE vdi-disable-cbt uuid=$CV
+
 # two writers: a second VM may not open the disk the first one writes
 VM2=$($XE vm-install template="xapid test guest" new-name-label=second)
 DISK=$($XE vbd-list vm-uuid=$VM params=vdi-uuid --minimal)
