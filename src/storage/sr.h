@@ -146,6 +146,10 @@ struct api_err *sr_vdi_create_rec(const xv *rec, char **ref);
  * *vdi_ref (malloc'd). */
 struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
                                       char **vdi_ref);
+/* Undoes sr_suspend_vdi_create after a failure: the image and the row go;
+ * when nothing was written (the SR's storage could not be opened) the row
+ * alone, which deleting the bytes could not remove. */
+void sr_suspend_vdi_abandon(const char *vdi_ref, bool written);
 /* VDI_IN_USE unless VM vm_ref may open the VDI (read-write if rw): a VDI
  * that is not sharable is opened by one running VM at a time when either
  * writes (nothing else stops two QEMUs on NFS). Read lock held. */

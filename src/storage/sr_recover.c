@@ -91,9 +91,11 @@ sr_suspend_vdi_copy(const char *src, char **out)
 	}
 	db_unlock();
 	*out = NULL;
+	bool written = false;
 	if (!err && !(err = sr_memimg_open(src, false, &from)) &&
 	    !(err = sr_suspend_vdi_create(sr, size, out)) &&
 	    !(err = sr_memimg_open(*out, true, &to))) {
+		written = true;
 		int rc = sr_copy_file(sr_memimg_path(from), sr_memimg_path(to));
 		char *m = rc < 0 ? xasprintf("copy of the memory image: %s",
 		                             strerror(errno))
@@ -110,7 +112,7 @@ sr_suspend_vdi_copy(const char *src, char **out)
 	api_err_free(sr_memimg_close(to, false));
 	api_err_free(sr_memimg_close(from, !err));
 	if (err && *out) {
-		api_err_free(sr_vdi_delete(*out));
+		sr_suspend_vdi_abandon(*out, written);
 		free(*out);
 		*out = NULL;
 	}

@@ -152,6 +152,18 @@ sr_suspend_vdi_create(const char *sr_ref, int64_t size, char **vdi_ref)
 	return err;
 }
 
+void
+sr_suspend_vdi_abandon(const char *vdi_ref, bool written)
+{
+	if (written) {
+		api_err_free(sr_vdi_delete(vdi_ref));
+		return;
+	}
+	struct db_txn *t = db_txn_begin();
+	db_txn_destroy(t, DMC_VDI, vdi_ref);
+	api_err_free(api_commit(t));
+}
+
 struct api_err *
 sr_vdi_check_open(const char *vdi_ref, const char *vm_ref, bool rw)
 {

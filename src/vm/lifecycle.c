@@ -308,7 +308,7 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		}
 	}
 	if (err && vdi)
-		api_err_free(sr_vdi_delete(vdi));
+		sr_suspend_vdi_abandon(vdi, img != NULL);
 	if (err) {
 		vm_op_end(vm, opid, NULL);
 	} else {

@@ -72,7 +72,7 @@ lc_mem_save(struct lc_mem *mem)
 		}
 	}
 	if (err) {
-		api_err_free(sr_vdi_delete(mem->vdi));
+		sr_suspend_vdi_abandon(mem->vdi, img != NULL);
 		free(mem->vdi);
 		mem->vdi = NULL;
 	}

@@ -145,5 +145,14 @@ CPS2=$(xe snapshot-param-get uuid=$CP2 param-name=suspend-VDI-uuid)
 check "the checkpoint has the disk" 1 "$(xe vbd-list vm-uuid=$CP2 type=Disk --minimal | tr ',' '\n' | grep -c .)"
 check "the VM stays suspended" suspended "$(xe vm-param-get uuid=$VM param-name=power-state)"
 check_rc "and resumes" 0 xe vm-resume uuid=$VM
+
+# the NFS server gone: vm-suspend fails with the mount error, the VM runs
+# on, and no suspend VDI row is left (nothing was written)
+NV=$(xe vdi-list sr-uuid=$SR --minimal)
+nfs_stop
+check_rc "vm-suspend with the server gone" 1 xe vm-suspend uuid=$VM
+grep -q "SR_BACKEND_FAILURE_73" "$T_DIR/last.err" && ok "SR_BACKEND_FAILURE_73 (NFS mount error)" || not_ok "suspend error" "$(cat "$T_DIR/last.err")"
+check "the VM still runs" running "$(xe vm-param-get uuid=$VM param-name=power-state)"
+check "no memory image VDI left" "$NV" "$(xe vdi-list sr-uuid=$SR --minimal)"
 xe vm-shutdown uuid=$VM --force
 done_testing
