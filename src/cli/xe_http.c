@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +23,8 @@
 
 #define XE_HTTP_HEAD_MAX (64 * 1024)
 #define XE_HTTP_BLOCK (1024 * 1024)
+/* The memfd hole zeros of an upload are sent from. */
+#define XE_HTTP_ZEROS (8 << 20)
 /* The unit of holes in a downloaded file. */
 #define XE_HTTP_SPARSE (64 * 1024)
 /* How long a PUT waits for "100 Continue" before sending the body anyway. */
@@ -672,6 +677,89 @@ xe_http_get(const struct xe_target *base, const char *url, const char *path,
 	return ret;
 }
 
+/* sendfile of n bytes of in at *off (advanced) into the socket. */
+static int
+xe_http_sendfile(int sock, int in, off_t *off, long long n)
+{
+	while (n > 0) {
+		ssize_t r = sendfile(
+		    sock, in, off, n > (1 << 30) ? (size_t)1 << 30 : (size_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO; /* the file shrank */
+			return -1;
+		}
+		n -= r;
+	}
+	return 0;
+}
+
+/*
+ * Sends size bytes of the regular file fd (from its offset) into a plain
+ * socket with sendfile: data from the page cache, holes (SEEK_HOLE) from a
+ * memfd's hole, without a copy through memory of ours. Returns 0, -1 on
+ * error, 1 if it cannot (nothing sent then).
+ */
+static int
+xe_http_send_file(struct xe_conn *c, int fd, long long size,
+                  struct xe_progress *prog)
+{
+	struct stat st;
+	off_t pos = lseek(fd, 0, SEEK_CUR), end, data, hole;
+	int zfd, sz = 4 << 20;
+
+	if (c->tls || size < 0 || pos < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < pos + size)
+		return 1;
+	zfd = memfd_create("xe-zeros", MFD_CLOEXEC);
+	if (zfd < 0 || ftruncate(zfd, XE_HTTP_ZEROS) < 0) {
+		if (zfd >= 0)
+			close(zfd);
+		return 1;
+	}
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	end = pos + size;
+	while (pos < end) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			data = end; /* a hole to the end */
+		if (data < 0)
+			data = pos; /* no SEEK_DATA: all data */
+		if (data > end)
+			data = end;
+		while (pos < data) { /* zeros */
+			off_t zo = 0;
+			long long n = data - pos < XE_HTTP_ZEROS
+			                  ? data - pos
+			                  : XE_HTTP_ZEROS;
+			if (xe_http_sendfile(c->fd, zfd, &zo, n) < 0)
+				goto fail;
+			pos += n;
+			xe_progress_add(prog, (size_t)n);
+		}
+		if (pos >= end)
+			break;
+		hole = lseek(fd, pos, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		while (pos < hole) {
+			long long n =
+			    hole - pos < (16 << 20) ? hole - pos : (16 << 20);
+			if (xe_http_sendfile(c->fd, fd, &pos, n) < 0)
+				goto fail;
+			xe_progress_add(prog, (size_t)n);
+		}
+	}
+	close(zfd);
+	lseek(fd, pos, SEEK_SET);
+	return 0;
+fail:
+	close(zfd);
+	return -1;
+}
+
 /* Sends the body of a PUT: size bytes of fd, or chunks until EOF if size
  * is -1. */
 static int
@@ -685,6 +773,13 @@ xe_http_send_body(struct xe_conn *c, int fd, long long size)
 	int ret = -1;
 
 	xe_progress_init(&prog, size);
+	switch (xe_http_send_file(c, fd, size, &prog)) {
+	case 0:
+		ret = 0;
+		goto out;
+	case -1:
+		goto werr;
+	}
 	for (;;) {
 		want = XE_HTTP_BLOCK;
 		if (size >= 0 && (long long)want > size - sent)

@@ -407,6 +407,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (*upload_data_size) {
 			http_import_data(rq, upload_data, *upload_data_size);
 			*upload_data_size = 0;
+			/* the rest straight from the socket, when it can */
+			const char *te = MHD_lookup_connection_value(
+			    c, MHD_HEADER_KIND, "Transfer-Encoding");
+			if (rq->up_total && rq->up_done < rq->up_total &&
+			    !(te && strcasestr(te, "chunked")))
+				return http_import_direct(c, rq);
 			return MHD_YES;
 		}
 		return http_import_end(c, rq);

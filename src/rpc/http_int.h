@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rpc/api.h"
 #include "util/buf.h"
@@ -52,11 +53,15 @@ enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
 struct http_raw;
 /* The writer of connection c, or NULL if c is TLS (use an MHD response). */
 struct http_raw *http_raw_open(struct MHD_Connection *c);
-/* Writes a "200 OK" head (Connection: close) for a body of length bytes
- * of type ctype, with extra headers (name, value, ..., NULL). From here on
- * the connection is ours. Returns 0, or -1 if the client went away. */
-int http_raw_head(struct http_raw *w, int64_t length, const char *ctype,
-                  const char *const *headers);
+/* Writes the head (status 200, 400 ...; Connection: close) of a body of
+ * length bytes of type ctype, with extra headers (name, value, ..., NULL).
+ * From here on the connection is ours. Returns 0, or -1 if the client went
+ * away. */
+int http_raw_head(struct http_raw *w, unsigned status, int64_t length,
+                  const char *ctype, const char *const *headers);
+/* Reads at most n bytes of a request body that MHD has not read: the count,
+ * 0 at the end of the stream, -1 with errno (ETIMEDOUT after 10 min). */
+ssize_t http_raw_read(struct http_raw *w, void *p, size_t n);
 /* Body bytes: n bytes at p; len bytes of file fd at off; len zeros.
  * Return 0, or -1 (the client went away or was idle 10 min, or a short
  * file); after a failure every call fails. */
@@ -65,6 +70,10 @@ int http_raw_file(struct http_raw *w, int fd, int64_t off, int64_t len);
 int http_raw_zeros(struct http_raw *w, int64_t len);
 /* Body bytes written so far. */
 int64_t http_raw_sent(const struct http_raw *w);
+/* Answers err (taken) as http_fail does, with the task failed if given;
+ * then as http_raw_close. */
+enum MHD_Result http_raw_fail(struct http_raw *w, const char *task,
+                              struct api_err *err, unsigned status);
 /* Frees w (NULL is fine); the handler returns the result (MHD_NO). */
 enum MHD_Result http_raw_close(struct http_raw *w);
 /* Whether this connection's thread answered through http_raw (MHD then
@@ -97,6 +106,11 @@ void http_import_data(struct http_req *rq, const char *data, size_t len);
  * VDI made for an upload that did not complete. */
 void http_import_cleanup(struct http_req *rq);
 enum MHD_Result http_import_end(struct MHD_Connection *c, struct http_req *rq);
+/* After the first piece of a plain upload of known length: the rest read
+ * from the socket directly (4 MiB reads, no MHD buffer), then the answer;
+ * MHD_YES (nothing done) on a TLS connection. */
+enum MHD_Result http_import_direct(struct MHD_Connection *c,
+                                   struct http_req *rq);
 
 /* GET /export and /export_metadata (metadata): a VM's XVA stream. */
 enum MHD_Result http_xva_export(struct MHD_Connection *c, bool local, bool metadata);

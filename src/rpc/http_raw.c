@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "rpc/api_int.h"
 #include "rpc/http_int.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -32,6 +33,7 @@ struct http_raw {
 	int fd;
 	int64_t sent; /* body bytes written */
 	bool failed;
+	bool rtimeo; /* the receive timeout is set */
 };
 
 static pthread_once_t hr_once = PTHREAD_ONCE_INIT;
@@ -66,6 +68,7 @@ http_raw_open(struct MHD_Connection *c)
 	pthread_once(&hr_once, hr_zero_init);
 	struct http_raw *w = xcalloc(1, sizeof(*w));
 	w->fd = ci->connect_fd;
+	hr_taken = true; /* MHD must not answer this connection any more */
 	/* a big send buffer, and blocking writes that give up after the idle
 	 * time: far fewer wake-ups than MHD's non-blocking socket + poll */
 	int sz = HR_SNDBUF, fl = fcntl(w->fd, F_GETFL);
@@ -126,21 +129,42 @@ hr_send(struct http_raw *w, const void *p, size_t n, bool body)
 }
 
 int
-http_raw_head(struct http_raw *w, int64_t length, const char *ctype,
-              const char *const *headers)
+http_raw_head(struct http_raw *w, unsigned status, int64_t length,
+              const char *ctype, const char *const *headers)
 {
 	struct buf b = BUF_INIT;
 	buf_addf(&b,
-	         "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	         "HTTP/1.1 %u %s\r\nConnection: close\r\n"
 	         "Content-Length: %lld\r\nContent-Type: %s\r\n",
+	         status,
+	         status == 200   ? "OK"
+	         : status == 400 ? "Bad Request"
+	                         : "Error",
 	         (long long)length, ctype);
 	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
 		buf_addf(&b, "%s: %s\r\n", headers[i], headers[i + 1]);
 	buf_add(&b, "\r\n", 2);
-	hr_taken = true; /* MHD must not answer this connection any more */
 	int r = hr_send(w, b.data, b.len, false);
 	buf_free(&b);
 	return r;
+}
+
+ssize_t
+http_raw_read(struct http_raw *w, void *p, size_t n)
+{
+	if (!w->rtimeo) { /* blocking reads too, with the idle limit */
+		struct timeval tv = {.tv_sec = HR_IDLE_MS / 1000};
+		setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		w->rtimeo = true;
+	}
+	for (;;) {
+		ssize_t r = recv(w->fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			errno = ETIMEDOUT;
+		return r;
+	}
 }
 
 int
@@ -216,6 +240,25 @@ http_raw_zeros(struct http_raw *w, int64_t len)
 		len -= n;
 	}
 	return w->failed ? -1 : 0;
+}
+
+enum MHD_Result
+http_raw_fail(struct http_raw *w, const char *task, struct api_err *err,
+              unsigned status)
+{
+	if (task)
+		task_finish(task, NULL, err);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%s", err->code);
+	for (size_t i = 0; i < err->n; i++)
+		buf_addf(&b, " %s", err->params[i]);
+	buf_addc(&b, '\n');
+	api_err_free(err);
+	if (http_raw_head(w, status, (int64_t)b.len, "text/plain", NULL) < 0 ||
+	    http_raw_buf(w, b.data, b.len) < 0)
+		log_info("http", "the client left before the answer");
+	buf_free(&b);
+	return http_raw_close(w);
 }
 
 int64_t

@@ -195,7 +195,8 @@ hv_export_direct(struct hv_export *x, struct http_raw *w,
 	const struct vdi_stream *s = x->s;
 	char *buf = NULL;
 	int64_t pos = 0;
-	int rc = http_raw_head(w, x->size, "application/octet-stream", headers);
+	int rc =
+	    http_raw_head(w, 200, x->size, "application/octet-stream", headers);
 	while (rc == 0 && pos < x->size) {
 		if (x->task && task_cancelling(x->task))
 			break;
@@ -395,6 +396,8 @@ http_import_cleanup(struct http_req *rq)
 void
 http_import_data(struct http_req *rq, const char *data, size_t len)
 {
+	uint64_t before = rq->up_done;
+	rq->up_done += len; /* received, taken or not */
 	if (!rq->imp || rq->up_err)
 		return;
 	if (rq->up_task && task_cancelling(rq->up_task)) {
@@ -405,8 +408,6 @@ http_import_data(struct http_req *rq, const char *data, size_t len)
 	if (e)
 		rq->up_err = api_error_raw(
 		    e->code, (const char *const *)e->params, e->n);
-	uint64_t before = rq->up_done;
-	rq->up_done += len;
 	if (rq->up_task && rq->up_total &&
 	    before * 100 / rq->up_total != rq->up_done * 100 / rq->up_total)
 		task_set_progress(rq->up_task,
@@ -414,10 +415,11 @@ http_import_data(struct http_req *rq, const char *data, size_t len)
 		                      100.0);
 }
 
-enum MHD_Result
-http_import_end(struct MHD_Connection *c, struct http_req *rq)
+/* The upload is complete (or failed): its result, with the task done on
+ * success (the task's result is the VDI, as xapi's). */
+static struct api_err *
+hv_import_result(struct http_req *rq, const char *task)
 {
-	const char *task = hv_arg(c, "task_id");
 	struct api_err *err = rq->up_err;
 	rq->up_err = NULL;
 	if (err) {
@@ -429,13 +431,62 @@ http_import_end(struct MHD_Connection *c, struct http_req *rq)
 	}
 	rq->imp = NULL;
 	if (err)
-		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
+		return err;
 	rq->up_created = false; /* the VDI is the import's result now */
-	if (task) {             /* the task's result is the VDI, as xapi's */
+	if (task) {
 		xv *res = xv_str(rq->up_vdi);
 		task_finish(task, res, NULL);
 		xv_free(res);
 	}
+	return NULL;
+}
+
+enum MHD_Result
+http_import_end(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *task = hv_arg(c, "task_id");
+	struct api_err *err = hv_import_result(rq, task);
+	if (err)
+		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
 	struct buf b = BUF_INIT;
 	return http_reply(c, MHD_HTTP_OK, "text/plain", &b);
+}
+
+/* Reads per call of a direct upload. */
+#define HV_UP_BLOCK (4 * 1024 * 1024)
+
+enum MHD_Result
+http_import_direct(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *task = hv_arg(c, "task_id");
+	struct http_raw *w = http_raw_open(c);
+	if (!w)
+		return MHD_YES;
+	void *p = NULL;
+	if (posix_memalign(&p, 4096, HV_UP_BLOCK) != 0)
+		abort();
+	/* a failed import still reads the body (as MHD would), then says why */
+	while (rq->up_done < rq->up_total) {
+		uint64_t left = rq->up_total - rq->up_done;
+		ssize_t n = http_raw_read(
+		    w, p, left < HV_UP_BLOCK ? (size_t)left : HV_UP_BLOCK);
+		if (n <= 0) { /* the client went away: the request's cleanup
+			         removes what the upload made */
+			log_info("http",
+			         "import: upload ended after %llu of "
+			         "%llu bytes",
+			         (unsigned long long)rq->up_done,
+			         (unsigned long long)rq->up_total);
+			free(p);
+			return http_raw_close(w);
+		}
+		http_import_data(rq, p, (size_t)n);
+	}
+	free(p);
+	struct api_err *err = hv_import_result(rq, task);
+	if (err)
+		return http_raw_fail(w, task, err, MHD_HTTP_BAD_REQUEST);
+	if (http_raw_head(w, 200, 0, "text/plain", NULL) < 0)
+		log_info("http", "import: the client left before the answer");
+	return http_raw_close(w);
 }

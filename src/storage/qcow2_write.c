@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,14 +16,25 @@
 #define QW_L2_ENTRIES (QCOW2W_CLUSTER / 8)
 #define QW_REFS_PER_BLOCK (QCOW2W_CLUSTER / 2)
 #define QW_COPIED (1ULL << 63)
-/* appended data is gathered into writes of this size */
-#define QW_BATCH (16 * QCOW2W_CLUSTER)
+/* appended data is gathered into writes of this size (O_DIRECT where the
+ * file system takes it: no copy into the page cache, whose fresh pages cost
+ * more than the disk's writes; the import's result is read with
+ * cache=none) */
+#define QW_BATCH (64 * QCOW2W_CLUSTER)
+#define QW_ALIGN 4096
+/* Batches are written by writer threads while the next ones fill: this
+ * many buffers, this many threads (the disk gets a queue, the upload keeps
+ * flowing while it writes). */
+#define QW_NBUF 4
+#define QW_NWRITERS 2
 /* L2 tables kept in memory (4 MiB); others are written out and read back
  * when needed again, so a 2 TiB image does not hold 256 MiB of tables */
 #define QW_L2_CACHE 64
 
 struct qcow2w {
 	int fd;
+	int dfd;     /* the same file opened O_DIRECT for the data, or -1 */
+	bool direct; /* data goes through dfd */
 	char *path;
 	int64_t vsize;
 	int64_t clusters; /* virtual clusters */
@@ -31,9 +44,22 @@ struct qcow2w {
 	uint32_t cached, evict;
 	uint8_t *done; /* a bit per virtual cluster: written */
 	int64_t next;  /* the next free byte of the file */
-	uint8_t *pend; /* appended data not yet written */
+	uint8_t *pend; /* appended data not yet written (one of buf) */
 	int64_t pend_off;
 	size_t pend_len;
+	/* the writers: buffers queued (q) or free, and the first error */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t writers[QW_NWRITERS];
+	int nwriters;
+	uint8_t *buf[QW_NBUF];
+	bool busy[QW_NBUF];     /* queued or being written */
+	bool queued[QW_NBUF];   /* waiting for a writer */
+	int64_t q_off[QW_NBUF]; /* where, and how much */
+	size_t q_len[QW_NBUF];
+	int inflight; /* busy buffers */
+	int werr;     /* errno of the first failed write, 0 */
+	bool stop;
 };
 
 static void
@@ -70,14 +96,116 @@ qw_pwrite(int fd, const void *p, size_t len, int64_t off)
 	return 0;
 }
 
+/* One batch to the file: O_DIRECT unless the file system refuses it. */
+static int
+qw_write_batch(struct qcow2w *w, const uint8_t *p, size_t len, int64_t off)
+{
+	if (__atomic_load_n(&w->direct, __ATOMIC_RELAXED)) {
+		if (qw_pwrite(w->dfd, p, len, off) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		/* no direct I/O after all */
+		__atomic_store_n(&w->direct, false, __ATOMIC_RELAXED);
+	}
+	return qw_pwrite(w->fd, p, len, off);
+}
+
+static void *
+qw_writer(void *arg)
+{
+	struct qcow2w *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		int i;
+		for (i = 0; i < QW_NBUF && !w->queued[i]; i++)
+			;
+		if (i == QW_NBUF) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->cond, &w->lock);
+			continue;
+		}
+		w->queued[i] = false;
+		bool skip = w->werr != 0; /* failed already: nothing more */
+		pthread_mutex_unlock(&w->lock);
+		int rc = skip ? 0
+		              : qw_write_batch(w, w->buf[i], w->q_len[i],
+		                               w->q_off[i]);
+		int e = errno;
+		pthread_mutex_lock(&w->lock);
+		if (rc < 0 && !w->werr)
+			w->werr = e ? e : EIO;
+		w->busy[i] = false;
+		w->inflight--;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Waits for every queued batch; -1 with errno if one failed. */
+static int
+qw_drain(struct qcow2w *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->inflight)
+		pthread_cond_wait(&w->cond, &w->lock);
+	int e = w->werr;
+	pthread_mutex_unlock(&w->lock);
+	errno = e;
+	return e ? -1 : 0;
+}
+
+/* Hands the gathered batch to the writers and takes a free buffer. */
 static int
 qw_flush(struct qcow2w *w)
 {
 	if (!w->pend_len)
 		return 0;
-	int rc = qw_pwrite(w->fd, w->pend, w->pend_len, w->pend_off);
+	if (!w->nwriters) { /* no threads: written here */
+		int rc = qw_write_batch(w, w->pend, w->pend_len, w->pend_off);
+		w->pend_len = 0;
+		return rc;
+	}
+	pthread_mutex_lock(&w->lock);
+	int i, e;
+	for (i = 0; w->buf[i] != w->pend; i++)
+		;
+	w->busy[i] = w->queued[i] = true;
+	w->q_off[i] = w->pend_off;
+	w->q_len[i] = w->pend_len;
+	w->inflight++;
+	pthread_cond_broadcast(&w->cond);
+	for (;;) {
+		for (i = 0; i < QW_NBUF && w->busy[i]; i++)
+			;
+		if (i < QW_NBUF || w->werr)
+			break;
+		pthread_cond_wait(&w->cond, &w->lock);
+	}
+	e = w->werr;
+	if (i < QW_NBUF)
+		w->pend = w->buf[i];
+	pthread_mutex_unlock(&w->lock);
 	w->pend_len = 0;
-	return rc;
+	errno = e;
+	return e ? -1 : 0;
+}
+
+/* Stops and joins the writers (after a drain). */
+static void
+qw_stop(struct qcow2w *w)
+{
+	if (!w->nwriters)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (int i = 0; i < w->nwriters; i++)
+		pthread_join(w->writers[i], NULL);
+	w->nwriters = 0;
 }
 
 bool
@@ -124,7 +252,21 @@ qcow2w_create(const char *path, int64_t vsize)
 	int64_t l1_clusters =
 	    ((int64_t)w->l1_size * 8 + QCOW2W_CLUSTER - 1) / QCOW2W_CLUSTER;
 	w->next = (1 + l1_clusters) * QCOW2W_CLUSTER;
-	w->pend = xmalloc(QW_BATCH);
+	w->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	w->direct = w->dfd >= 0;
+	for (int i = 0; i < QW_NBUF; i++) {
+		void *b = NULL;
+		if (posix_memalign(&b, QW_ALIGN, QW_BATCH) != 0)
+			abort();
+		w->buf[i] = b;
+	}
+	w->pend = w->buf[0];
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	while (w->nwriters < QW_NWRITERS &&
+	       pthread_create(&w->writers[w->nwriters], NULL, qw_writer, w) ==
+	           0)
+		w->nwriters++;
 	return w;
 }
 
@@ -284,7 +426,10 @@ qw_free(struct qcow2w *w)
 	free(w->l2);
 	free(w->l2_off);
 	free(w->done);
-	free(w->pend);
+	for (int i = 0; i < QW_NBUF; i++)
+		free(w->buf[i]);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
 	free(w->path);
 	free(w);
 }
@@ -293,6 +438,12 @@ int
 qcow2w_finish(struct qcow2w *w)
 {
 	int rc = qw_flush(w);
+	if (qw_drain(w) < 0)
+		rc = -1;
+	qw_stop(w);
+	if (w->dfd >= 0 && close(w->dfd) < 0)
+		rc = -1;
+	w->dfd = -1;
 	if (!rc)
 		rc = qw_metadata(w);
 	if (!rc && fsync(w->fd) < 0)
@@ -314,6 +465,10 @@ qcow2w_abort(struct qcow2w *w)
 {
 	if (!w)
 		return;
+	qw_drain(w);
+	qw_stop(w);
+	if (w->dfd >= 0)
+		close(w->dfd);
 	close(w->fd);
 	unlink(w->path);
 	qw_free(w);
