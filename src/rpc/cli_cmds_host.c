@@ -192,6 +192,9 @@ cli_mig_host(struct cli_ctx *ctx, const char *name)
 struct cli_mig {
 	char *host;
 	xv *options;
+	xv *vdi_map; /* storage migration: VDI ref -> SR ref (from vdi:) */
+	char *sr;    /* storage migration: the SR for the VDIs not mapped */
+	char *network;
 };
 
 static int
@@ -203,23 +206,159 @@ cli_migrate_one(struct cli_ctx *ctx, const char *vm, void *arg)
 			xv_dup(m->options), NULL);
 }
 
+/* ---- storage migration within the pool (vdi:<vdi>=<sr>) ---- */
+
+/* The preferred SR as xapi's vm_migrate computes it: of the SRs plugged on
+ * the destination, a shared one with the most free space, else a local one
+ * (ISO SRs never). Read lock held. */
+static char *
+cli_sxm_preferred_sr(const char *host)
+{
+	size_t n;
+	struct db_row **pbds = db_list(DMC_PBD, &n);
+	struct db_row *best[2] = {NULL, NULL};
+	int64_t free_[2] = {-1, -1};
+
+	for (size_t i = 0; i < n; i++) {
+		struct db_row *sr = db_get(DMC_SR, pbds[i]->f[DMF_PBD_SR].s);
+		if (!sr || strcmp(pbds[i]->f[DMF_PBD_host].s, host) != 0 ||
+		    !pbds[i]->f[DMF_PBD_currently_attached].b ||
+		    strcmp(sr->f[DMF_SR_content_type].s, "iso") == 0)
+			continue;
+		int k = sr->f[DMF_SR_shared].b ? 0 : 1;
+		int64_t f = sr->f[DMF_SR_physical_size].i -
+		            sr->f[DMF_SR_physical_utilisation].i;
+		if (f > free_[k]) {
+			free_[k] = f;
+			best[k] = sr;
+		}
+	}
+	free(pbds);
+	return best[0]   ? xstrdup(best[0]->ref)
+	       : best[1] ? xstrdup(best[1]->ref)
+	                 : NULL;
+}
+
+/* The network of the destination's management PIF. Read lock held. */
+static char *
+cli_sxm_network(const char *host)
+{
+	size_t n;
+	struct db_row **pifs = db_list(DMC_PIF, &n);
+	char *net = NULL;
+
+	for (size_t i = 0; i < n && !net; i++)
+		if (strcmp(pifs[i]->f[DMF_PIF_host].s, host) == 0 &&
+		    pifs[i]->f[DMF_PIF_management].b)
+			net = xstrdup(pifs[i]->f[DMF_PIF_network].s);
+	free(pifs);
+	return net;
+}
+
+static const char *
+cli_sxm_uuid(int cls, const char *ref)
+{
+	struct db_row *r = db_get(cls, ref);
+	return r ? r->f[dm_classes[cls].f_uuid].s : "";
+}
+
+/* One VM: the VDI map completed with the preferred SR, printed, then
+ * Host.migrate_receive and VM.migrate_send. */
+static int
+cli_sxm_one(struct cli_ctx *ctx, const char *vm, void *arg)
+{
+	const struct cli_mig *m = arg;
+	xv *map = xv_dup(m->vdi_map), *dest = NULL;
+	struct buf b = BUF_INIT;
+
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	const struct dm_coll *vbds = r ? r->f[DMF_VM_VBDs].c : NULL;
+	for (size_t i = 0; m->sr && vbds && i < vbds->n; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, vbds->v[i].s);
+		if (vbd && !vbd->f[DMF_VBD_empty].b &&
+		    !xv_get(map, vbd->f[DMF_VBD_VDI].s))
+			xv_set(map, vbd->f[DMF_VBD_VDI].s, xv_str(m->sr));
+	}
+	struct db_row *h = db_get(DMC_host, m->host);
+	struct db_row *net = db_get(DMC_network, m->network);
+	buf_addf(&b,
+	         "Will migrate to remote host: %s, using remote network: %s. "
+	         "Here is the "
+	         "VDI mapping:",
+	         h ? h->f[DMF_host_name_label].s : "",
+	         net ? net->f[DMF_network_name_label].s : "");
+	cli_out_line(ctx->out, b.data ? b.data : "");
+	for (size_t i = 0; i < map->u.st.n; i++) {
+		buf_reset(&b);
+		buf_addf(&b, "VDI %s -> SR %s",
+		         cli_sxm_uuid(DMC_VDI, map->u.st.names[i]),
+		         map->u.st.vals[i]->type == XV_STRING
+		             ? cli_sxm_uuid(DMC_SR, map->u.st.vals[i]->u.s)
+		             : "");
+		cli_out_line(ctx->out, b.data ? b.data : "");
+	}
+	db_unlock();
+	buf_free(&b);
+	int rc = cli_call(ctx, "host.migrate_receive", &dest, xv_str(m->host),
+	                  xv_str(m->network), xv_dup(m->options), NULL);
+	if (rc == 0)
+		rc = cli_call(ctx, "VM.migrate_send", NULL, xv_str(vm), dest,
+		              xv_bool(true), map, xv_struct(),
+		              xv_dup(m->options), xv_struct(), NULL);
+	else
+		xv_free(map);
+	return rc;
+}
+
+/* vdi:<vdi uuid>=<sr uuid> parameters into m->vdi_map. */
+static int
+cli_sxm_map(struct cli_ctx *ctx, struct cli_mig *m)
+{
+	m->vdi_map = xv_struct();
+	for (size_t i = 0; i < ctx->args->n; i++) {
+		const char *k = ctx->args->kv[i].k, *v = ctx->args->kv[i].v;
+		if (strncmp(k, "vdi:", 4) != 0)
+			continue;
+		char *vdi = cli_ref_by_uuid(ctx, DMC_VDI, k + 4), *sr = NULL;
+		if (!vdi || !(sr = cli_ref_by_uuid(ctx, DMC_SR, v))) {
+			free(vdi);
+			return -1;
+		}
+		xv_set(m->vdi_map, vdi, xv_str_own(sr));
+		free(vdi);
+	}
+	return 0;
+}
+
 static int
 cli_cmd_vm_migrate(struct cli_ctx *ctx)
 {
 	static const char *const sxm[] = {"remote-master", "remote-username", "remote-password",
 					  "remote-network", "vif:", "vdi:", "image-format:"};
 	const char *host = cli_param(ctx, "host");
-	struct cli_mig m = {NULL, NULL};
+	struct cli_mig m = {NULL, NULL, NULL, NULL, NULL};
 	struct cli_vm_op op = {true, false, true,
 			       L("host", "host-uuid", "host-name", "live", "compress"),
 			       cli_migrate_one, &m};
 	int rc;
 
+	static const char *const sxm_ignore[] = {
+	    "host",  "host-uuid",    "host-name", "live",
+	    "force", "copy",         "compress",  "vif",
+	    "vdi",   "image-format", NULL};
+	bool use_sxm = false;
 	for (size_t i = 0; i < ctx->args->n; i++)
-		for (size_t k = 0; k < sizeof(sxm) / sizeof(sxm[0]); k++)
-			if (strncmp(ctx->args->kv[i].k, sxm[k], strlen(sxm[k])) == 0)
-				return cli_fail(ctx, "Migration to another pool (storage live "
-						     "migration) is not supported by this host");
+		for (size_t k = 0; k < sizeof(sxm) / sizeof(sxm[0]); k++) {
+			if (strncmp(ctx->args->kv[i].k, sxm[k],
+			            strlen(sxm[k])) != 0)
+				continue;
+			if (strncmp(sxm[k], "remote-", 7) == 0)
+				return cli_fail(ctx, "Migration to another "
+				                     "pool is not supported "
+				                     "by this host");
+			use_sxm = true;
+		}
 	if (!host)
 		host = cli_param(ctx, "host-uuid");
 	if (!host)
@@ -241,9 +380,35 @@ cli_cmd_vm_migrate(struct cli_ctx *ctx)
 	}
 	if (cli_param(ctx, "compress"))
 		xv_set(m.options, "compress", xv_str(cli_param(ctx, "compress")));
+	if (use_sxm) {
+		/* within the pool: the destination is this pool's host */
+		cli_out_line(
+		    ctx->out,
+		    "Performing a storage live migration. Your VM's VDIs will "
+		    "be migrated with the VM.");
+		if (cli_sxm_map(ctx, &m) < 0) {
+			rc = -1;
+			goto out;
+		}
+		db_rdlock();
+		m.sr = cli_sxm_preferred_sr(m.host);
+		m.network = cli_sxm_network(m.host);
+		db_unlock();
+		if (!m.network) {
+			rc = cli_fail_failure(
+			    ctx, "Could not find management PIF on host %s",
+			    host);
+			goto out;
+		}
+		op.fn = cli_sxm_one;
+		op.ignore = sxm_ignore;
+	}
 	rc = cli_do_vm_op(ctx, &op);
 out:
 	free(m.host);
+	free(m.sr);
+	free(m.network);
+	xv_free(m.vdi_map);
 	xv_free(m.options);
 	return rc;
 }

@@ -28,6 +28,9 @@ struct vm_disk {
 	int userdevice;     /* 0..254: also the virtio serial the guest sees */
 	int port;           /* qemu: slot on the disk bridges (cmdline.h); 0: assigned at start
 			     * (a migration destination gets the source's) */
+	bool mirror_in;     /* migration destination: the source's mirror writes
+	                     * this     (new, empty) disk while the VM arrives
+	                     * (mirror_serve) */
 };
 
 struct vm_nic {
@@ -168,6 +171,24 @@ struct vm_backend_ops {
 	int (*migrate_send)(const char *uuid, int fd, const struct vm_migrate_opts *o,
 			    struct vm_migrate_stats *st, char **err);
 	int (*migrate_end)(const char *uuid, bool commit, bool was_running, char **err);
+	/*
+	 * Storage migration: disks that move with the VM are copied live by the
+	 * source's QEMU into the arriving QEMU before the memory goes.
+	 * Source: mirror_start copies disk id of the running VM to the disk of
+	 * the same id at the destination over fd (a connection to the
+	 * destination's mirror_serve; the backend keeps its own copy) and
+	 * returns once the copy is in step; writes go on being mirrored until
+	 * migrate_send completes every mirror of the VM at the switch-over. A
+	 * failed migrate_send, or mirror_abort, drops the mirrors: the VM goes
+	 * on with its own disks, untouched. Destination: mirror_serve waits
+	 * (bounded) until the VM that migrate_receive is building (its disks
+	 * with mirror_in) can take the copy, says so on fd, then serves fd
+	 * until the source closes it. NULL: not supported.
+	 */
+	int (*mirror_start)(const char *uuid, const char *id, int fd,
+	                    char **err);
+	void (*mirror_abort)(const char *uuid);
+	int (*mirror_serve)(const char *uuid, int fd, char **err);
 	/* The running VM's spec as it is now (hot-plugged devices included),
 	 * with every device's root port and nports filled in: what a migration
 	 * destination must reproduce. */

@@ -2,9 +2,11 @@
  * host_ops: host maintenance and the checks that decide where a VM may run
  * or move (xapi_host.ml, xapi_vm_helpers.ml, xapi_vm_migrate.ml):
  *   host.disable / host.enable and the host's allowed_operations;
- *   VM.assert_can_boot_here (HOST_DISABLED, VM_REQUIRES_SR, memory);
- *   VM.assert_can_migrate within the pool (VM_BAD_POWER_STATE,
- *     VM_HAS_PCI_ATTACHED, then as assert_can_boot_here on the destination);
+ *   VM.assert_can_boot_here (HOST_DISABLED, VM_REQUIRES_SR,
+ *     VM_REQUIRES_NETWORK, memory);
+ *   the checks of a migration within the pool (VM_BAD_POWER_STATE,
+ *     VM_HAS_PCI_ATTACHED, then as assert_can_boot_here on the destination;
+ *     VM.assert_can_migrate itself is in migrate_send.c);
  *   the evacuation plan: host.get_vms_which_prevent_evacuation,
  *     host.assert_can_evacuate (CANNOT_EVACUATE_HOST), host.evacuate
  *     (every resident VM moved with VM.pool_migrate, or the first reason
@@ -130,6 +132,62 @@ host_missing_sr(const struct db_row *vm, const char *host, const xv *skip)
 	return NULL;
 }
 
+/* xapi's assert_can_see_named_networks: a network with PIFs is there on
+ * the hosts with one; one without (internal) anywhere when it is unmanaged
+ * or other_config:assume_network_is_shared=true, else only where the VMs
+ * running on it run. Lock held. */
+static bool
+host_sees_network(const char *host, const struct db_row *net)
+{
+	const struct dm_coll *p = net->f[DMF_network_PIFs].c;
+	const struct dm_coll *oc = net->f[DMF_network_other_config].c;
+	const struct dm_coll *v = net->f[DMF_network_VIFs].c;
+	bool any = false;
+
+	if (p && p->n) {
+		for (size_t i = 0; i < p->n; i++) {
+			struct db_row *pif = db_get(DMC_PIF, p->v[i].s);
+			if (pif && strcmp(pif->f[DMF_PIF_host].s, host) == 0)
+				return true;
+		}
+		return false;
+	}
+	for (size_t i = 0; oc && i < oc->n; i++)
+		if (strcmp(oc->v[2 * i].s, "assume_network_is_shared") == 0 &&
+		    strcmp(oc->v[2 * i + 1].s, "true") == 0)
+			return true;
+	if (!net->f[DMF_network_managed].b)
+		return true;
+	for (size_t i = 0; v && i < v->n; i++) {
+		struct db_row *vif = db_get(DMC_VIF, v->v[i].s);
+		struct db_row *vm =
+		    vif ? db_get(DMC_VM, vif->f[DMF_VIF_VM].s) : NULL;
+		if (!vm || strcmp(vm->f[DMF_VM_power_state].s, "Running") != 0)
+			continue;
+		any = true;
+		if (strcmp(vm->f[DMF_VM_resident_on].s, host) == 0)
+			return true;
+	}
+	return !any;
+}
+
+/* The first network of the VM's VIFs host cannot reach, or NULL. Lock
+ * held. */
+static const char *
+host_missing_network(const struct db_row *vm, const char *host)
+{
+	const struct dm_coll *v = vm->f[DMF_VM_VIFs].c;
+
+	for (size_t i = 0; v && i < v->n; i++) {
+		struct db_row *vif = db_get(DMC_VIF, v->v[i].s);
+		struct db_row *net =
+		    vif ? db_get(DMC_network, vif->f[DMF_VIF_network].s) : NULL;
+		if (net && !host_sees_network(host, net))
+			return net->ref;
+	}
+	return NULL;
+}
+
 int64_t
 host_free_memory(const char *host, const char *except_vm)
 {
@@ -176,10 +234,13 @@ host_assert_can_boot_here(const char *vm, const char *host, const xv *vdi_skip,
 	db_rdlock();
 	struct db_row *r = db_get(DMC_VM, vm);
 	const char *sr = r ? host_missing_sr(r, host, vdi_skip) : NULL;
+	const char *net = r && !sr ? host_missing_network(r, host) : NULL;
 	if (!r)
 		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
 	else if (sr)
 		err = api_error(XE_VM_REQUIRES_SR, vm, sr, NULL);
+	else if (net)
+		err = api_error(XE_VM_REQUIRES_NETWORK, vm, net, NULL);
 	db_unlock();
 	if (err || !memory)
 		return err;
@@ -222,26 +283,6 @@ host_assert_can_migrate(const char *vm, const char *host, const xv *vdi_map)
 		err = api_error(XE_HANDLE_INVALID, "host", host, NULL);
 	db_unlock();
 	return err ? err : host_assert_can_boot_here(vm, host, vdi_map, true);
-}
-
-/* VM.assert_can_migrate(vm, dest, live, vdi_map, vif_map, options,
- * vgpu_map): dest is what Host.migrate_receive returned; within the pool
- * its "host" names the destination. */
-static struct api_err *
-host_vm_assert_can_migrate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
-{
-	const xv *h = xv_get(args[1], "host");
-	bool known;
-
-	(void)ctx;
-	(void)nargs;
-	(void)result;
-	db_rdlock();
-	known = h && h->type == XV_STRING && db_get(DMC_host, h->u.s);
-	db_unlock();
-	if (!known) /* another pool: not reachable from here */
-		return api_error(XE_VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED, NULL);
-	return host_assert_can_migrate(args[0]->u.s, h->u.s, args[3]);
 }
 
 /* ---- evacuation ---- */
@@ -451,6 +492,6 @@ host_ops_register(void)
 		     API_READONLY);
 	api_register("host.assert_can_evacuate", host_assert_can_evacuate, API_READONLY);
 	api_register("host.evacuate", host_evacuate, 0);
-	api_register("VM.assert_can_boot_here", host_vm_assert_can_boot_here, API_READONLY);
-	api_register("VM.assert_can_migrate", host_vm_assert_can_migrate, API_READONLY);
+	api_register("VM.assert_can_boot_here", host_vm_assert_can_boot_here,
+	             API_READONLY);
 }

@@ -46,7 +46,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vm/host_ops.h"
-#include "vm/vm_int.h"
+#include "vm/migrate_int.h"
 #include "vm/vmspec.h"
 
 #define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
@@ -191,8 +191,65 @@ mig_apply_layout(struct vm_spec *spec, const struct vm_spec *lay, char **err)
 	return 0;
 }
 
-/* POST /migrate (http.c): body {"vm": ref, "layout": spec}; sock carries
- * the VM's state. */
+/* The {old VDI: new VDI} object of a storage migration as a struct, or
+ * NULL. */
+static xv *
+mig_moved_from_json(const json_t *o)
+{
+	const char *k;
+	json_t *v;
+	xv *m;
+
+	if (!json_is_object(o) || json_object_size(o) == 0)
+		return NULL;
+	m = xv_struct();
+	json_object_foreach((json_t *)o, k, v) if (json_is_string(v))
+	    xv_set(m, k, xv_str(json_string_value(v)));
+	return m;
+}
+
+/* A disk channel of a storage migration: the source's mirror of disk id
+ * of vm comes over sock. */
+static void
+mig_serve_disk(int sock, const char *vm, const char *id)
+{
+	char uuid[37] = "", *msg = NULL;
+
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r)
+		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
+	db_unlock();
+	if (!*uuid || !vm_cfg.backend->mirror_serve) {
+		log_warn("migrate", "disk channel for %s: %s", vm,
+		         *uuid ? "this backend cannot take disks"
+		               : "unknown VM");
+		return;
+	}
+	/* the arrival (POST /migrate of the memory) must be under way */
+	int state = -1;
+	for (int i = 0; i < (MIG_REPLICA_WAIT_S + 30) * 10; i++) {
+		pthread_mutex_lock(&mig_lock);
+		struct mig_in *m = mig_find(uuid);
+		state = m ? m->state : -2;
+		pthread_mutex_unlock(&mig_lock);
+		if (state != -2)
+			break;
+		usleep(100000);
+	}
+	if (state != 0) {
+		log_warn("migrate", "VM %s: disk %s: no arrival under way",
+		         uuid, id);
+		return;
+	}
+	if (vm_cfg.backend->mirror_serve(uuid, sock, &msg) < 0)
+		log_warn("migrate", "VM %s: disk %s: %s", uuid, id, msg);
+	free(msg);
+}
+
+/* POST /migrate (http.c): body {"vm": ref, "layout": spec[, "vdis": {old
+ * VDI: new VDI}]}, sock carries the VM's state; or {"vm": ref, "nbd":
+ * disk id}, sock carries a disk's mirror (storage migration). */
 static void
 mig_serve(int sock, const char *body, size_t len)
 {
@@ -202,12 +259,19 @@ mig_serve(int sock, const char *body, size_t len)
 	struct api_err *e = NULL;
 	char *msg = NULL, uuid[37] = "";
 	struct mig_in *m;
+	xv *moved = NULL;
 	int rc = -1;
 
+	if (vm && json_is_string(json_object_get(j, "nbd"))) {
+		mig_serve_disk(sock, vm,
+		               json_string_value(json_object_get(j, "nbd")));
+		goto out;
+	}
 	if (!vm || vm_spec_from_json(json_object_get(j, "layout"), &lay, &msg) < 0) {
 		log_warn("migrate", "POST /migrate: malformed request");
 		goto out;
 	}
+	moved = mig_moved_from_json(json_object_get(j, "vdis"));
 	/* a slave's replica may not have the VM's latest records yet */
 	for (int i = 0; i < MIG_REPLICA_WAIT_S * 10; i++) {
 		db_rdlock();
@@ -218,7 +282,7 @@ mig_serve(int sock, const char *body, size_t len)
 			break;
 		usleep(100000);
 	}
-	if ((e = vm_spec_build(vm, &spec, true))) {
+	if ((e = vm_spec_build_moved(vm, &spec, true, moved))) {
 		log_warn("migrate", "VM %s cannot be built here: %s", vm, e->code);
 		goto out;
 	}
@@ -249,6 +313,7 @@ mig_serve(int sock, const char *body, size_t len)
 out:
 	api_err_free(e);
 	free(msg);
+	xv_free(moved);
 	vm_spec_clear(&spec);
 	vm_spec_clear(&lay);
 	json_decref(j);
@@ -303,7 +368,7 @@ mig_end_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 
 /* An internal session on another member (session.slave_login with the
  * pool secret): calls made with it run on that member. NULL and *err. */
-static char *
+char *
 mig_session(const char *addr, const char *host, struct api_err **err)
 {
 	xv *p = xv_array(), *res = NULL;
@@ -322,7 +387,7 @@ mig_session(const char *addr, const char *host, struct api_err **err)
 }
 
 /* Ends a session made by mig_session (best effort). */
-static void
+void
 mig_logout(const char *addr, char *sid)
 {
 	xv *p = xv_array(), *res = NULL;
@@ -337,7 +402,7 @@ mig_logout(const char *addr, char *sid)
 }
 
 /* A host's management address (malloc'd), or NULL. */
-static char *
+char *
 mig_host_address(const char *host)
 {
 	char *a = NULL;
@@ -350,14 +415,14 @@ mig_host_address(const char *host)
 	return a;
 }
 
-static struct api_err *
+struct api_err *
 mig_failed(const char *vm, const char *dest, const char *msg)
 {
 	return api_error(XE_VM_MIGRATE_FAILED, vm, vm_cfg.host_ref, dest, msg, NULL);
 }
 
 /* Records what QEMU measured on the Async task running the call. */
-static void
+void
 mig_note_task(const char *task, const struct vm_migrate_stats *st)
 {
 	struct db_txn *t;
@@ -463,16 +528,69 @@ fail:
 	return -1;
 }
 
-/* Steps 1 and 2 from here. The operation is marked; the VM runs here. */
+/* A new one-time token, given to the destination for vm (over TLS). */
 static struct api_err *
-mig_run(struct api_ctx *ctx, const char *vm, const char *uuid, const char *dest,
-	const char *addr, struct vm_migrate_stats *out)
+mig_give_token(const char *addr, const char *sid, const char *vm,
+               const char *dest, char token[65])
+{
+	xv *pp, *res = NULL;
+	struct api_err *err;
+
+	if (mig_new_token(token) < 0)
+		return mig_failed(vm, dest, "no random token");
+	pp = xv_array();
+	xv_push(pp, xv_str(sid));
+	xv_push(pp, xv_str(vm));
+	xv_push(pp, xv_str(token));
+	err = pool_call(addr, "VM.pool_migrate_prepare", pp, &res);
+	xv_free(pp);
+	xv_free(res);
+	return err;
+}
+
+/* Storage migration: a disk channel per moving disk, each handed to the
+ * backend's mirror, which returns once the disk is copied (in step). */
+static struct api_err *
+mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
+           const char *dest, const struct mig_move *mv)
+{
+	const struct vm_backend_ops *be = vm_cfg.backend;
+	struct api_err *err = NULL;
+	char token[65], *msg = NULL;
+
+	if (!be->mirror_start || !be->mirror_abort)
+		return mig_failed(
+		    vm, dest, "this host's VM backend cannot copy disks live");
+	for (size_t i = 0; i < mv->n && !err; i++) {
+		if ((err = mig_give_token(addr, sid, vm, dest, token)))
+			break;
+		json_t *b =
+		    json_pack("{s:s, s:s}", "vm", vm, "nbd", mv->d[i].id);
+		char *text = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		int fd = mig_connect(addr, vm_cfg.http_port, token, text, &msg);
+		free(text);
+		if (fd < 0 || be->mirror_start(uuid, mv->d[i].id, fd, &msg) < 0)
+			err = mig_failed(vm, dest, msg);
+		if (fd >= 0)
+			close(fd);
+		free(msg);
+		msg = NULL;
+	}
+	if (err)
+		be->mirror_abort(uuid);
+	return err;
+}
+
+struct api_err *
+mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
+        const struct mig_move *mv, struct vm_migrate_stats *out)
 {
 	const struct vm_backend_ops *be = vm_cfg.backend;
 	struct vm_migrate_stats st = {0};
 	struct api_err *err = NULL;
 	struct vm_spec lay;
-	char *msg = NULL;
+	char *msg = NULL, token[65];
 	xv *res = NULL;
 	int fd;
 
@@ -486,27 +604,22 @@ mig_run(struct api_ctx *ctx, const char *vm, const char *uuid, const char *dest,
 		return err;
 	}
 	json_t *body = json_pack("{s:s, s:o}", "vm", vm, "layout", vm_spec_to_json(&lay));
-	char *text = json_dumps(body, JSON_COMPACT), token[65];
+	if (mv && mv->n) {
+		json_t *o = json_object();
+		for (size_t i = 0; i < mv->n; i++)
+			json_object_set_new(o, mv->d[i].vdi,
+			                    json_string(mv->d[i].new_vdi));
+		json_object_set_new(body, "vdis", o);
+	}
+	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	vm_spec_clear(&lay);
-	if (mig_new_token(token) < 0) {
-		free(text);
-		return mig_failed(vm, dest, "no random token");
-	}
 	char *sid = mig_session(addr, dest, &err);
 	if (!sid) {
 		free(text);
 		return err;
 	}
-	xv *pp = xv_array();
-	xv_push(pp, xv_str(sid));
-	xv_push(pp, xv_str(vm));
-	xv_push(pp, xv_str(token));
-	err = pool_call(addr, "VM.pool_migrate_prepare", pp, &res);
-	xv_free(pp);
-	xv_free(res);
-	res = NULL;
-	if (err) {
+	if ((err = mig_give_token(addr, sid, vm, dest, token))) {
 		free(text);
 		mig_logout(addr, sid);
 		return err;
@@ -519,7 +632,11 @@ mig_run(struct api_ctx *ctx, const char *vm, const char *uuid, const char *dest,
 		mig_logout(addr, sid);
 		return err;
 	}
-	int rc = be->migrate_send(uuid, fd, NULL, &st, &msg);
+	int rc = 0;
+	if (mv && mv->n && (err = mig_mirror(addr, sid, vm, uuid, dest, mv)))
+		rc = -1;
+	if (rc == 0)
+		rc = be->migrate_send(uuid, fd, NULL, &st, &msg);
 	close(fd);
 	xv *p = xv_array();
 	xv_push(p, xv_str(sid));
@@ -530,7 +647,8 @@ mig_run(struct api_ctx *ctx, const char *vm, const char *uuid, const char *dest,
 	xv_free(p);
 	xv_free(res);
 	if (rc < 0) {
-		err = mig_failed(vm, dest, msg);
+		if (!err)
+			err = mig_failed(vm, dest, msg);
 	} else if (e2) {
 		log_warn("migrate", "VM %s: the destination did not take it (%s): it stays here",
 			 uuid, e2->n ? e2->params[e2->n - 1] : e2->code);
@@ -616,7 +734,7 @@ mig_pool_migrate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	}
 	const xv *tk = args[2]->type == XV_STRUCT ? xv_get(args[2], MIG_TASK_KEY) : NULL;
 	struct vm_migrate_stats st = {0};
-	err = mig_run(ctx, vm, uuid, dest, addr, &st);
+	err = mig_run(vm, uuid, dest, addr, NULL, &st);
 	if (!err && tk) /* forwarded by the master, who keeps the task */
 		*result = xv_strf("%.0f %.0f", st.downtime_ms, st.total_ms);
 	else if (!err)
@@ -641,4 +759,5 @@ vm_migrate_register(void)
 	api_register("VM.pool_migrate_end", mig_end_api, API_NO_ASYNC);
 	api_register("VM.pool_migrate_prepare", mig_prepare_api, API_NO_ASYNC);
 	http_set_migrate_handler(mig_serve, mig_token_ok);
+	mig_send_register();
 }

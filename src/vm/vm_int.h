@@ -38,6 +38,11 @@ char *vm_suspend_sr(const struct db_row *vm);
  * devices attached now (resume: the saved machine must match). */
 struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec,
 			      bool attached_only);
+/* The same for the destination of a storage migration: the disks of the
+ * VDIs named in moved (a struct: old VDI ref -> the new VDI ref here) use
+ * the new VDI and are marked mirror_in. */
+struct api_err *vm_spec_build_moved(const char *vm, struct vm_spec *spec,
+                                    bool attached_only, const xv *moved);
 
 /* Whether the VM gets a VNC framebuffer: platform:vnc=true|false, else as
  * xapi gives HVM guests one (domain_type hvm) and PV/PVH guests none. */

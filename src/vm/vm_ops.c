@@ -352,6 +352,13 @@ vm_parse_pci(const char *spec, struct vm_spec *s)
 struct api_err *
 vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 {
+	return vm_spec_build_moved(vm, s, attached_only, NULL);
+}
+
+struct api_err *
+vm_spec_build_moved(const char *vm, struct vm_spec *s, bool attached_only,
+                    const xv *moved)
+{
 	struct api_err *err = NULL;
 	memset(s, 0, sizeof(*s));
 	db_rdlock();
@@ -390,8 +397,14 @@ vm_spec_build(const char *vm, struct vm_spec *s, bool attached_only)
 		d->readonly = d->cdrom || strcmp(b->f[DMF_VBD_mode].s, "RO") == 0;
 		d->bootable = b->f[DMF_VBD_bootable].b;
 		if (!b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_VDI].s, DM_NULL_REF) != 0) {
-			const char *fmt = "raw";
-			d->path = sr_vdi_path(b->f[DMF_VBD_VDI].s, &fmt, &err);
+			const char *fmt = "raw", *vdi = b->f[DMF_VBD_VDI].s;
+			const xv *to = moved ? xv_get(moved, vdi) : NULL;
+			if (to && to->type == XV_STRING) {
+				vdi = to->u.s; /* the copy a storage migration
+				                  makes here */
+				d->mirror_in = true;
+			}
+			d->path = sr_vdi_path(vdi, &fmt, &err);
 			if (!d->path) {
 				api_err_free(err);
 				err = api_error(XE_VM_REQUIRES_VDI, vm, b->f[DMF_VBD_VDI].s, NULL);

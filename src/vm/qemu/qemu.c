@@ -440,6 +440,7 @@ qemu_resume(const struct vm_spec *spec, const char *path, char **err)
 void
 qemu_finish(struct qemu_vm *vm, const char *what)
 {
+	qemu_mirror_drop(vm);
 	qemu_cleanup(vm);
 	qemu_vm_remove(vm);
 	log_info(QEMU_TAG, "VM %s: %s", vm->uuid, what);
@@ -862,30 +863,33 @@ qemu_accel(void)
 }
 
 const struct vm_backend_ops vm_backend_qemu = {
-	.name = "qemu",
-	.init = qemu_init,
-	.attach = qemu_attach,
-	.start = qemu_start,
-	.shutdown = qemu_shutdown,
-	.destroy = qemu_destroy,
-	.reboot = qemu_reboot,
-	.pause = qemu_pause,
-	.unpause = qemu_unpause,
-	.suspend = qemu_suspend,
-	.save = qemu_save,
-	.resume = qemu_resume,
-	.disk_plug = qemu_disk_plug,
-	.disk_unplug = qemu_disk_unplug,
-	.disk_snapshot = qemu_disk_snapshot,
-	.disk_cbt = qemu_disk_cbt,
-	.disk_stream = qemu_disk_stream,
-	.nic_plug = qemu_nic_plug,
-	.nic_unplug = qemu_nic_unplug,
-	.stats = qemu_stats,
-	.migrate_receive = qemu_migrate_receive,
-	.migrate_send = qemu_migrate_send,
-	.migrate_end = qemu_migrate_end,
-	.layout = qemu_layout,
-	.agent = qemu_agent,
-	.accel = qemu_accel,
+    .name = "qemu",
+    .init = qemu_init,
+    .attach = qemu_attach,
+    .start = qemu_start,
+    .shutdown = qemu_shutdown,
+    .destroy = qemu_destroy,
+    .reboot = qemu_reboot,
+    .pause = qemu_pause,
+    .unpause = qemu_unpause,
+    .suspend = qemu_suspend,
+    .save = qemu_save,
+    .resume = qemu_resume,
+    .disk_plug = qemu_disk_plug,
+    .disk_unplug = qemu_disk_unplug,
+    .disk_snapshot = qemu_disk_snapshot,
+    .disk_cbt = qemu_disk_cbt,
+    .disk_stream = qemu_disk_stream,
+    .nic_plug = qemu_nic_plug,
+    .nic_unplug = qemu_nic_unplug,
+    .stats = qemu_stats,
+    .mirror_start = qemu_mirror_start,
+    .mirror_abort = qemu_mirror_abort,
+    .mirror_serve = qemu_mirror_serve,
+    .migrate_receive = qemu_migrate_receive,
+    .migrate_send = qemu_migrate_send,
+    .migrate_end = qemu_migrate_end,
+    .layout = qemu_layout,
+    .agent = qemu_agent,
+    .accel = qemu_accel,
 };

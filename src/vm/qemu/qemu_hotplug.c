@@ -295,7 +295,7 @@ qemu_disk_nodes_del(struct qemu_vm *vm, const char *id)
 
 /* The node a device reads and writes through now (its top layer): the
  * child "root" of the device's block backend. */
-static char *
+char *
 qemu_disk_top(struct qemu_vm *vm, const char *id, char **err)
 {
 	json_t *g = qemu_block_graph(vm, err), *n, *ed;

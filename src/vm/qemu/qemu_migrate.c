@@ -54,7 +54,9 @@ qemu_mig_keepalive(int fd)
 }
 
 /* Turns on the migration capabilities both sides must agree on, plus
- * late-block-activate on the destination. */
+ * late-block-activate on the destination, and on the source a stop before
+ * the switch-over when disks are mirrored (off otherwise: the setting stays
+ * in the process). */
 static int
 qemu_mig_caps(struct qemu_vm *vm, bool incoming, char **err)
 {
@@ -63,6 +65,11 @@ qemu_mig_caps(struct qemu_vm *vm, bool incoming, char **err)
 	if (incoming)
 		json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",
 						      "late-block-activate", "state", 1));
+	else
+		json_array_append_new(caps,
+		                      json_pack("{s:s, s:b}", "capability",
+		                                "pause-before-switchover",
+		                                "state", vm->mirrors != NULL));
 	return qemu_qmp(vm, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps),
 			NULL, QEMU_CMD_MS, err) == QMP_OK
 		       ? 0
@@ -95,9 +102,12 @@ qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err)
 	double t0 = qemu_now();
 
 	qemu_mig_keepalive(fd);
-	if (qemu_mig_caps(vm, true, err) < 0 || qemu_getfd(vm, QEMU_MIG_FDNAME, fd, err) < 0 ||
-	    qemu_qmp(vm, "migrate-incoming", json_pack("{s:s}", "uri", "fd:" QEMU_MIG_FDNAME),
-		     NULL, QEMU_CMD_MS, err) != QMP_OK)
+	if (qemu_mig_caps(vm, true, err) < 0 ||
+	    qemu_getfd(vm, QEMU_MIG_FDNAME, fd, err) < 0 ||
+	    qemu_qmp(vm, "migrate-incoming",
+	             json_pack("{s:s}", "uri", "fd:" QEMU_MIG_FDNAME), NULL,
+	             QEMU_CMD_MS, err) != QMP_OK ||
+	    qemu_nbd_export(vm, err) < 0)
 		return -1;
 	for (;;) {
 		json_t *r = NULL;
@@ -213,6 +223,27 @@ qemu_mig_wait_out(struct qemu_vm *vm, double stall_s, struct vm_migrate_stats *s
 			free(last_st);
 			return 0;
 		}
+		if (strcmp(s, "pre-switchover") == 0) {
+			/* vCPUs stopped, disks still ours: the mirrors finish
+			 */
+			json_decref(r);
+			free(s);
+			free(last_st);
+			if (qemu_mirror_complete(vm, err) < 0) {
+				qemu_mig_cancel(vm);
+				return -1;
+			}
+			if (qemu_qmp(
+			        vm, "migrate-continue",
+			        json_pack("{s:s}", "state", "pre-switchover"),
+			        NULL, QEMU_CMD_MS, err) != QMP_OK) {
+				qemu_mig_cancel(vm);
+				return -1;
+			}
+			last_st = NULL;
+			last_move = qemu_now();
+			continue;
+		}
 		if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0) {
 			const char *d = json_string_value(json_object_get(r, "error-desc"));
 			*err = xasprintf("VM %s: migration %s%s%s", vm->uuid, s, d ? ": " : "",
@@ -304,8 +335,10 @@ qemu_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
 		 (unsigned long long)(st->ram_bytes >> 20), (long long)st->dirty_syncs);
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0) {
 		log_warn(QEMU_TAG, "VM %s: migration failed: %s", uuid, *err);
+		qemu_mirror_drop(vm);
+	}
 	qemu_op_end(vm, false);
 	qemu_op_put(vm);
 	return rc;
@@ -357,6 +390,7 @@ qemu_migrate_end(const char *uuid, bool commit, bool was_running, char **err)
 		if (!commit) {
 			rc = qemu_mig_drop(vm, "arrival cancelled", err);
 		} else {
+			qemu_nbd_unexport(vm);
 			if (was_running)
 				rc = qemu_mig_cont(vm, err);
 			if (rc == 0) {

@@ -72,6 +72,9 @@ struct qemu_vm {
 	char (*taps)[QEMU_TAPNAME]; /* per spec NIC */
 	enum qemu_mig mig;         /* op thread only */
 	bool mig_was_running;      /* QEMU_MIG_OUT: it ran before */
+	struct qemu_mirror
+	    *mirrors; /* source: disks being mirrored (op thread) */
+	bool nbd_up;  /* destination: the mirror exports are served */
 };
 
 extern pthread_mutex_t qemu_lock;
@@ -108,6 +111,24 @@ int qemu_layout(const char *uuid, struct vm_spec *out, char **err);
 /* In a launch of a migration destination (-incoming defer, QMP up): feeds
  * fd to QEMU and waits until the whole state arrived (VM stopped). */
 int qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err);
+
+/* ---- qemu_mirror.c (storage migration) ---- */
+
+/* backend.h mirror_start, mirror_abort, mirror_serve. */
+int qemu_mirror_start(const char *uuid, const char *id, int fd, char **err);
+void qemu_mirror_abort(const char *uuid);
+int qemu_mirror_serve(const char *uuid, int fd, char **err);
+/* Source, at the switch-over (vCPUs stopped): lets every mirror of vm copy
+ * what is left and end, the destination then holding the same bytes. Op
+ * lock held. 0, or -1 with *err (the mirrors are dropped then). */
+int qemu_mirror_complete(struct qemu_vm *vm, char **err);
+/* Source: cancels and drops every mirror of vm. Op lock held. */
+void qemu_mirror_drop(struct qemu_vm *vm);
+/* Destination, in the launch: serves the disks with mirror_in over NBD on
+ * DIR/vms/<uuid>/nbd.sock (no-op without such disks). */
+int qemu_nbd_export(struct qemu_vm *vm, char **err);
+/* Destination, before the VM runs: stops serving them. */
+void qemu_nbd_unexport(struct qemu_vm *vm);
 
 /* ---- qemu_proc.c ---- */
 
@@ -205,6 +226,8 @@ int qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err);
 int qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
 		     char **err);
 int qemu_disk_unplug(const char *uuid, const char *id, char **err);
+/* The node on top of disk id's chain (malloc'd), or NULL with *err. */
+char *qemu_disk_top(struct qemu_vm *vm, const char *id, char **err);
 /* backend.h disk_stream: live coalesce of disk id's chain into its top. */
 int qemu_disk_stream(const char *uuid, const char *id, char **err);
 /* backend.h disk_snapshot: switches disk id to the overlay new_top. */

@@ -1,0 +1,454 @@
+/*
+ * migrate_send: storage live migration within the pool (xapi's
+ * xapi_vm_migrate.ml migrate_send / assert_can_migrate and
+ * Host.migrate_receive): a running VM moves to another host and the disks
+ * named in vdi_map move with it to SRs that host sees.
+ *
+ * Host.migrate_receive(host, network, options) gives the map a later
+ * VM.migrate_send names its destination with (xapi's keys: "host",
+ * "session_id", "master", "xenops", "SM"). VM.migrate_send runs on the host
+ * the VM runs on (pool_route.c sends it there). It checks as xapi does
+ * (every disk's VDI in vdi_map: VDI_NOT_IN_MAP; no VIF mapping within a
+ * pool; the destination enabled, sees the target SRs (VM_REQUIRES_SR) and
+ * every VIF's network (VM_REQUIRES_NETWORK), has the memory; no CBT on a
+ * moving VDI), marks the operation, then:
+ *   1. makes an empty VDI of the same size on the target SR for every disk
+ *      that moves (VDI.create run by the destination, marked
+ *      sm_config:xapid-pending so that a crash leaves nothing behind);
+ *   2. moves the VM (migrate.c mig_run): the destination's QEMU serves those
+ *      VDIs, this host's QEMU mirrors each disk into them while the guest
+ *      runs, then the memory goes and at the switch-over the mirrors copy
+ *      what is left;
+ *   3. points the VM's VBDs at the new VDIs (which lose their pending mark)
+ *      and the VM at its new host in one transaction, then destroys the
+ *      source VDIs (as xapi's SXM does).
+ * A failure before 3 leaves the VM running here with its disks untouched,
+ * and the VDIs made in 1 are destroyed again (or, if the destination died,
+ * by its recovery when it comes back): VM_MIGRATE_FAILED.
+ * Not done yet: snapshots' VDIs (xapi copies them along; here they stay on
+ * their SR), read-only disks, halted/suspended VMs, other pools.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/dmval.h"
+#include "pool/pool.h"
+#include "storage/sr.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "vm/host_ops.h"
+#include "vm/migrate_int.h"
+
+#define MSEND_PENDING "migrate"
+
+static void
+msend_move_clear(struct mig_move *mv)
+{
+	for (size_t i = 0; i < mv->n; i++) {
+		free(mv->d[i].vdi);
+		free(mv->d[i].sr);
+		free(mv->d[i].new_vdi);
+		free(mv->d[i].vbd);
+	}
+	free(mv->d);
+	mv->d = NULL;
+	mv->n = 0;
+}
+
+/* True when host has sr plugged. Lock held. */
+static bool
+msend_host_sees(const char *host, const char *sr_ref)
+{
+	struct db_row *sr = db_get(DMC_SR, sr_ref);
+	const struct dm_coll *p = sr ? sr->f[DMF_SR_PBDs].c : NULL;
+
+	for (size_t i = 0; p && i < p->n; i++) {
+		struct db_row *pbd = db_get(DMC_PBD, p->v[i].s);
+		if (pbd && strcmp(pbd->f[DMF_PBD_host].s, host) == 0 &&
+		    pbd->f[DMF_PBD_currently_attached].b)
+			return true;
+	}
+	return false;
+}
+
+/* The destination host named by a Host.migrate_receive map (malloc'd), or
+ * NULL with *err: another pool is not reachable from here. */
+static char *
+msend_dest_host(const xv *dest, struct api_err **err)
+{
+	const xv *h =
+	    dest && dest->type == XV_STRUCT ? xv_get(dest, "host") : NULL;
+	char *host = NULL;
+
+	db_rdlock();
+	if (h && h->type == XV_STRING && db_get(DMC_host, h->u.s))
+		host = xstrdup(h->u.s);
+	db_unlock();
+	if (!host)
+		*err = api_error(XE_VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED,
+		                 NULL);
+	return host;
+}
+
+/* xapi's checks of an intra-pool migrate_send, and the disks that move
+ * (a VDI mapped to the SR it is on stays). Fills *mv. */
+static struct api_err *
+msend_plan(const char *vm, const char *host, const xv *vdi_map,
+           const xv *vif_map, const xv *options, struct mig_move *mv)
+{
+	struct api_err *err = NULL;
+	const xv *copy = options && options->type == XV_STRUCT
+	                     ? xv_get(options, "copy")
+	                     : NULL;
+
+	memset(mv, 0, sizeof(*mv));
+	if (copy && copy->type == XV_STRING && strcmp(copy->u.s, "true") == 0)
+		return api_error(
+		    XE_OPERATION_NOT_ALLOWED,
+		    "Copy mode is disallowed on intra pool storage migration, "
+		    "try "
+		    "efficient alternatives, for example, VM.copy/clone.",
+		    NULL);
+	if (vif_map && vif_map->type == XV_STRUCT && vif_map->u.st.n)
+		return api_error(XE_OPERATION_NOT_ALLOWED,
+		                 "VIF mapping is not allowed for intra-pool "
+		                 "migration -all VIFs "
+		                 "must be on the same network",
+		                 NULL);
+	xv *skip = xv_struct();
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	const struct dm_coll *b = r ? r->f[DMF_VM_VBDs].c : NULL;
+	if (!r)
+		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	mv->d = xcalloc((b ? b->n : 0) + 1, sizeof(*mv->d));
+	for (size_t i = 0; b && i < b->n && !err; i++) {
+		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
+		if (!vbd || vbd->f[DMF_VBD_empty].b ||
+		    strcmp(vbd->f[DMF_VBD_type].s, "CD") == 0)
+			continue;
+		struct db_row *vdi = db_get(DMC_VDI, vbd->f[DMF_VBD_VDI].s);
+		const xv *to =
+		    vdi_map ? xv_get(vdi_map, vbd->f[DMF_VBD_VDI].s) : NULL;
+		if (!vdi)
+			continue;
+		if (!to || to->type != XV_STRING) {
+			err = api_error(XE_VDI_NOT_IN_MAP, vdi->ref, NULL);
+			break;
+		}
+		if (!db_get(DMC_SR, to->u.s)) {
+			err = api_error(XE_HANDLE_INVALID, "SR", to->u.s, NULL);
+			break;
+		}
+		if (strcmp(to->u.s, vdi->f[DMF_VDI_SR].s) == 0)
+			continue; /* stays: the destination must see it (below)
+			           */
+		if (!msend_host_sees(host, to->u.s)) {
+			err = api_error(XE_VM_REQUIRES_SR, vm, to->u.s, NULL);
+			break;
+		}
+		if (vdi->f[DMF_VDI_cbt_enabled].b) {
+			err = api_error(XE_VDI_CBT_ENABLED, vdi->ref, NULL);
+			break;
+		}
+		if (strcmp(vbd->f[DMF_VBD_mode].s, "RO") == 0) {
+			err = api_error(XE_OPERATION_NOT_ALLOWED,
+			                "read-only disks cannot move with a "
+			                "storage migration",
+			                NULL);
+			break;
+		}
+		struct mig_disk *d = &mv->d[mv->n++];
+		d->vdi = xstrdup(vdi->ref);
+		d->sr = xstrdup(to->u.s);
+		d->vbd = xstrdup(vbd->ref);
+		snprintf(d->id, sizeof(d->id), "vbd%d",
+		         atoi(vbd->f[DMF_VBD_userdevice].s));
+		xv_set(skip, vdi->ref, xv_str(to->u.s));
+	}
+	db_unlock();
+	if (!err)
+		err = host_assert_can_migrate(vm, host, skip);
+	xv_free(skip);
+	if (err)
+		msend_move_clear(mv);
+	return err;
+}
+
+/* VM.assert_can_migrate(vm, dest, live, vdi_map, vif_map, options,
+ * vgpu_map): dest is what Host.migrate_receive returned; within the pool
+ * its "host" names the destination. */
+static struct api_err *
+msend_assert_api(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                 xv **result)
+{
+	struct api_err *err = NULL;
+	struct mig_move mv;
+	char *host;
+
+	(void)ctx;
+	(void)nargs;
+	(void)result;
+	if (!(host = msend_dest_host(args[1], &err)))
+		return err;
+	err = msend_plan(args[0]->u.s, host, args[3], args[4], args[5], &mv);
+	msend_move_clear(&mv);
+	free(host);
+	return err;
+}
+
+/* Host.migrate_receive(host, network, options): where a migrate_send to
+ * host goes, as xapi's map (intra-pool: the caller's session). */
+static struct api_err *
+msend_receive_api(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                  xv **result)
+{
+	const char *host = args[0]->u.s, *net = args[1]->u.s;
+	char *addr = NULL, *master = NULL;
+	struct api_err *err = NULL;
+
+	(void)nargs;
+	db_rdlock();
+	struct db_row *h = db_get(DMC_host, host);
+	if (!h)
+		err = api_error(XE_HANDLE_INVALID, "host", host, NULL);
+	else if (!db_get(DMC_network, net))
+		err = api_error(XE_HANDLE_INVALID, "network", net, NULL);
+	else
+		addr = xstrdup(h->f[DMF_host_address].s);
+	size_t n;
+	struct db_row **pools = db_list(DMC_pool, &n);
+	struct db_row *m =
+	    n ? db_get(DMC_host, pools[0]->f[DMF_pool_master].s) : NULL;
+	master = xstrdup(m ? m->f[DMF_host_address].s : "");
+	free(pools);
+	db_unlock();
+	if (!err) {
+		const char *s = ctx->session ? ctx->session : "";
+		*result = xv_struct();
+		xv_set(*result, "host", xv_str(host));
+		xv_set(*result, "session_id", xv_str(s));
+		xv_set_own(*result, xstrdup("master"),
+		           xv_str_own(xasprintf("http://%s/", master)));
+		xv_set_own(
+		    *result, xstrdup("xenops"),
+		    xv_str_own(xasprintf(
+		        "http://%s/services/xenops?session_id=%s", addr, s)));
+		xv_set_own(
+		    *result, xstrdup("SM"),
+		    xv_str_own(xasprintf("http://%s/services/SM?session_id=%s",
+		                         addr, s)));
+	}
+	free(addr);
+	free(master);
+	return err;
+}
+
+/* A VDI record for the copy of vdi on sr (lock held). */
+static xv *
+msend_vdi_rec(const struct db_row *vdi, const char *sr)
+{
+	const struct dm_class *k = &dm_classes[DMC_VDI];
+	static const int keep[] = {
+	    DMF_VDI_name_label,    DMF_VDI_name_description,
+	    DMF_VDI_type,          DMF_VDI_sharable,
+	    DMF_VDI_read_only,     DMF_VDI_other_config,
+	    DMF_VDI_xenstore_data, DMF_VDI_tags,
+	    DMF_VDI_virtual_size};
+	xv *rec = xv_struct(), *sm = xv_struct();
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		xv_set(rec, k->fields[keep[i]].name,
+		       dmv_to_xv(k->fields[keep[i]].type, vdi->f[keep[i]]));
+	xv_set(rec, "SR", xv_str(sr));
+	xv_set(sm, SR_PENDING_KEY, xv_str(MSEND_PENDING));
+	xv_set(rec, "sm_config", sm);
+	return rec;
+}
+
+/* Calls method(args...) on the destination with session sid. */
+static struct api_err *
+msend_call(const char *addr, const char *sid, const char *method, xv *args,
+           xv **res)
+{
+	xv *p = xv_array();
+
+	xv_push(p, xv_str(sid));
+	for (size_t i = 0; args && i < args->u.a.n; i++)
+		xv_push(p, xv_dup(args->u.a.items[i]));
+	xv_free(args);
+	struct api_err *e = pool_call(addr, method, p, res);
+	xv_free(p);
+	return e;
+}
+
+/* Removes the VDIs made at the destination (best effort: a dead
+ * destination's recovery removes them when it is back). */
+static void
+msend_undo_vdis(const char *addr, const char *sid, struct mig_move *mv)
+{
+	for (size_t i = 0; i < mv->n; i++) {
+		xv *res = NULL;
+		if (!mv->d[i].new_vdi)
+			continue;
+		struct api_err *e = msend_call(
+		    addr, sid, "VDI.destroy",
+		    xv_push(xv_array(), xv_str(mv->d[i].new_vdi)), &res);
+		if (e)
+			log_warn("migrate",
+			         "cannot remove %s at the destination: %s",
+			         mv->d[i].new_vdi,
+			         e->n ? e->params[e->n - 1] : e->code);
+		api_err_free(e);
+		xv_free(res);
+		free(mv->d[i].new_vdi);
+		mv->d[i].new_vdi = NULL;
+	}
+}
+
+/* Step 1: the empty VDIs at the destination. */
+static struct api_err *
+msend_make_vdis(const char *addr, const char *sid, struct mig_move *mv)
+{
+	struct api_err *err = NULL;
+
+	for (size_t i = 0; i < mv->n && !err; i++) {
+		xv *rec = NULL, *res = NULL;
+		db_rdlock();
+		struct db_row *v = db_get(DMC_VDI, mv->d[i].vdi);
+		if (v)
+			rec = msend_vdi_rec(v, mv->d[i].sr);
+		db_unlock();
+		if (!rec)
+			return api_error(XE_HANDLE_INVALID, "VDI", mv->d[i].vdi,
+			                 NULL);
+		err = msend_call(addr, sid, "VDI.create",
+		                 xv_push(xv_array(), rec), &res);
+		if (!err && res && res->type == XV_STRING)
+			mv->d[i].new_vdi = xstrdup(res->u.s);
+		else if (!err)
+			err = api_internal(
+			    "VDI.create at the destination gave no reference");
+		xv_free(res);
+	}
+	return err;
+}
+
+/* Step 3: the VM's VBDs on the new VDIs, the VM at dest. */
+static struct api_err *
+msend_commit(const char *vm, const char *dest, const struct mig_move *mv)
+{
+	struct db_txn *t = db_txn_begin();
+	struct db_row *w = db_txn_edit(t, DMC_VM, vm);
+
+	if (w)
+		db_txn_set(t, w, DMF_VM_resident_on,
+		           (union dm_val){.s = xstrdup(dest)});
+	for (size_t i = 0; i < mv->n; i++) {
+		struct db_row *b = db_txn_edit(t, DMC_VBD, mv->d[i].vbd);
+		struct db_row *n = db_txn_edit(t, DMC_VDI, mv->d[i].new_vdi);
+		if (b)
+			db_txn_set(
+			    t, b, DMF_VBD_VDI,
+			    (union dm_val){.s = xstrdup(mv->d[i].new_vdi)});
+		if (n)
+			sr_map_put(t, n, DMF_VDI_sm_config, SR_PENDING_KEY,
+			           NULL);
+	}
+	return api_commit(t);
+}
+
+/* VM.migrate_send(vm, dest, live, vdi_map, vif_map, options, vgpu_map). */
+static struct api_err *
+msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	const char *vm = args[0]->u.s;
+	char uuid[37] = "", *here = NULL, *dest, *addr = NULL, *opid = NULL,
+	     *sid = NULL;
+	struct api_err *err = NULL;
+	struct mig_move mv = {0};
+
+	(void)nargs;
+	if (!(dest = msend_dest_host(args[1], &err)))
+		return err;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	if (r) {
+		here = xstrdup(r->f[DMF_VM_resident_on].s);
+		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
+	}
+	db_unlock();
+	if (!r) {
+		free(dest);
+		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	}
+	if ((err = msend_plan(vm, dest, args[3], args[4], args[5], &mv)))
+		goto out;
+	if (strcmp(here, vm_cfg.host_ref) != 0) {
+		/* pool_route.c sends it where the VM runs; it does not run here
+		 */
+		err = api_error(XE_VM_NOT_RESIDENT_HERE, vm, vm_cfg.host_ref,
+		                NULL);
+		goto out;
+	}
+	if (strcmp(dest, vm_cfg.host_ref) == 0) {
+		err = mig_failed(
+		    vm, dest,
+		    "storage migration to the same host is not supported");
+		goto out;
+	}
+	if (!(addr = mig_host_address(dest))) {
+		err = api_error(XE_HOST_OFFLINE, dest, NULL);
+		goto out;
+	}
+	if ((err = vm_op_begin(vm, "migrate_send", "running", false, &opid)))
+		goto out;
+	if (!(sid = mig_session(addr, dest, &err)))
+		goto end;
+	log_info("migrate", "VM %s: storage migration to %s, %zu disk(s) move",
+	         uuid, addr, mv.n);
+	struct vm_migrate_stats st = {0};
+	if (!(err = msend_make_vdis(addr, sid, &mv)))
+		err = mig_run(vm, uuid, dest, addr, &mv, &st);
+	if (err) {
+		msend_undo_vdis(addr, sid, &mv);
+		goto end;
+	}
+	mig_note_task(ctx->task, &st);
+	if ((err = msend_commit(vm, dest, &mv)))
+		log_err("migrate",
+		        "VM %s runs on %s but the database says otherwise: %s",
+		        uuid, addr, err->code);
+	/* the source's copies go, as xapi's do */
+	for (size_t i = 0; i < mv.n && !err; i++) {
+		struct api_err *e = sr_vdi_delete(mv.d[i].vdi);
+		if (e)
+			log_warn("migrate",
+			         "VM %s: cannot remove the old VDI %s: %s",
+			         uuid, mv.d[i].vdi,
+			         e->n > 1 ? e->params[1] : e->code);
+		api_err_free(e);
+	}
+	if (!err)
+		*result = xv_str(vm);
+end:
+	vm_op_end(vm, opid, NULL);
+out:
+	mig_logout(addr, sid);
+	msend_move_clear(&mv);
+	free(opid);
+	free(addr);
+	free(here);
+	free(dest);
+	return err;
+}
+
+void
+mig_send_register(void)
+{
+	api_register("VM.migrate_send", msend_api, 0);
+	api_register("VM.assert_can_migrate", msend_assert_api, API_READONLY);
+	api_register("host.migrate_receive", msend_receive_api, 0);
+}
