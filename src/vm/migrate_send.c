@@ -123,6 +123,8 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 	const struct dm_coll *b = r ? r->f[DMF_VM_VBDs].c : NULL;
 	if (!r)
 		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	else if (strcmp(r->f[DMF_VM_power_state].s, "Running") != 0)
+		err = vm_bad_power_state(vm, "running", r->f[DMF_VM_power_state].s);
 	mv->d = xcalloc((b ? b->n : 0) + 1, sizeof(*mv->d));
 	for (size_t i = 0; b && i < b->n && !err; i++) {
 		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
