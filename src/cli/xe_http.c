@@ -18,21 +18,16 @@
 #include <unistd.h>
 
 #include "cli/xe.h"
+#include "cli/xe_xfer.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
 #define XE_HTTP_HEAD_MAX (64 * 1024)
 #define XE_HTTP_BLOCK (1024 * 1024)
-/* The memfd hole zeros of an upload are sent from. */
-#define XE_HTTP_ZEROS (8 << 20)
-/* The unit of holes in a downloaded file. */
-#define XE_HTTP_SPARSE (64 * 1024)
 /* How long a PUT waits for "100 Continue" before sending the body anyway. */
 #define XE_HTTP_EXPECT_MS 3000
 /* A transfer that makes no progress for this long fails. */
 #define XE_HTTP_IDLE_MS (10 * 60 * 1000)
-
-enum { XE_BODY_LENGTH, XE_BODY_CHUNKED, XE_BODY_CLOSE };
 
 static int64_t
 xe_http_now_ms(void)
@@ -270,93 +265,7 @@ xe_http_body_slurp(struct xe_http_body *b, size_t max)
 	return buf_steal(&out);
 }
 
-/* ---- progress bar ---- */
-
-struct xe_progress {
-	int on;
-	long long total; /* -1 unknown */
-	long long done;
-	int64_t start;
-	int64_t last;
-};
-
-static void
-xe_progress_init(struct xe_progress *p, long long total)
-{
-	memset(p, 0, sizeof(*p));
-	p->on = isatty(STDERR_FILENO);
-	p->total = total;
-	p->start = p->last = xe_http_now_ms();
-}
-
-static void
-xe_progress_draw(struct xe_progress *p, int final)
-{
-	double secs = (double)(xe_http_now_ms() - p->start) / 1000.0;
-	double mib = (double)p->done / (1024.0 * 1024.0);
-	double rate = secs > 0 ? mib / secs : 0;
-	char bar[31];
-	int pct, fill, i;
-
-	if (p->total > 0) {
-		pct = (int)(p->done * 100 / p->total);
-		if (pct > 100)
-			pct = 100;
-		fill = pct * 30 / 100;
-		for (i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : ' ';
-		bar[30] = '\0';
-		fprintf(stderr, "\r[%s] %3d%% %9.1f MiB %7.1f MiB/s", bar, pct,
-		        mib, rate);
-	} else {
-		fprintf(stderr, "\r%9.1f MiB %7.1f MiB/s", mib, rate);
-	}
-	if (final)
-		fputc('\n', stderr);
-	fflush(stderr);
-}
-
-static void
-xe_progress_add(struct xe_progress *p, size_t n)
-{
-	int64_t now;
-
-	p->done += (long long)n;
-	if (!p->on)
-		return;
-	now = xe_http_now_ms();
-	if (now - p->last < 200)
-		return;
-	p->last = now;
-	xe_progress_draw(p, 0);
-}
-
-static void
-xe_progress_end(struct xe_progress *p)
-{
-	if (p->on)
-		xe_progress_draw(p, 1);
-}
-
 /* ---- transfers ---- */
-
-/* Writes all of p to fd. */
-static int
-xe_http_write_fd(int fd, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 /* Opens the next hop of a transfer: resolves url against *cur (updated),
  * connects and sends the request head. */
@@ -409,25 +318,6 @@ xe_http_log_failure(struct xe_conn *c, const struct xe_http_resp *r)
 	free(body);
 }
 
-/* True if the n bytes at p are all zero (64 bits at a time). */
-static int
-xe_http_zero(const char *p, size_t n)
-{
-	const uint64_t *w = (const uint64_t *)(const void *)p;
-	size_t i, k = n / 8;
-
-	for (i = 0; i + 4 <= k; i += 4)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
-			return 0;
-	for (; i < k; i++)
-		if (w[i])
-			return 0;
-	for (i = k * 8; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /* Reads body bytes into p until n are there or the body ends. */
 static ssize_t
 xe_http_body_fill(struct xe_http_body *b, char *p, size_t n)
@@ -446,125 +336,6 @@ xe_http_body_fill(struct xe_http_body *b, char *p, size_t n)
 	return (ssize_t)got;
 }
 
-/* Writes n bytes of block to fd, as holes where XE_HTTP_SPARSE-sized
- * pieces are all zeros (sparse) or as they are. */
-static int
-xe_http_write_block(int fd, const char *block, size_t n, int sparse)
-{
-	size_t at = 0, run;
-
-	if (!sparse)
-		return xe_http_write_fd(fd, block, n);
-	while (at < n) {
-		size_t k = n - at < XE_HTTP_SPARSE ? n - at : XE_HTTP_SPARSE;
-		int zero = xe_http_zero(block + at, k);
-		for (run = k; at + run < n; run += k) {
-			k = n - at - run < XE_HTTP_SPARSE ? n - at - run
-			                                  : XE_HTTP_SPARSE;
-			if (xe_http_zero(block + at + run, k) != zero)
-				break;
-		}
-		if (zero ? lseek(fd, (off_t)run, SEEK_CUR) < 0
-		         : xe_http_write_fd(fd, block + at, run) < 0)
-			return -1;
-		at += run;
-	}
-	return 0;
-}
-
-/*
- * Moves the rest of a plain-socket body of known length (or up to the end
- * of the stream) to fd, which is not a regular file, with splice: the
- * bytes go from the socket to the pipe or device without a copy through
- * memory of ours. Returns 0, -1 (reading, errno) or -2 (writing, errno);
- * 1 if fd cannot take splice (nothing moved then).
- */
-static int
-xe_http_splice(struct xe_http_body *b, int fd, struct xe_progress *prog)
-{
-	struct xe_conn *c = b->conn;
-	int p[2] = {-1, -1}, direct, ret = 0, copy = 0;
-	struct stat st;
-	ssize_t r, w;
-
-	if (c->tls || b->mode == XE_BODY_CHUNKED || fstat(fd, &st) < 0 ||
-	    S_ISREG(st.st_mode))
-		return 1;
-	direct = S_ISFIFO(st.st_mode);
-	if (!direct) {
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return 1;
-		fcntl(p[1], F_SETPIPE_SZ, XE_HTTP_BLOCK);
-	}
-	if (c->rpos < c->rlen) { /* what came with the head */
-		size_t k = c->rlen - c->rpos;
-		if (b->mode == XE_BODY_LENGTH && (long long)k > b->left)
-			k = (size_t)b->left;
-		if (xe_http_write_fd(fd, (char *)c->rbuf + c->rpos, k) < 0) {
-			ret = -2;
-			goto out;
-		}
-		c->rpos += k;
-		b->left -= (long long)k;
-		xe_progress_add(prog, k);
-	}
-	while (b->mode == XE_BODY_CLOSE || b->left > 0) {
-		size_t want = XE_HTTP_BLOCK;
-		if (b->mode == XE_BODY_LENGTH && (long long)want > b->left)
-			want = (size_t)b->left;
-		if (!xe_conn_readable(c, b->timeout_ms)) {
-			errno = ETIMEDOUT;
-			ret = -1;
-			break;
-		}
-		r = splice(c->fd, NULL, direct ? fd : p[1], NULL, want,
-		           SPLICE_F_MOVE | SPLICE_F_MORE);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0) {
-			if (r == 0 && b->mode == XE_BODY_LENGTH)
-				errno = ECONNRESET;
-			ret = r == 0 && b->mode == XE_BODY_CLOSE ? 0 : -1;
-			break;
-		}
-		for (w = 0; !direct && w < r;) {
-			ssize_t k = -1;
-			if (!copy)
-				k = splice(p[0], NULL, fd, NULL,
-				           (size_t)(r - w),
-				           SPLICE_F_MOVE | SPLICE_F_MORE);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0 && (copy || errno == EINVAL)) {
-				/* fd takes no splice: through a buffer */
-				char tmp[65536];
-				size_t m = (size_t)(r - w) < sizeof(tmp)
-				               ? (size_t)(r - w)
-				               : sizeof(tmp);
-				copy = 1;
-				k = read(p[0], tmp, m);
-				if (k > 0 &&
-				    xe_http_write_fd(fd, tmp, (size_t)k) < 0)
-					k = -1;
-			}
-			if (k <= 0) {
-				ret = -2;
-				goto out;
-			}
-			w += k;
-		}
-		b->left -= r;
-		xe_progress_add(prog, (size_t)r);
-	}
-out:
-	b->done = ret == 0;
-	if (p[0] >= 0) {
-		close(p[0]);
-		close(p[1]);
-	}
-	return ret;
-}
-
 /* Copies the body to path (or stdout) with a progress bar. A file is
  * written sparse, as cp --sparse does: blocks of zeros become holes. */
 static enum xe_http_result
@@ -572,7 +343,7 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
              char *err, size_t errlen)
 {
 	struct xe_http_body b;
-	struct xe_progress prog;
+	struct xe_xfer_progress prog;
 	char *block;
 	ssize_t n;
 	int fd = STDOUT_FILENO, ret = XE_HTTP_OK, sp;
@@ -588,8 +359,8 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 		fflush(stdout);
 	}
 	xe_http_body_init(&b, c, r, XE_HTTP_IDLE_MS);
-	xe_progress_init(&prog, r->chunked ? -1 : r->content_length);
-	sp = xe_http_splice(&b, fd, &prog);
+	xe_xfer_progress_init(&prog, r->chunked ? -1 : r->content_length);
+	sp = xe_xfer_splice(&b, fd, &prog);
 	if (sp < 0) {
 		if (sp == -1) {
 			xe_debug("reading download: %s\n", strerror(errno));
@@ -610,16 +381,16 @@ xe_http_save(struct xe_conn *c, const struct xe_http_resp *r, const char *path,
 			ret = XE_HTTP_FAILED;
 			break;
 		}
-		if (xe_http_write_block(fd, block, (size_t)n, path != NULL) <
+		if (xe_xfer_write_block(fd, block, (size_t)n, path != NULL) <
 		    0) {
 			snprintf(err, errlen, "writing %s: %s",
 			         path ? path : "stdout", strerror(errno));
 			ret = XE_HTTP_CLIENT_ERROR;
 			break;
 		}
-		xe_progress_add(&prog, (size_t)n);
+		xe_xfer_progress_add(&prog, (size_t)n);
 	}
-	xe_progress_end(&prog);
+	xe_xfer_progress_end(&prog);
 	free(block);
 	if (path && ret == XE_HTTP_OK) { /* a file ending in a hole gets its length */
 		off_t end = lseek(fd, 0, SEEK_CUR);
@@ -677,103 +448,20 @@ xe_http_get(const struct xe_target *base, const char *url, const char *path,
 	return ret;
 }
 
-/* sendfile of n bytes of in at *off (advanced) into the socket. */
-static int
-xe_http_sendfile(int sock, int in, off_t *off, long long n)
-{
-	while (n > 0) {
-		ssize_t r = sendfile(
-		    sock, in, off, n > (1 << 30) ? (size_t)1 << 30 : (size_t)n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO; /* the file shrank */
-			return -1;
-		}
-		n -= r;
-	}
-	return 0;
-}
-
-/*
- * Sends size bytes of the regular file fd (from its offset) into a plain
- * socket with sendfile: data from the page cache, holes (SEEK_HOLE) from a
- * memfd's hole, without a copy through memory of ours. Returns 0, -1 on
- * error, 1 if it cannot (nothing sent then).
- */
-static int
-xe_http_send_file(struct xe_conn *c, int fd, long long size,
-                  struct xe_progress *prog)
-{
-	struct stat st;
-	off_t pos = lseek(fd, 0, SEEK_CUR), end, data, hole;
-	int zfd, sz = 4 << 20;
-
-	if (c->tls || size < 0 || pos < 0 || fstat(fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode) || st.st_size < pos + size)
-		return 1;
-	zfd = memfd_create("xe-zeros", MFD_CLOEXEC);
-	if (zfd < 0 || ftruncate(zfd, XE_HTTP_ZEROS) < 0) {
-		if (zfd >= 0)
-			close(zfd);
-		return 1;
-	}
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	end = pos + size;
-	while (pos < end) {
-		data = lseek(fd, pos, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			data = end; /* a hole to the end */
-		if (data < 0)
-			data = pos; /* no SEEK_DATA: all data */
-		if (data > end)
-			data = end;
-		while (pos < data) { /* zeros */
-			off_t zo = 0;
-			long long n = data - pos < XE_HTTP_ZEROS
-			                  ? data - pos
-			                  : XE_HTTP_ZEROS;
-			if (xe_http_sendfile(c->fd, zfd, &zo, n) < 0)
-				goto fail;
-			pos += n;
-			xe_progress_add(prog, (size_t)n);
-		}
-		if (pos >= end)
-			break;
-		hole = lseek(fd, pos, SEEK_HOLE);
-		if (hole < 0 || hole > end)
-			hole = end;
-		while (pos < hole) {
-			long long n =
-			    hole - pos < (16 << 20) ? hole - pos : (16 << 20);
-			if (xe_http_sendfile(c->fd, fd, &pos, n) < 0)
-				goto fail;
-			xe_progress_add(prog, (size_t)n);
-		}
-	}
-	close(zfd);
-	lseek(fd, pos, SEEK_SET);
-	return 0;
-fail:
-	close(zfd);
-	return -1;
-}
-
 /* Sends the body of a PUT: size bytes of fd, or chunks until EOF if size
  * is -1. */
 static int
 xe_http_send_body(struct xe_conn *c, int fd, long long size)
 {
-	struct xe_progress prog;
+	struct xe_xfer_progress prog;
 	char *block = xmalloc(XE_HTTP_BLOCK + 32), hdr[32];
 	long long sent = 0;
 	size_t want, hl;
 	ssize_t n;
 	int ret = -1;
 
-	xe_progress_init(&prog, size);
-	switch (xe_http_send_file(c, fd, size, &prog)) {
+	xe_xfer_progress_init(&prog, size);
+	switch (xe_xfer_send_file(c, fd, size, &prog)) {
 	case 0:
 		ret = 0;
 		goto out;
@@ -810,7 +498,7 @@ xe_http_send_body(struct xe_conn *c, int fd, long long size)
 		    (size < 0 && xe_conn_write(c, "\r\n", 2) < 0))
 			goto werr;
 		sent += n;
-		xe_progress_add(&prog, (size_t)n);
+		xe_xfer_progress_add(&prog, (size_t)n);
 	}
 	if (size < 0 && xe_conn_write(c, "0\r\n\r\n", 5) < 0)
 		goto werr;
@@ -819,7 +507,7 @@ xe_http_send_body(struct xe_conn *c, int fd, long long size)
 werr:
 	xe_debug("sending upload: %s\n", strerror(errno));
 out:
-	xe_progress_end(&prog);
+	xe_xfer_progress_end(&prog);
 	free(block);
 	return ret;
 }

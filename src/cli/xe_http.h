@@ -31,6 +31,9 @@ int xe_http_read_head(struct xe_conn *c, struct xe_http_resp *r, int timeout_ms,
 void xe_http_resp_free(struct xe_http_resp *r);
 
 /* A response body being read. */
+/* How a body ends (xe_http_body.mode). */
+enum { XE_BODY_LENGTH, XE_BODY_CHUNKED, XE_BODY_CLOSE };
+
 struct xe_http_body {
 	struct xe_conn *conn;
 	int mode; /* length, chunked, until close */

@@ -366,6 +366,17 @@ http_dbdump(struct MHD_Connection *c, const char *method, struct http_req *rq,
 	return ret;
 }
 
+/* Whether the rest of an upload can be read from the socket directly: a
+ * known length (not chunked), not all there yet. */
+static bool
+http_direct_upload(struct MHD_Connection *c, const struct http_req *rq)
+{
+	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                             "Transfer-Encoding");
+	return rq->up_total && rq->up_done < rq->up_total &&
+	       !(te && strcasestr(te, "chunked"));
+}
+
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	     const char *method, const char *version, const char *upload_data,
@@ -398,6 +409,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (*upload_data_size) {
 			http_xva_import_data(rq, upload_data, *upload_data_size);
 			*upload_data_size = 0;
+			if (http_direct_upload(c, rq))
+				return http_xva_import_direct(c, rq);
 			return MHD_YES;
 		}
 		return http_xva_import_end(c, rq);
@@ -407,11 +420,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (*upload_data_size) {
 			http_import_data(rq, upload_data, *upload_data_size);
 			*upload_data_size = 0;
-			/* the rest straight from the socket, when it can */
-			const char *te = MHD_lookup_connection_value(
-			    c, MHD_HEADER_KIND, "Transfer-Encoding");
-			if (rq->up_total && rq->up_done < rq->up_total &&
-			    !(te && strcasestr(te, "chunked")))
+			if (http_direct_upload(c, rq))
 				return http_import_direct(c, rq);
 			return MHD_YES;
 		}

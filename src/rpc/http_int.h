@@ -54,7 +54,9 @@ struct http_raw;
 /* The writer of connection c, or NULL if c is TLS (use an MHD response). */
 struct http_raw *http_raw_open(struct MHD_Connection *c);
 /* Writes the head (status 200, 400 ...; Connection: close) of a body of
- * length bytes of type ctype, with extra headers (name, value, ..., NULL).
+ * length bytes (-1: unknown, HTTP/1.0 and the close ends the body, as
+ * xapi's exports) of type ctype, with extra headers (name, value, ...,
+ * NULL).
  * From here on the connection is ours. Returns 0, or -1 if the client went
  * away. */
 int http_raw_head(struct http_raw *w, unsigned status, int64_t length,
@@ -120,5 +122,8 @@ void http_xva_import_begin(struct MHD_Connection *c, struct http_req *rq, bool l
 			   bool metadata);
 void http_xva_import_data(struct http_req *rq, const char *data, size_t n);
 enum MHD_Result http_xva_import_end(struct MHD_Connection *c, struct http_req *rq);
+/* As http_import_direct, for an XVA upload. */
+enum MHD_Result http_xva_import_direct(struct MHD_Connection *c,
+                                       struct http_req *rq);
 
 #endif

@@ -24,7 +24,7 @@
 
 /* Bytes of zeros one sendfile moves (the size of the memfd's hole). */
 #define HR_ZERO_SPAN (8 * 1024 * 1024)
-/* The socket's send buffer while we write into it. */
+/* A Unix socket's send buffer while we write into it. */
 #define HR_SNDBUF (4 * 1024 * 1024)
 /* A client that takes nothing for this long is given up on. */
 #define HR_IDLE_MS (600 * 1000)
@@ -73,7 +73,12 @@ http_raw_open(struct MHD_Connection *c)
 	 * time: far fewer wake-ups than MHD's non-blocking socket + poll */
 	int sz = HR_SNDBUF, fl = fcntl(w->fd, F_GETFL);
 	struct timeval tv = {.tv_sec = HR_IDLE_MS / 1000};
-	setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	/* (TCP sizes its buffers itself) */
+	if (getsockname(w->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    ss.ss_family == AF_UNIX)
+		setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (fl >= 0 &&
 	    setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0)
 		fcntl(w->fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -133,14 +138,14 @@ http_raw_head(struct http_raw *w, unsigned status, int64_t length,
               const char *ctype, const char *const *headers)
 {
 	struct buf b = BUF_INIT;
-	buf_addf(&b,
-	         "HTTP/1.1 %u %s\r\nConnection: close\r\n"
-	         "Content-Length: %lld\r\nContent-Type: %s\r\n",
-	         status,
+	buf_addf(&b, "HTTP/1.%d %u %s\r\nConnection: close\r\n",
+	         length < 0 ? 0 : 1, status,
 	         status == 200   ? "OK"
 	         : status == 400 ? "Bad Request"
-	                         : "Error",
-	         (long long)length, ctype);
+	                         : "Error");
+	if (length >= 0)
+		buf_addf(&b, "Content-Length: %lld\r\n", (long long)length);
+	buf_addf(&b, "Content-Type: %s\r\n", ctype);
 	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
 		buf_addf(&b, "%s: %s\r\n", headers[i], headers[i + 1]);
 	buf_add(&b, "\r\n", 2);

@@ -77,6 +77,34 @@ hx_read_done(void *cls)
 	free(e);
 }
 
+/* The stream written into the socket (http_raw): no copy through MHD's
+ * buffer, disk chunks sent from the image files. */
+static enum MHD_Result
+hx_export_direct(struct xva_export *x, struct http_raw *w, const char *task)
+{
+	const char *hdrs[] = {"Content-Disposition",
+	                      "attachment; filename=\"export.xva\"",
+	                      task ? "task-id" : NULL, task, NULL};
+	struct xva_piece p;
+	int r = 1;
+	xva_export_direct(x);
+	if (http_raw_head(w, 200, -1, "application/octet-stream", hdrs) < 0)
+		r = -1;
+	while (r > 0 && (r = xva_export_next(x, &p)) > 0) {
+		int rc = p.fd >= 0
+		             ? http_raw_file(w, p.fd, p.off, (int64_t)p.len)
+		             : http_raw_buf(w, p.buf, p.len);
+		if (rc < 0)
+			r = -1;
+	}
+	struct api_err *err = xva_export_error(x);
+	if (task)
+		task_finish(task, NULL, err);
+	api_err_free(err);
+	xva_export_free(x);
+	return http_raw_close(w);
+}
+
 /* The VM of an export: ref= or uuid= (export.ml vm_from_request). */
 static char *
 hx_vm(struct MHD_Connection *c)
@@ -122,6 +150,9 @@ http_xva_export(struct MHD_Connection *c, bool local, bool metadata)
 		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
 	if (task)
 		task_set_progress(task, 0.0);
+	struct http_raw *w = http_raw_open(c);
+	if (w)
+		return hx_export_direct(x, w, task);
 	struct hx_export *e = xcalloc(1, sizeof(*e));
 	e->x = x;
 	e->task = task ? xstrdup(task) : NULL;
@@ -177,6 +208,9 @@ http_xva_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local,
 {
 	struct api_ctx ctx;
 	const char *task = hx_arg(c, "task_id");
+	const char *len =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	rq->up_total = len ? strtoull(len, NULL, 10) : 0;
 	http_ctx_init(&ctx, c, local);
 	rq->up_err = http_auth(c, local, &ctx);
 	api_ctx_clear(&ctx);
@@ -205,6 +239,7 @@ http_xva_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local,
 void
 http_xva_import_data(struct http_req *rq, const char *data, size_t n)
 {
+	rq->up_done += n; /* received, taken or not */
 	if (rq->up_err || !rq->xva)
 		return; /* the rest of the body is read and dropped */
 	rq->up_err = xva_import_feed(rq->xva, data, n);
@@ -215,10 +250,10 @@ http_xva_import_data(struct http_req *rq, const char *data, size_t n)
 	}
 }
 
-enum MHD_Result
-http_xva_import_end(struct MHD_Connection *c, struct http_req *rq)
+/* The end of the upload: the import's result (the task done on success). */
+static struct api_err *
+hx_import_result(struct http_req *rq, const char *task)
 {
-	const char *task = hx_arg(c, "task_id");
 	struct api_err *err = rq->up_err;
 	xv *vms = NULL;
 	rq->up_err = NULL;
@@ -227,11 +262,55 @@ http_xva_import_end(struct MHD_Connection *c, struct http_req *rq)
 	xva_import_abort(rq->xva); /* frees; undoes unless complete */
 	rq->xva = NULL;
 	XFREE(rq->xva_task);
-	if (err)
-		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
-	if (task)
+	if (!err && task)
 		task_finish(task, vms, NULL);
 	xv_free(vms);
+	return err;
+}
+
+enum MHD_Result
+http_xva_import_end(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *task = hx_arg(c, "task_id");
+	struct api_err *err = hx_import_result(rq, task);
+	if (err)
+		return http_fail(c, task, err, MHD_HTTP_BAD_REQUEST);
 	struct buf b = BUF_INIT;
 	return http_reply(c, MHD_HTTP_OK, "text/plain", &b);
+}
+
+#define HX_UP_BLOCK ((size_t)4 << 20)
+
+enum MHD_Result
+http_xva_import_direct(struct MHD_Connection *c, struct http_req *rq)
+{
+	const char *task = hx_arg(c, "task_id");
+	struct http_raw *w = http_raw_open(c);
+	if (!w)
+		return MHD_YES;
+	char *p = xmalloc(HX_UP_BLOCK);
+	/* a failed import still reads the body (as MHD would), then says why */
+	while (rq->up_done < rq->up_total) {
+		uint64_t left = rq->up_total - rq->up_done;
+		ssize_t n = http_raw_read(
+		    w, p, left < HX_UP_BLOCK ? (size_t)left : HX_UP_BLOCK);
+		if (n <= 0) { /* the client went away: the request's cleanup
+			         undoes the import */
+			log_info("http",
+			         "import: upload ended after %llu of "
+			         "%llu bytes",
+			         (unsigned long long)rq->up_done,
+			         (unsigned long long)rq->up_total);
+			free(p);
+			return http_raw_close(w);
+		}
+		http_xva_import_data(rq, p, (size_t)n);
+	}
+	free(p);
+	struct api_err *err = hx_import_result(rq, task);
+	if (err)
+		return http_raw_fail(w, task, err, MHD_HTTP_BAD_REQUEST);
+	if (http_raw_head(w, 200, 0, "text/plain", NULL) < 0)
+		log_info("http", "import: the client left before the answer");
+	return http_raw_close(w);
 }

@@ -55,6 +55,22 @@ struct api_err *xva_export_prepare(const struct xva_export_req *rq,
  * is held but the current chunk) into buf: up to max bytes, 0 at the end,
  * -1 when the export stopped (see xva_export_error). */
 ssize_t xva_export_read(struct xva_export *x, void *buf, size_t max);
+/* Direct mode (before the first xva_export_next): an uncompressed disk
+ * chunk that lies in one extent of a local image file comes as that file
+ * range, checksummed through a mapping, for the caller to sendfile. */
+void xva_export_direct(struct xva_export *x);
+/* One piece of the stream: len bytes at buf, or (fd >= 0) len bytes of fd
+ * at off. Valid until the next call. */
+struct xva_piece {
+	const void *buf;
+	size_t len;
+	int fd;
+	int64_t off;
+};
+/* The next piece of the stream without copying it: 1, 0 at the end, -1
+ * when the export stopped (see xva_export_error). Do not mix with
+ * xva_export_read. */
+int xva_export_next(struct xva_export *x, struct xva_piece *p);
 /* Why the stream is not complete: TASK_CANCELLED, VDI_IO_ERROR...,
  * CLIENT_ERROR if it was not read to its end; NULL when it was. */
 struct api_err *xva_export_error(const struct xva_export *x);

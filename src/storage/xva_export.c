@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -54,6 +57,11 @@ struct xva_export {
 	size_t pre_off, post_off;
 	const unsigned char *data;
 	size_t dlen;
+	bool direct; /* xva_export_next: data may be a file range */
+	int map_fd;  /* xe_mapped_chunk's answer */
+	int64_t map_off;
+	int data_fd;      /* >= 0: the data is dlen bytes of data_fd at */
+	int64_t data_off; /* data_off (direct only) */
 	unsigned char *chunk;
 	size_t vi;            /* the disk being sent */
 	struct vdi_stream *s; /* its contents, NULL between disks */
@@ -110,6 +118,7 @@ xva_export_prepare(const struct xva_export_req *rq, struct xva_export **out)
 	for (size_t i = 0; i < x->nvdis; i++)
 		x->total += (uint64_t)x->vdis[i].size;
 	x->chunk = xmalloc(XVA_CHUNK);
+	x->data_fd = -1;
 	x->o.comp = rq->metadata_only ? XVA_COMP_NONE : rq->comp;
 	if (x->o.comp == XVA_COMP_GZIP) {
 		/* gzip wrapper, fastest level: the stream must keep up */
@@ -240,6 +249,48 @@ xe_has_data(const struct vdi_stream *s, size_t *i, int64_t off, int64_t len)
 	return false;
 }
 
+/*
+ * Direct exports of uncompressed streams: a chunk that lies in one data
+ * extent of a local image file is checksummed through a mapping of the
+ * file (no copy) and then sent from the file (sendfile). Returns 1 (*h
+ * set; x->map_fd/map_off say where), 2 if it is all zeros (and not an
+ * edge chunk), 0 if the chunk must be read into the buffer, -1 on error.
+ */
+static int
+xe_mapped_chunk(struct xva_export *x, int64_t off, size_t len, bool edge,
+                unsigned long long *h)
+{
+	const struct vdi_stream *s = x->s;
+	if (!x->direct || x->o.comp != XVA_COMP_NONE || !s->n)
+		return 0;
+	const struct vdi_extent *e = &s->ext[vdi_stream_find(s, off)];
+	if (!e->data || e->file < 0 || (size_t)e->file >= s->nfiles ||
+	    s->fds[e->file] < 0 || e->start > off ||
+	    e->start + e->length < off + (int64_t)len)
+		return 0;
+	int fd = s->fds[e->file];
+	int64_t foff = e->offset + (off - e->start);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < foff + (int64_t)len)
+		return 0; /* a sparse raw layer ending early: the slow way */
+	int64_t pg = sysconf(_SC_PAGESIZE), base = foff / pg * pg;
+	size_t mlen = (size_t)(foff - base) + len;
+	void *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+	               (off_t)base);
+	if (m == MAP_FAILED)
+		return 0;
+	const unsigned char *p = (const unsigned char *)m + (foff - base);
+	int r = 1;
+	if (!edge && xva_is_zero(p, len))
+		r = 2;
+	else
+		*h = (unsigned long long)XXH64(p, len, 0);
+	munmap(m, mlen);
+	x->map_fd = fd;
+	x->map_off = foff;
+	return r;
+}
+
 static struct api_err *
 xe_progress(struct xva_export *x)
 {
@@ -285,18 +336,32 @@ xe_next_chunk(struct xva_export *x)
 		if (!edge &&
 		    !xe_has_data(x->s, &x->ei, (int64_t)off, (int64_t)len))
 			continue;
-		if (vdi_stream_pread(x->s, x->chunk, len, (int64_t)off) < 0)
+		unsigned long long hash = 0;
+		int r = xe_mapped_chunk(x, (int64_t)off, len, edge, &hash);
+		if (r < 0)
 			return xe_io_error(strerror(errno));
-		if (!edge && xva_is_zero(x->chunk, len))
-			continue;
+		if (r == 2)
+			continue; /* zeros */
+		if (r == 0) {
+			if (vdi_stream_pread(x->s, x->chunk, len,
+			                     (int64_t)off) < 0)
+				return xe_io_error(strerror(errno));
+			if (!edge && xva_is_zero(x->chunk, len))
+				continue;
+			hash = (unsigned long long)XXH64(x->chunk, len, 0);
+		}
 		char name[64], sum[17];
 		snprintf(name, sizeof(name), "%s/%08llu", v->id,
 		         (unsigned long long)c);
-		snprintf(sum, sizeof(sum), "%016llX",
-		         (unsigned long long)XXH64(x->chunk, len, 0));
+		snprintf(sum, sizeof(sum), "%016llX", hash);
 		x->c++;
 		if (xe_member(x, name, x->chunk, len, true) < 0)
 			return api_internal("export: compression failed");
+		if (r == 1) { /* sent from the file, not the buffer */
+			x->data = NULL;
+			x->data_fd = x->map_fd;
+			x->data_off = x->map_off;
+		}
 		/* the checksum follows the data */
 		struct buf *tail =
 		    x->o.comp == XVA_COMP_NONE ? &x->post : &x->pre;
@@ -327,6 +392,7 @@ xe_step(struct xva_export *x)
 	x->pre_off = x->post_off = 0;
 	x->data = NULL;
 	x->dlen = 0;
+	x->data_fd = -1;
 	switch (x->st) {
 	case XS_OVA:
 		x->st = XS_DISKS;
@@ -387,6 +453,52 @@ xva_export_read(struct xva_export *x, void *buf, size_t max)
 		return -1;
 	log_info("xva", "export of VM %s: done", x->vm);
 	return 0;
+}
+
+void
+xva_export_direct(struct xva_export *x)
+{
+	x->direct = true;
+}
+
+int
+xva_export_next(struct xva_export *x, struct xva_piece *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	for (;;) {
+		if (x->pre_off < x->pre.len) {
+			p->buf = x->pre.data + x->pre_off;
+			p->len = x->pre.len - x->pre_off;
+			x->pre_off = x->pre.len;
+			return 1;
+		}
+		if (x->dlen) {
+			p->buf = x->data;
+			p->fd = x->data_fd;
+			p->off = x->data_off;
+			p->len = x->dlen;
+			x->dlen = 0;
+			return 1;
+		}
+		if (x->post_off < x->post.len) {
+			p->buf = x->post.data + x->post_off;
+			p->len = x->post.len - x->post_off;
+			x->post_off = x->post.len;
+			return 1;
+		}
+		if (x->err)
+			return -1;
+		if (x->st == XS_DONE) {
+			log_info("xva", "export of VM %s: done", x->vm);
+			return 0;
+		}
+		if ((x->err = xe_step(x))) {
+			log_warn("xva", "export of VM %s: %s", x->vm,
+			         x->err->code);
+			return -1;
+		}
+	}
 }
 
 struct api_err *
