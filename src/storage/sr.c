@@ -194,4 +194,5 @@ sr_register(const char *host_ref)
 	sr_life_register();
 	sr_scan_register();
 	sr_cbt_register();
+	sr_onboot_register();
 }

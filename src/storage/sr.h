@@ -150,6 +150,12 @@ struct api_err *sr_suspend_vdi_create(const char *sr_ref, int64_t size,
  * when nothing was written (the SR's storage could not be opened) the row
  * alone, which deleting the bytes could not remove. */
 void sr_suspend_vdi_abandon(const char *vdi_ref, bool written);
+/* VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION when the VDI is on_boot=reset
+ * (snapshot, copy), else NULL (vdi_onboot.c). */
+struct api_err *sr_vdi_assert_persistent(const char *vdi);
+/* Registers VDI.set_on_boot with xapi's checks (vdi_onboot.c). */
+void sr_onboot_register(void);
+
 /* VDI_IN_USE unless VM vm_ref may open the VDI (read-write if rw): a VDI
  * that is not sharable is opened by one running VM at a time when either
  * writes (nothing else stops two QEMUs on NFS). Read lock held. */

@@ -164,8 +164,13 @@ sr_api_vdi_clone(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 {
 	char *ref = NULL;
 	(void)nargs;
-	struct api_err *err = sr_vdi_clone(args[0]->u.s,
-					   strcmp(ctx->msg->name, "snapshot") == 0, NULL, &ref);
+	bool snap = strcmp(ctx->msg->name, "snapshot") == 0;
+	/* xapi: snapshot and copy of an on_boot=reset VDI are refused, clone
+	 * not */
+	struct api_err *err =
+	    snap ? sr_vdi_assert_persistent(args[0]->u.s) : NULL;
+	if (!err)
+		err = sr_vdi_clone(args[0]->u.s, snap, NULL, &ref);
 	if (!err)
 		*result = xv_str_own(ref);
 	return err;

@@ -296,7 +296,10 @@ sr_api_vdi_copy(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	char *ref = NULL;
 	(void)ctx;
 	(void)nargs;
-	struct api_err *err = sr_vdi_copy(args[0]->u.s, args[1]->u.s, args[3]->u.s, &ref);
+	struct api_err *err = sr_vdi_assert_persistent(args[0]->u.s);
+	if (!err)
+		err =
+		    sr_vdi_copy(args[0]->u.s, args[1]->u.s, args[3]->u.s, &ref);
 	if (!err)
 		*result = xv_str_own(ref);
 	return err;

@@ -25,6 +25,8 @@ struct vm_disk {
 	bool readonly;
 	bool cdrom;
 	bool bootable;
+	bool reset; /* VDI on_boot=reset: writes go to a per-boot overlay
+	             * that is dropped when the VM stops or reboots */
 	int userdevice;     /* 0..254: also the virtio serial the guest sees */
 	int port;           /* qemu: slot on the disk bridges (cmdline.h); 0: assigned at start
 			     * (a migration destination gets the source's) */

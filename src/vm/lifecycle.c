@@ -283,8 +283,8 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	(void)ctx;
 	(void)nargs;
 	(void)result;
-	struct api_err *err = vm_op_begin(vm, "suspend", "running", false, &opid);
-	if (err)
+	struct api_err *err = vm_assert_persistent_disks(vm);
+	if (err || (err = vm_op_begin(vm, "suspend", "running", false, &opid)))
 		return err;
 	db_rdlock();
 	struct db_row *r = db_get(DMC_VM, vm);

@@ -688,6 +688,11 @@ mig_pool_migrate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	db_unlock();
 	if (!r)
 		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
+	/* the per-boot overlays of on_boot=reset disks live on this host */
+	if ((err = vm_assert_persistent_disks(vm))) {
+		free(here);
+		return err;
+	}
 	if (strcmp(here, DM_NULL_REF) != 0 && strcmp(here, vm_cfg.host_ref) != 0) {
 		/* it runs on another member: the call goes there */
 		char *a = mig_host_address(here), *sid = NULL;

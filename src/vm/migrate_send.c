@@ -132,6 +132,12 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 		    strcmp(vbd->f[DMF_VBD_type].s, "CD") == 0)
 			continue;
 		struct db_row *vdi = db_get(DMC_VDI, vbd->f[DMF_VBD_VDI].s);
+		/* the per-boot overlays of on_boot=reset disks are host-local */
+		if (vdi && strcmp(vdi->f[DMF_VDI_on_boot].s, "reset") == 0) {
+			err = api_error(
+			    XE_VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION, NULL);
+			break;
+		}
 		const xv *to =
 		    vdi_map ? xv_get(vdi_map, vbd->f[DMF_VBD_VDI].s) : NULL;
 		if (!vdi)

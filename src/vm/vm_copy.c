@@ -413,6 +413,9 @@ static struct api_err *
 lc_snapshot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
+	struct api_err *err = vm_assert_persistent_disks(args[0]->u.s);
+	if (err)
+		return err;
 	return lc_copy_vm(args[0]->u.s, args[1]->u.s, true, NULL,
 			  nargs > 2 ? args[2] : NULL, NULL, result);
 }
@@ -461,6 +464,11 @@ lc_snapshot_quiesce(struct api_ctx *ctx, xv *const *args, size_t nargs,
 		free(uuid);
 		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED, vm, NULL);
 	}
+	struct api_err *perr = vm_assert_persistent_disks(vm);
+	if (perr) {
+		free(uuid);
+		return perr;
+	}
 	if (lc_agent_do(uuid, "{\"execute\":\"guest-fsfreeze-freeze\"}") < 0) {
 		free(uuid);
 		return api_error(XE_VM_SNAPSHOT_WITH_QUIESCE_FAILED, vm, NULL);
@@ -487,6 +495,9 @@ lc_checkpoint(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	struct lc_mem mem = {0};
 	(void)ctx;
 	(void)nargs;
+	struct api_err *perr = vm_assert_persistent_disks(vm);
+	if (perr)
+		return perr;
 	db_rdlock();
 	struct db_row *r = db_get(DMC_VM, vm);
 	if (r) {

@@ -114,6 +114,11 @@ dev_vbd_create(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	        ? db_get(DMC_VDI, vdiv->u.s)
 	        : NULL;
 	struct api_err *terr = vdi ? sr_cbt_check_op(vdi, "vbd") : NULL;
+	/* xapi: no RW VBD pointing to a read-only VDI */
+	bool rw = !(mode && mode->type == XV_STRING &&
+	            strcasecmp(mode->u.s, "RO") == 0);
+	if (!terr && vdi && rw && vdi->f[DMF_VDI_read_only].b)
+		terr = api_error(XE_VDI_READONLY, vdi->ref, NULL);
 	for (size_t i = 0; vbds && i < vbds->n; i++) {
 		struct db_row *b = db_get(DMC_VBD, vbds->v[i].s);
 		int n = b ? vbd_userdevice_number(b->f[DMF_VBD_userdevice].s) : -1;
@@ -222,8 +227,16 @@ dev_vbd_plug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		snprintf(d.id, sizeof(d.id), "vbd%d", d.userdevice);
 		d.cdrom = strcmp(b->f[DMF_VBD_type].s, "CD") == 0;
 		d.readonly = d.cdrom || strcmp(b->f[DMF_VBD_mode].s, "RO") == 0;
-		if (!b->f[DMF_VBD_empty].b) {
+		struct db_row *vdi = b->f[DMF_VBD_empty].b
+		                         ? NULL
+		                         : db_get(DMC_VDI, b->f[DMF_VBD_VDI].s);
+		if (vdi && !d.readonly && vdi->f[DMF_VDI_read_only].b)
+			err = api_error(XE_VDI_READONLY, vdi->ref, NULL);
+		else if (!b->f[DMF_VBD_empty].b) {
 			const char *fmt = "raw";
+			d.reset =
+			    !d.cdrom && vdi &&
+			    strcmp(vdi->f[DMF_VDI_on_boot].s, "reset") == 0;
 			d.path = sr_vdi_path(b->f[DMF_VBD_VDI].s, &fmt, &err);
 			if (d.path)
 				d.format = xstrdup(fmt);

@@ -44,6 +44,10 @@ struct api_err *vm_spec_build(const char *vm, struct vm_spec *spec,
 struct api_err *vm_spec_build_moved(const char *vm, struct vm_spec *spec,
                                     bool attached_only, const xv *moved);
 
+/* VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION when one of the VM's VDIs
+ * is on_boot=reset (snapshot, checkpoint, suspend, migration), else NULL. */
+struct api_err *vm_assert_persistent_disks(const char *vm);
+
 /* Whether the VM gets a VNC framebuffer: platform:vnc=true|false, else as
  * xapi gives HVM guests one (domain_type hvm) and PV/PVH guests none. */
 bool vm_wants_vnc(const struct db_row *vm);

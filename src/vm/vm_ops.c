@@ -398,6 +398,16 @@ vm_spec_build_moved(const char *vm, struct vm_spec *s, bool attached_only,
 		d->bootable = b->f[DMF_VBD_bootable].b;
 		if (!b->f[DMF_VBD_empty].b && strcmp(b->f[DMF_VBD_VDI].s, DM_NULL_REF) != 0) {
 			const char *fmt = "raw", *vdi = b->f[DMF_VBD_VDI].s;
+			struct db_row *vr = db_get(DMC_VDI, vdi);
+			d->reset = !d->cdrom && vr &&
+			           strcmp(vr->f[DMF_VDI_on_boot].s, "reset") == 0;
+			/* xapi (xapi_vbd_helpers.ml): no RW attach of a
+			 * read-only VDI */
+			if (!attached_only && !d->readonly && vr &&
+			    vr->f[DMF_VDI_read_only].b) {
+				err = api_error(XE_VDI_READONLY, vr->ref, NULL);
+				break;
+			}
 			const xv *to = moved ? xv_get(moved, vdi) : NULL;
 			if (to && to->type == XV_STRING) {
 				vdi = to->u.s; /* the copy a storage migration
@@ -447,6 +457,26 @@ vm_spec_build_moved(const char *vm, struct vm_spec *s, bool attached_only,
 	}
 	if (err)
 		vm_spec_clear(s);
+	return err;
+}
+
+struct api_err *
+vm_assert_persistent_disks(const char *vm)
+{
+	struct api_err *err = NULL;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, vm);
+	const struct dm_coll *vbds = r ? r->f[DMF_VM_VBDs].c : NULL;
+	for (size_t i = 0; vbds && i < vbds->n && !err; i++) {
+		struct db_row *b = db_get(DMC_VBD, vbds->v[i].s);
+		struct db_row *v =
+		    b ? db_get(DMC_VDI, b->f[DMF_VBD_VDI].s) : NULL;
+		if (v && strcmp(v->f[DMF_VDI_on_boot].s, "reset") == 0)
+			err = api_error(
+			    XE_VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION,
+			    NULL);
+	}
+	db_unlock();
 	return err;
 }
 

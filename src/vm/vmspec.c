@@ -137,6 +137,8 @@ vm_spec_to_json(const struct vm_spec *s)
 		json_object_set_new(x, "readonly", json_boolean(d->readonly));
 		json_object_set_new(x, "cdrom", json_boolean(d->cdrom));
 		json_object_set_new(x, "bootable", json_boolean(d->bootable));
+		if (d->reset)
+			json_object_set_new(x, "reset", json_true());
 		json_object_set_new(x, "userdevice", json_integer(d->userdevice));
 		if (d->port)
 			json_object_set_new(x, "port", json_integer(d->port));
@@ -222,6 +224,7 @@ vm_spec_from_json(const json_t *j, struct vm_spec *s, char **err)
 		d->readonly = json_is_true(json_object_get(x, "readonly"));
 		d->cdrom = json_is_true(json_object_get(x, "cdrom"));
 		d->bootable = json_is_true(json_object_get(x, "bootable"));
+		d->reset = json_is_true(json_object_get(x, "reset"));
 		d->userdevice = vm_json_int(x, "userdevice");
 		d->port = vm_json_int(x, "port");
 		s->ndisks++;

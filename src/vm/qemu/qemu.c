@@ -10,10 +10,7 @@
  * (guest-shutdown mode=reboot; QEMU keeps running across the guest's reset)
  * when it answers, else ACPI power-off followed by a fresh start with the
  * same configuration (as xapi does: a reboot is shutdown + start).
- * Suspend: the vCPUs are stopped and QEMU migrates into a file xapid opened
- * and passed over QMP (getfd + "fd:" URI, no shell), then quits. Resume:
- * QEMU starts with -incoming defer and migrate-incoming reads the file the
- * same way.
+ * Suspend, save and the memory side of resume are in qemu_save.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +34,6 @@
 
 #define QEMU_QMP_OPEN_MS 30000  /* spawn to QMP ready (TCG on a busy host) */
 #define QEMU_REBOOT_S 120       /* clean reboot, both ways */
-#define QEMU_MIGRATE_STALL_S 60 /* suspend/resume: no progress for this long */
 
 static char qemu_accel_name[8] = "tcg";
 
@@ -109,82 +105,6 @@ qemu_ensure_mon(struct qemu_vm *vm, char **err)
 	return qemu_connect(vm, 5000, err);
 }
 
-/* ---- migration to and from a file ---- */
-
-/* Polls query-migrate until completed; fails on failure or when nothing
- * moves for QEMU_MIGRATE_STALL_S. */
-static int
-qemu_migrate_wait(struct qemu_vm *vm, char **err)
-{
-	double last_move = qemu_now();
-	json_int_t last_bytes = -1;
-
-	for (;;) {
-		json_t *r = NULL;
-		if (qemu_qmp(vm, "query-migrate", NULL, &r, QEMU_CMD_MS, err) != QMP_OK)
-			return -1;
-		const char *st = json_string_value(json_object_get(r, "status"));
-		json_int_t bytes = json_integer_value(
-			json_object_get(json_object_get(r, "ram"), "transferred"));
-		if (st && strcmp(st, "completed") == 0) {
-			json_decref(r);
-			return 0;
-		}
-		if (st && (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)) {
-			const char *d = json_string_value(json_object_get(r, "error-desc"));
-			*err = xasprintf("VM %s: migration %s: %s", vm->uuid, st, d ? d : "");
-			json_decref(r);
-			return -1;
-		}
-		json_decref(r);
-		if (bytes != last_bytes) {
-			last_bytes = bytes;
-			last_move = qemu_now();
-		} else if (qemu_now() - last_move > QEMU_MIGRATE_STALL_S) {
-			*err = xasprintf("VM %s: migration stalled (status %s)", vm->uuid,
-					 st ? st : "none");
-			return -1;
-		}
-		usleep(20000);
-	}
-}
-
-int
-qemu_getfd(struct qemu_vm *vm, const char *name, int fd, char **err)
-{
-	json_t *a = json_pack("{s:s}", "fdname", name);
-	char *e = NULL;
-	int rc = qmp_command_fd(vm->mon, "getfd", a, fd, NULL, QEMU_CMD_MS, &e);
-
-	json_decref(a);
-	if (rc != QMP_OK) {
-		*err = xasprintf("VM %s: getfd: %s", vm->uuid, e ? e : "failed");
-		free(e);
-		return -1;
-	}
-	return 0;
-}
-
-/* Loads the memory image at path into a QEMU started with -incoming defer. */
-static int
-qemu_incoming(struct qemu_vm *vm, const char *path, char **err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-	if (fd < 0) {
-		*err = xasprintf("cannot open suspend image %s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = qemu_getfd(vm, "xapid-incoming", fd, err);
-	close(fd);
-	if (rc < 0 ||
-	    qemu_qmp(vm, "migrate-incoming", json_pack("{s:s}", "uri", "fd:xapid-incoming"), NULL,
-		     QEMU_CMD_MS, err) != QMP_OK ||
-	    qemu_migrate_wait(vm, err) < 0)
-		return -1;
-	return 0;
-}
-
 /* ---- start ---- */
 
 /* Removes what a previous run of this VM left (xapid crashed, QEMU died);
@@ -244,7 +164,7 @@ qemu_attach_disks(struct qemu_vm *vm, const int *boot, double *ms, char **err)
 	const struct vm_spec *s = &vm->spec;
 	struct qemu_attach a = {vm, boot, xcalloc(s->ndisks + 1, sizeof(size_t)), NULL};
 	size_t n = 0;
-	double t0 = qemu_now();
+	double t0 = qemu_now(), cpu0 = qemu_proc_cpu(vm->pid, 0);
 	int rc = 0;
 
 	for (size_t i = 0; i < s->ndisks; i++)
@@ -263,12 +183,50 @@ qemu_attach_disks(struct qemu_vm *vm, const int *boot, double *ms, char **err)
 	*ms = (qemu_now() - t0) * 1e3;
 	if (n)
 		log_info(QEMU_TAG,
-			 "VM %s: disk-attach phase: %zu disks in %.1f ms (chunks of %u), "
-			 "from %.6f",
-			 vm->uuid, n, *ms, vm_parallel_chunk(), qemu_wall() - *ms / 1e3);
+		         "VM %s: disk-attach phase: %zu disks in %.1f ms "
+		         "(chunks of %u), "
+		         "from %.6f, QEMU CPU %.0f ms",
+		         vm->uuid, n, *ms, vm_parallel_chunk(),
+		         qemu_wall() - *ms / 1e3,
+		         (qemu_proc_cpu(vm->pid, 0) - cpu0) * 1e3);
 	free(a.which);
 	free(a.errs);
 	return rc;
+}
+
+int
+qemu_assert_layout(const struct qemu_vm *vm, const char *what, char **err)
+{
+	if (!vm->legacy_layout)
+		return 0;
+	*err = xasprintf("VM %s runs in a QEMU started by an older xapid (one "
+	                 "PCIe root port "
+	                 "per disk, no disk bridges): %s is not possible in "
+	                 "it; reboot the VM "
+	                 "(vm-reboot) to move it to the current layout",
+	                 vm->uuid, what);
+	return -1;
+}
+
+bool
+qemu_has_reset_disk(const struct qemu_vm *vm)
+{
+	for (size_t i = 0; i < vm->spec.ndisks; i++)
+		if (vm->spec.disks[i].reset)
+			return true;
+	return false;
+}
+
+int
+qemu_reset_action(struct qemu_vm *vm, char **err)
+{
+	if (!qemu_has_reset_disk(vm))
+		return 0;
+	return qemu_qmp(vm, "set-action",
+	                json_pack("{s:s}", "reboot", "shutdown"), NULL,
+	                QEMU_CMD_MS, err) == QMP_OK
+	           ? 0
+	           : -1;
 }
 
 /* Creates the process of vm (vm->spec; image for a resume, mig_fd >= 0 for
@@ -329,7 +287,8 @@ qemu_launch(struct qemu_vm *vm, const char *image, int mig_fd, char **err)
 	if (qemu_save_state(vm, err) < 0 || qemu_connect(vm, QEMU_QMP_OPEN_MS, err) < 0)
 		goto fail_log;
 	t_qmp = qemu_now();
-	if (qemu_attach_disks(vm, c.disk_boot, &t_disks, err) < 0)
+	if (qemu_attach_disks(vm, c.disk_boot, &t_disks, err) < 0 ||
+	    qemu_reset_action(vm, err) < 0)
 		goto fail_log;
 	/* the firmware's boot order (fw_cfg "bootorder") is made at a reset:
 	 * the one at QEMU's start predates the disks */
@@ -386,6 +345,7 @@ qemu_forget_process(struct qemu_vm *vm)
 	free(vm->taps);
 	vm->disk_port = vm->nic_port = vm->pci_port = NULL;
 	vm->taps = NULL;
+	vm->legacy_layout = false; /* the next QEMU is of this xapid */
 	pthread_mutex_lock(&qemu_lock);
 	vm->pid = 0;
 	vm->exited = false;
@@ -514,110 +474,6 @@ qemu_destroy(const char *uuid, char **err)
 	return rc;
 }
 
-/* Saves the memory of a stopped VM into fd (QEMU writes it). */
-static int
-qemu_save_memory(struct qemu_vm *vm, int fd, char **err)
-{
-	if (qemu_qmp(vm, "migrate-set-parameters",
-		     json_pack("{s:I}", "max-bandwidth", (json_int_t)10 << 30), NULL, QEMU_CMD_MS,
-		     err) != QMP_OK ||
-	    qemu_getfd(vm, "xapid-suspend", fd, err) < 0 ||
-	    qemu_qmp(vm, "migrate", json_pack("{s:s}", "uri", "fd:xapid-suspend"), NULL,
-		     QEMU_CMD_MS, err) != QMP_OK ||
-	    qemu_migrate_wait(vm, err) < 0)
-		return -1;
-	/* EINVAL: a FIFO (an image on NFS, storage/sr_memimg.h): the
-	 * storage syncs what it reads from it */
-	if (fsync(fd) < 0 && errno != EINVAL) {
-		*err = xasprintf("VM %s: suspend image: fsync: %s", vm->uuid, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-qemu_suspend(const char *uuid, const char *path, char **err)
-{
-	struct qemu_vm *vm = qemu_op_get(uuid, err);
-	double t0 = qemu_now();
-	bool was_running;
-	int fd = -1, rc = -1;
-
-	if (!vm)
-		return -1;
-	qemu_op_begin(vm, false);
-	pthread_mutex_lock(&qemu_lock);
-	was_running = vm->state == VMR_RUNNING;
-	pthread_mutex_unlock(&qemu_lock);
-	if (qemu_ensure_mon(vm, err) < 0)
-		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		*err = xasprintf("cannot create suspend image %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (was_running && qemu_qmp(vm, "stop", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
-		goto out;
-	qemu_set_state(vm, VMR_PAUSED);
-	if (qemu_save_memory(vm, fd, err) < 0) {
-		char *e = NULL;
-		if (was_running && qemu_qmp(vm, "cont", NULL, NULL, QEMU_CMD_MS, &e) == QMP_OK)
-			qemu_set_state(vm, VMR_RUNNING);
-		free(e);
-		unlink(path);
-		goto out;
-	}
-	qemu_op_begin(vm, true);
-	rc = qemu_terminate(vm, err);
-	if (rc == 0) {
-		qemu_set_state(vm, VMR_SUSPENDED);
-		qemu_finish(vm, "suspended");
-		log_info(QEMU_TAG, "VM %s: suspend image %s written in %.0f ms", uuid, path,
-			 (qemu_now() - t0) * 1e3);
-	}
-	qemu_op_end(vm, true);
-out:
-	if (fd >= 0)
-		close(fd);
-	qemu_op_end(vm, false);
-	qemu_op_put(vm);
-	return rc;
-}
-
-/* backend.h save: the memory of a paused VM into path; QEMU stays, its
- * disks reactivated by the next "cont". */
-static int
-qemu_save(const char *uuid, const char *path, char **err)
-{
-	struct qemu_vm *vm = qemu_op_get(uuid, err);
-	double t0 = qemu_now();
-	int fd = -1, rc = -1;
-
-	if (!vm)
-		return -1;
-	pthread_mutex_lock(&qemu_lock);
-	bool paused = vm->state == VMR_PAUSED;
-	pthread_mutex_unlock(&qemu_lock);
-	if (!paused) {
-		*err = xasprintf("VM %s: save needs a paused VM", uuid);
-	} else if (qemu_ensure_mon(vm, err) == 0) {
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			*err = xasprintf("cannot create memory image %s: %s", path, strerror(errno));
-		else if (qemu_save_memory(vm, fd, err) < 0)
-			unlink(path);
-		else
-			rc = 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0)
-		log_info(QEMU_TAG, "VM %s: memory image %s written in %.0f ms (VM kept)", uuid,
-			 path, (qemu_now() - t0) * 1e3);
-	qemu_op_put(vm);
-	return rc;
-}
-
 /* ---- reboot, pause ---- */
 
 /* Clean reboot through the guest agent. Returns 0, 1 when there is no
@@ -659,13 +515,37 @@ qemu_reboot_agent(struct qemu_vm *vm, char **err)
 	return 0;
 }
 
-/* Clean reboot without agent: ACPI power-off, then a fresh start. */
-static int
-qemu_reboot_acpi(struct qemu_vm *vm, char **err)
+int
+qemu_relaunch(struct qemu_vm *vm, char **err)
 {
 	bool paused = vm->spec.start_paused;
 	int rc;
 
+	qemu_cleanup(vm);
+	qemu_forget_process(vm);
+	vm->spec.start_paused = false;
+	rc = qemu_launch(vm, NULL, -1, err);
+	vm->spec.start_paused = paused;
+	if (rc < 0)
+		qemu_vm_remove(vm); /* halted now; the error says why */
+	return rc;
+}
+
+/* Hard reboot of a VM with on_boot=reset disks: its QEMU goes and a fresh
+ * one starts (the guest would otherwise come back on this boot's writes). */
+static int
+qemu_reboot_fresh(struct qemu_vm *vm, char **err)
+{
+	qemu_op_begin(vm, true);
+	int rc = qemu_terminate(vm, err);
+	qemu_op_end(vm, true);
+	return rc < 0 ? -1 : qemu_relaunch(vm, err);
+}
+
+/* Clean reboot without agent: ACPI power-off, then a fresh start. */
+static int
+qemu_reboot_acpi(struct qemu_vm *vm, char **err)
+{
 	qemu_op_begin(vm, true);
 	if (qemu_qmp(vm, "system_powerdown", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK) {
 		qemu_op_end(vm, true);
@@ -678,14 +558,7 @@ qemu_reboot_acpi(struct qemu_vm *vm, char **err)
 		return -1;
 	}
 	qemu_op_end(vm, true);
-	qemu_cleanup(vm);
-	qemu_forget_process(vm);
-	vm->spec.start_paused = false;
-	rc = qemu_launch(vm, NULL, -1, err);
-	vm->spec.start_paused = paused;
-	if (rc < 0)
-		qemu_vm_remove(vm); /* halted now; the error says why */
-	return rc;
+	return qemu_relaunch(vm, err);
 }
 
 static int
@@ -698,11 +571,18 @@ qemu_reboot(const char *uuid, bool hard, char **err)
 		return -1;
 	qemu_op_begin(vm, false);
 	if (qemu_ensure_mon(vm, err) == 0) {
-		if (hard)
+		/* on_boot=reset disks: the reboot is a fresh QEMU, never a
+		 * reset in place (their QEMU turns a guest reset into an
+		 * exit); the same for a QEMU of an older layout (it gets the
+		 * current one) */
+		bool fresh = qemu_has_reset_disk(vm) || vm->legacy_layout;
+		if (hard && fresh)
+			rc = qemu_reboot_fresh(vm, err);
+		else if (hard)
 			rc = qemu_qmp(vm, "system_reset", NULL, NULL, QEMU_CMD_MS, err) == QMP_OK
 				     ? 0
 				     : -1;
-		else if ((rc = qemu_reboot_agent(vm, err)) == 1)
+		else if (fresh || (rc = qemu_reboot_agent(vm, err)) == 1)
 			rc = qemu_reboot_acpi(vm, err);
 	}
 	if (rc == 0)
@@ -814,6 +694,13 @@ qemu_attach(const char *uuid)
 			st = VMR_PAUSED;
 		log_info(QEMU_TAG, "VM %s: re-attached QEMU pid %d (%s)", uuid, (int)vm->pid,
 			 s ? s : "?");
+		if (vm->legacy_layout)
+			log_warn(QEMU_TAG,
+			         "VM %s: its QEMU has the layout of an older "
+			         "xapid (a root port "
+			         "per disk): hot-plug and migration are "
+			         "refused until it reboots",
+			         uuid);
 	}
 	free(err);
 	json_decref(r);

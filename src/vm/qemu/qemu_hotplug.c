@@ -4,13 +4,15 @@
  *
  * Plug: the device goes on a free pcie-root-port made at boot (pcie.0 cannot
  * hot-plug). Disk: object-add iothread, blockdev-add protocol + format node,
+ * (on_boot=reset: + a per-boot overlay on top of them),
  * device_add virtio-blk-pci; NIC: tap, netdev_add, device_add virtio-net-pci.
  * Each step is undone in reverse order when a later one fails.
  * Unplug: device_del asks the guest (ACPI hot-plug); QEMU removes the device
  * only when the guest agrees, announced by DEVICE_DELETED (waited for, at
  * most QEMU_UNPLUG_S); then the backend objects go (blockdev-del, netdev_del,
  * object-del, tap). A guest that never answers gives an error and the
- * device stays.
+ * device stays. Live snapshots, streams and CBT bitmaps are in
+ * qemu_snap.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +23,13 @@
 
 #include <jansson.h>
 
+#include "util/buf.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 #include "vm/qemu/qemu_priv.h"
 #include "vm/vmspec.h"
 
-#define QEMU_HP_CMD_MS 10000
 #define QEMU_UNPLUG_S 30
 
 bool
@@ -41,7 +44,7 @@ qemu_direct_ok(const char *path)
 }
 
 /* A command whose failure is only logged (rollback, clean-up). */
-static void
+void
 qemu_hp_quiet(struct qemu_vm *vm, const char *cmd, json_t *args)
 {
 	char *e = NULL;
@@ -54,7 +57,7 @@ qemu_hp_quiet(struct qemu_vm *vm, const char *cmd, json_t *args)
 }
 
 /* A command of a plug/unplug (args stolen). */
-static int
+int
 qemu_hp_cmd(struct qemu_vm *vm, const char *cmd, json_t *args, char **err)
 {
 	char *e = NULL;
@@ -69,7 +72,7 @@ qemu_hp_cmd(struct qemu_vm *vm, const char *cmd, json_t *args, char **err)
 }
 
 /* The op lock of a running VM with a live monitor. */
-static struct qemu_vm *
+struct qemu_vm *
 qemu_hp_get(const char *uuid, char **err)
 {
 	struct qemu_vm *vm = qemu_op_get(uuid, err);
@@ -112,7 +115,7 @@ qemu_free_disk_slot(const struct qemu_vm *vm)
 	return 0;
 }
 
-static long
+long
 qemu_find_disk(const struct qemu_vm *vm, const char *id)
 {
 	for (size_t i = 0; i < vm->spec.ndisks; i++)
@@ -182,366 +185,184 @@ qemu_hp_save(struct qemu_vm *vm)
  * it, then Linux native AIO. */
 static _Atomic int qemu_aio_uring_ok = 1;
 
-/* blockdev-add of the protocol node of a disk opened with O_DIRECT: with
- * io_uring, else native AIO; when the kernel has no AIO context left
- * (fs.aio-max-nr is shared by the whole host), with a thread pool. */
-static int
-qemu_blockdev_add_file(struct qemu_vm *vm, const struct vm_disk *d, bool direct, char **err)
+char *
+qemu_reset_path(const struct qemu_vm *vm, const char *id)
 {
-	static const char *const engines[] = {"io_uring", "native", "threads"};
-	char *e = NULL;
-	int rc = QMP_EQEMU;
+	return xasprintf("%s/reset-%s.qcow2", vm->dir, id);
+}
 
-	for (size_t k = qemu_aio_uring_ok ? 0 : 1; k < 3; k++) {
-		free(e);
-		e = NULL;
-		rc = qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_aio(d, direct, engines[k]),
-				 &e);
-		if (rc != QMP_EQEMU || !direct || !strstr(e, k == 0 ? "io_uring" : "AIO"))
-			break;
-		if (k == 0 && qemu_aio_uring_ok) {
-			qemu_aio_uring_ok = 0;
-			log_warn(QEMU_TAG, "io_uring unusable (%s): native AIO from now on", e);
-		} else if (k == 1) {
-			log_warn(QEMU_TAG, "VM %s: disk %s: %s: a thread pool instead", vm->uuid,
-				 d->id, e);
-		}
+/* The per-boot overlay of an on_boot=reset disk: a new qcow2 whose backing
+ * file is the VDI's image (which the guest then never writes). */
+static int
+qemu_reset_create(struct qemu_vm *vm, const struct vm_disk *d, char **err)
+{
+	char *ov = qemu_reset_path(vm, d->id);
+	char *argv[] = {"qemu-img", "create", "-q",
+	                "-f",       "qcow2",  "-b",
+	                d->path,    "-F",     d->format ? d->format : "raw",
+	                ov,         NULL};
+	struct buf e = BUF_INIT;
+	int rc = 0;
+
+	unlink(ov); /* a stale one from a boot that ended without clean-up */
+	if (spawn_run(argv, NULL, &e, 60) != 0) {
+		*err = xasprintf(
+		    "disk %s: cannot create its reset-on-boot overlay %s: %s",
+		    d->id, ov, e.data ? e.data : "qemu-img failed");
+		rc = -1;
 	}
-	if (rc != QMP_OK)
-		*err = e;
-	else
-		free(e);
+	buf_free(&e);
+	free(ov);
 	return rc;
 }
 
-int
-qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
-		 char **err)
+/* The node of an on_boot=reset overlay over the format node fmt. */
+static json_t *
+qemu_json_reset(struct qemu_vm *vm, const struct vm_disk *d, const char *fmt,
+                const char *aio)
 {
-	bool direct = qemu_direct_ok(d->path), iothread = qemu_use_iothreads();
-	char file[32], fmt[32], io[32];
+	char *ov = qemu_reset_path(vm, d->id), rnode[32];
+	bool direct = qemu_direct_ok(ov);
+	json_t *file =
+	    json_pack("{s:s, s:s}", "driver", "file", "filename", ov);
+
+	snprintf(rnode, sizeof(rnode), "%s-reset", d->id);
+	if (direct) {
+		json_object_set_new(
+		    file, "cache",
+		    json_pack("{s:b, s:b}", "direct", 1, "no-flush", 0));
+		json_object_set_new(file, "aio", json_string(aio));
+	}
+	free(ov);
+	return json_pack("{s:s, s:s, s:o, s:s, s:b, s:s}", "driver", "qcow2",
+	                 "node-name", rnode, "file", file, "backing", fmt,
+	                 "read-only", 0, "discard", "unmap");
+}
+
+/* Undoes the steps of an attach pipeline that succeeded, last first. */
+static void
+qemu_attach_undo(struct qemu_vm *vm, const struct vm_disk *d,
+                 const struct qmp_req *r, size_t n, bool iothread)
+{
+	char file[32], fmt[32], io[32], rnode[32];
 
 	qemu_disk_names(d->id, file, fmt, io);
-	if (iothread && qemu_hp_cmd(vm, "object-add", qemu_json_iothread(d), err) != QMP_OK)
-		return -1;
-	if (qemu_blockdev_add_file(vm, d, direct, err) != QMP_OK)
-		goto del_io;
-	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_blockdev_fmt(d, direct), err) != QMP_OK)
-		goto del_file;
-	if (qemu_hp_cmd(vm, "device_add", qemu_json_disk_device(d, port, bootindex, iothread),
-			err) != QMP_OK)
-		goto del_fmt;
-	return 0;
-del_fmt:
-	qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmt));
-del_file:
-	qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", file));
-del_io:
-	if (iothread)
+	snprintf(rnode, sizeof(rnode), "%s-reset", d->id);
+	/* r: [iothread,] file, fmt, [reset,] device (the device failed: nothing
+	 * to undo) */
+	size_t k = n - 1;
+	if (d->reset && r[--k].rc == QMP_OK)
+		qemu_hp_quiet(vm, "blockdev-del",
+		              json_pack("{s:s}", "node-name", rnode));
+	if (r[--k].rc == QMP_OK)
+		qemu_hp_quiet(vm, "blockdev-del",
+		              json_pack("{s:s}", "node-name", fmt));
+	if (r[--k].rc == QMP_OK)
+		qemu_hp_quiet(vm, "blockdev-del",
+		              json_pack("{s:s}", "node-name", file));
+	if (iothread && r[0].rc == QMP_OK)
 		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
-	return -1;
 }
 
-/* The block graph (x-debug-query-block-graph: unlike query-block and
- * query-named-block-nodes it reads no image metadata, which QEMU 7.2 gets
- * wrong for a layer that stored its persistent bitmaps when it became a
- * backing file: "Bitmap '' doesn't satisfy the constraints"). */
-static json_t *
-qemu_block_graph(struct qemu_vm *vm, char **err)
-{
-	json_t *ret = NULL;
-	char *e = NULL;
-	if (qmp_command(vm->mon, "x-debug-query-block-graph", NULL, &ret, QEMU_HP_CMD_MS, &e) !=
-	    QMP_OK) {
-		*err = xasprintf("VM %s: x-debug-query-block-graph: %s", vm->uuid, e);
-		free(e);
-		return NULL;
-	}
-	return ret;
-}
-
-/* Deletes every block node of disk id (its layers from live snapshots
- * too): top layers first, as each one holds the one below. */
-static void
-qemu_disk_nodes_del(struct qemu_vm *vm, const char *id)
-{
-	size_t plen = strlen(id);
-	for (int pass = 0; pass < 64; pass++) {
-		char *e = NULL;
-		json_t *g = qemu_block_graph(vm, &e), *n;
-		size_t i, left = 0, gone = 0;
-		free(e);
-		if (!g)
-			return;
-		json_array_foreach(json_object_get(g, "nodes"), i, n) {
-			const char *name = json_string_value(json_object_get(n, "name"));
-			if (!name || strncmp(name, id, plen) != 0 || name[plen] != '-')
-				continue;
-			json_t *args = json_pack("{s:s}", "node-name", name);
-			char *e2 = NULL;
-			if (qmp_command(vm->mon, "blockdev-del", args, NULL,
-					QEMU_HP_CMD_MS, &e2) == QMP_OK)
-				gone++;
-			else
-				left++;
-			free(e2);
-			json_decref(args);
-		}
-		json_decref(g);
-		if (!left || !gone)
-			return;
-	}
-}
-
-/* The node a device reads and writes through now (its top layer): the
- * child "root" of the device's block backend. */
-char *
-qemu_disk_top(struct qemu_vm *vm, const char *id, char **err)
-{
-	json_t *g = qemu_block_graph(vm, err), *n, *ed;
-	char *top = NULL, want[48];
-	json_int_t backend = -1, child = -1;
-	size_t i;
-	if (!g)
-		return NULL;
-	snprintf(want, sizeof(want), "/machine/peripheral/%s/", id);
-	json_array_foreach(json_object_get(g, "nodes"), i, n) {
-		const char *name = json_string_value(json_object_get(n, "name"));
-		const char *type = json_string_value(json_object_get(n, "type"));
-		if (name && type && strcmp(type, "block-backend") == 0 &&
-		    (strcmp(name, id) == 0 || strncmp(name, want, strlen(want)) == 0))
-			backend = json_integer_value(json_object_get(n, "id"));
-	}
-	json_array_foreach(json_object_get(g, "edges"), i, ed)
-		if (backend >= 0 && json_integer_value(json_object_get(ed, "parent")) == backend &&
-		    strcmp(json_string_value(json_object_get(ed, "name")) ?: "", "root") == 0)
-			child = json_integer_value(json_object_get(ed, "child"));
-	json_array_foreach(json_object_get(g, "nodes"), i, n)
-		if (child >= 0 && json_integer_value(json_object_get(n, "id")) == child)
-			top = xstrdup(json_string_value(json_object_get(n, "name")) ?: "");
-	json_decref(g);
-	if (!top || !*top) {
-		free(top);
-		top = NULL;
-		*err = xasprintf("VM %s has no block device %s", vm->uuid, id);
-	}
-	return top;
-}
-
-/* After a stream: the layers below top left the chain but, added by name,
- * stay open (and keep their files' space) until deleted; top and its file
- * node stay. */
-static void
-qemu_disk_nodes_drop(struct qemu_vm *vm, const char *id, const char *top)
-{
-	char keep[48], fprefix[48];
-	size_t plen = strlen(id);
-	snprintf(fprefix, sizeof(fprefix), "%s-fmt", id);
-	if (strncmp(top, fprefix, strlen(fprefix)) == 0)
-		snprintf(keep, sizeof(keep), "%s-file%s", id, top + strlen(fprefix));
-	else
-		keep[0] = 0;
-	for (int pass = 0; pass < 2; pass++) { /* format nodes first, then files */
-		char *e = NULL;
-		json_t *g = qemu_block_graph(vm, &e), *n;
-		size_t i;
-		free(e);
-		if (!g)
-			return;
-		json_array_foreach(json_object_get(g, "nodes"), i, n) {
-			const char *name = json_string_value(json_object_get(n, "name"));
-			if (!name || strncmp(name, id, plen) != 0 || name[plen] != '-' ||
-			    strcmp(name, top) == 0 || strcmp(name, keep) == 0 ||
-			    (pass == 0) != (strstr(name, "-fmt") != NULL))
-				continue;
-			json_t *args = json_pack("{s:s}", "node-name", name);
-			char *e2 = NULL;
-			if (qmp_command(vm->mon, "blockdev-del", args, NULL, QEMU_HP_CMD_MS, &e2) ==
-			    QMP_OK)
-				log_info(QEMU_TAG, "VM %s: layer %s closed", vm->uuid, name);
-			free(e2);
-			json_decref(args);
-		}
-		json_decref(g);
-	}
-}
-
-#define QEMU_CBT_BITMAP "xapid-cbt"
-
-/* A persistent 64 KiB dirty bitmap on node. */
-static json_t *
-qemu_json_cbt(const char *node, const char *name)
-{
-	return json_pack("{s:s, s:s, s:b, s:i}", "node", node, "name", name, "persistent", 1,
-			 "granularity", 65536);
-}
-
-/* After a snapshot with changed-block tracking (backend.h): the bits of the
- * old top go on in the new one, or into the log file cbt. A failure leaves
- * no bitmap (which reads as "everything changed"), never a wrong one. */
-static void
-qemu_cbt_carry(struct qemu_vm *vm, const char *id, const char *old, const char *new_top,
-	       const char *cbt)
-{
-	char *e = NULL, lognode[48], logfile[48];
-	json_t *src = json_pack("[{s:s, s:s}]", "node", old, "name", QEMU_CBT_BITMAP);
-	if (!*cbt) {
-		json_t *m = json_pack("{s:s, s:s, s:O}", "node", new_top, "target",
-				      QEMU_CBT_BITMAP, "bitmaps", src);
-		if (qemu_hp_cmd(vm, "block-dirty-bitmap-merge", m, &e) != QMP_OK) {
-			log_warn(QEMU_TAG, "%s", e);
-			qemu_hp_quiet(vm, "block-dirty-bitmap-remove",
-				      json_pack("{s:s, s:s}", "node", new_top, "name",
-						QEMU_CBT_BITMAP));
-		}
-	} else if (strcmp(cbt, "-") != 0) {
-		snprintf(lognode, sizeof(lognode), "%s-cbtlog", id);
-		snprintf(logfile, sizeof(logfile), "%s-cbtlogf", id);
-		/* a file, or an nfs:// URL on an NFS SR */
-		json_t *add = json_pack("{s:s, s:s, s:o}", "driver", "qcow2",
-		                        "node-name", lognode, "file",
-		                        qemu_json_proto(cbt, logfile, false));
-		if (qemu_hp_cmd(vm, "blockdev-add", add, &e) == QMP_OK) {
-			char *e2 = NULL;
-			if (qemu_hp_cmd(vm, "block-dirty-bitmap-add", qemu_json_cbt(lognode, "cbt"),
-					&e2) == QMP_OK &&
-			    qemu_hp_cmd(vm, "block-dirty-bitmap-merge",
-					json_pack("{s:s, s:s, s:O}", "node", lognode, "target",
-						  "cbt", "bitmaps", src),
-					&e2) != QMP_OK)
-				qemu_hp_quiet(vm, "block-dirty-bitmap-remove",
-					      json_pack("{s:s, s:s}", "node", lognode, "name", "cbt"));
-			if (e2)
-				log_warn(QEMU_TAG, "%s", e2);
-			free(e2);
-			/* closing the node writes its bitmap into the file */
-			qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", lognode));
-		} else {
-			log_warn(QEMU_TAG, "%s", e);
-		}
-	}
-	json_decref(src);
-	free(e);
-}
-
+/* Opens a disk in QEMU: [object-add iothread,] blockdev-add of the
+ * protocol node (O_DIRECT when the file allows it: io_uring, else native
+ * AIO; a thread pool when the kernel has no AIO context left, as
+ * fs.aio-max-nr is shared by the whole host), blockdev-add of the format
+ * node, [for on_boot=reset: the base read-only and a fresh overlay on it,]
+ * device_add, all sent in one pipeline (one round trip, not four: on a
+ * host busy with booting guests every round trip waits for QEMU's main
+ * loop to be scheduled). What succeeded is undone when a step fails. */
 int
-qemu_disk_cbt(const char *uuid, const char *id, bool on, char **err)
+qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port,
+                 int bootindex, char **err)
 {
-	struct qemu_vm *vm = qemu_hp_get(uuid, err);
-	char *top = NULL;
-	int rc = -1;
-	if (!vm)
+	static const char *const engines[] = {"io_uring", "native", "threads"};
+	bool direct = qemu_direct_ok(d->path), iothread = qemu_use_iothreads();
+	struct vm_disk base = *d;
+	char file[32], fmt[32], io[32];
+	int rc = QMP_EQEMU;
+
+	qemu_disk_names(d->id, file, fmt, io);
+	base.readonly = d->readonly || d->reset;
+	if (d->reset && qemu_reset_create(vm, d, err) < 0)
 		return -1;
-	if ((top = qemu_disk_top(vm, id, err))) {
-		json_t *rm = json_pack("{s:s, s:s}", "node", top, "name", QEMU_CBT_BITMAP);
-		if (on) {
-			qemu_hp_quiet(vm, "block-dirty-bitmap-remove", rm); /* a stale one */
-			rc = qemu_hp_cmd(vm, "block-dirty-bitmap-add",
-					 qemu_json_cbt(top, QEMU_CBT_BITMAP), err) == QMP_OK ? 0 : -1;
-		} else {
-			rc = qemu_hp_cmd(vm, "block-dirty-bitmap-remove", rm, err) == QMP_OK ? 0 : -1;
+	for (size_t e = qemu_aio_uring_ok ? 0 : 1; e < 3; e++) {
+		struct qmp_req r[5] = {{0}};
+		size_t n = 0, fail = 0;
+		if (iothread)
+			r[n++] = (struct qmp_req){"object-add",
+			                          qemu_json_iothread(d)};
+		r[n++] = (struct qmp_req){
+		    "blockdev-add",
+		    qemu_json_blockdev_aio(&base, direct, engines[e])};
+		size_t file_k = n - 1;
+		r[n++] = (struct qmp_req){
+		    "blockdev-add", qemu_json_blockdev_fmt(&base, direct)};
+		if (d->reset)
+			r[n++] = (struct qmp_req){
+			    "blockdev-add",
+			    qemu_json_reset(vm, d, fmt, engines[e])};
+		json_t *dev =
+		    qemu_json_disk_device(d, port, bootindex, iothread);
+		if (d->reset)
+			json_object_set_new(dev, "drive",
+			                    json_sprintf("%s-reset", d->id));
+		r[n++] = (struct qmp_req){"device_add", dev};
+		rc = qmp_pipeline(vm->mon, r, n, QEMU_HP_CMD_MS);
+		while (fail < n && r[fail].rc == QMP_OK)
+			fail++;
+		bool engine_refused =
+		    rc == QMP_EQEMU && direct && e < 2 && fail == file_k &&
+		    r[file_k].err &&
+		    strstr(r[file_k].err, e == 0 ? "io_uring" : "AIO");
+		if (rc != QMP_OK) {
+			qemu_attach_undo(vm, d, r, n, iothread);
+			if (!engine_refused)
+				*err = xasprintf(
+				    "VM %s: %s: %s", vm->uuid,
+				    fail < n ? r[fail].cmd : "attach",
+				    fail < n && r[fail].err ? r[fail].err
+				                            : "failed");
+			else if (e == 0 && qemu_aio_uring_ok) {
+				qemu_aio_uring_ok = 0;
+				log_warn(QEMU_TAG,
+				         "io_uring unusable (%s): native AIO "
+				         "from now on",
+				         r[file_k].err);
+			} else if (e == 1) {
+				log_warn(
+				    QEMU_TAG,
+				    "VM %s: disk %s: %s: a thread pool instead",
+				    vm->uuid, d->id, r[file_k].err);
+			}
 		}
+		for (size_t k = 0; k < n; k++) {
+			json_decref(r[k].args);
+			json_decref(r[k].ret);
+			free(r[k].err);
+		}
+		if (!engine_refused)
+			break;
 	}
-	free(top);
-	qemu_op_put(vm);
-	return rc;
+	if (rc != QMP_OK && d->reset)
+		qemu_reset_drop(vm, d);
+	return rc == QMP_OK ? 0 : -1;
 }
 
-int
-qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
-		   const char *cbt, char **err)
+void
+qemu_reset_drop(struct qemu_vm *vm, const struct vm_disk *d)
 {
-	struct qemu_vm *vm = qemu_hp_get(uuid, err);
-	char *top = NULL, fnode[48], fmtnode[48];
-	int rc = -1;
-	if (!vm)
-		return -1;
-	if (qemu_find_disk(vm, id) < 0) {
-		*err = xasprintf("VM %s has no disk %s", uuid, id);
-		goto out;
-	}
-	if (!(top = qemu_disk_top(vm, id, err)))
-		goto out;
-	/* the new layer's names: <id>-fmt-s<n>, n one more than the top's */
-	char prefix[48];
-	int n = 1;
-	snprintf(prefix, sizeof(prefix), "%s-fmt-s", id);
-	if (strncmp(top, prefix, strlen(prefix)) == 0)
-		n = atoi(top + strlen(prefix)) + 1;
-	snprintf(fmtnode, sizeof(fmtnode), "%s-fmt-s%d", id, n);
-	snprintf(fnode, sizeof(fnode), "%s-file-s%d", id, n);
-	/* the protocol node is added on its own, as at start: a file node
-	 * made inline with its format node is reopened when that layer turns
-	 * read-only, and file-posix reopens by name, which by then (the SR
-	 * renamed the file into the base) is the new top's file */
-	if (qemu_hp_cmd(vm, "blockdev-add", qemu_json_proto(new_top, fnode, false), err) != QMP_OK)
-		goto out;
-	json_t *add = json_pack("{s:s, s:s, s:s, s:n}", "driver", "qcow2", "node-name", fmtnode,
-				"file", fnode, "backing");
-	if (qemu_hp_cmd(vm, "blockdev-add", add, err) != QMP_OK) {
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fnode));
-		goto out;
-	}
-	/* the new top tracks its writes from its first one */
-	if ((cbt && qemu_hp_cmd(vm, "block-dirty-bitmap-add",
-				qemu_json_cbt(fmtnode, QEMU_CBT_BITMAP), err) != QMP_OK) ||
-	    qemu_hp_cmd(vm, "blockdev-snapshot",
-			json_pack("{s:s, s:s}", "node", top, "overlay", fmtnode),
-			err) != QMP_OK) {
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fmtnode));
-		qemu_hp_quiet(vm, "blockdev-del", json_pack("{s:s}", "node-name", fnode));
-		goto out;
-	}
-	if (cbt)
-		qemu_cbt_carry(vm, id, top, fmtnode, cbt);
-	log_info(QEMU_TAG, "VM %s: disk %s now writes to %s (%s over %s)", uuid, id,
-		 new_top, fmtnode, top);
-	rc = 0;
-out:
-	free(top);
-	qemu_op_put(vm);
-	return rc;
-}
+	char *ov;
 
-int
-qemu_disk_stream(const char *uuid, const char *id, char **err)
-{
-	struct qemu_vm *vm = qemu_hp_get(uuid, err);
-	char *top = NULL, job[48];
-	int rc = -1;
-	if (!vm)
-		return -1;
-	if (!(top = qemu_disk_top(vm, id, err)))
-		goto out;
-	snprintf(job, sizeof(job), "stream-%s", id);
-	unsigned long long seq = qmp_event_seq(vm->mon);
-	if (qemu_hp_cmd(vm, "block-stream",
-			json_pack("{s:s, s:s}", "job-id", job, "device", top), err) != QMP_OK)
-		goto out;
-	json_t *data = NULL;
-	char *e = NULL;
-	/* bounded: a disk streams at hundreds of MB/s from a local SR */
-	if (qmp_wait_event(vm->mon, seq, "BLOCK_JOB_COMPLETED", "device", job,
-			   600000, &data, &e) != QMP_OK) {
-		*err = xasprintf("VM %s: stream of disk %s did not finish: %s", uuid, id,
-				 e ? e : "timeout");
-		free(e);
-		qemu_hp_quiet(vm, "block-job-cancel", json_pack("{s:s}", "device", job));
-		goto out;
-	}
-	const char *jerr = json_string_value(json_object_get(data, "error"));
-	if (jerr) {
-		*err = xasprintf("VM %s: stream of disk %s failed: %s", uuid, id, jerr);
-	} else {
-		log_info(QEMU_TAG, "VM %s: disk %s streamed into its top layer", uuid, id);
-		qemu_disk_nodes_drop(vm, id, top);
-		rc = 0;
-	}
-	json_decref(data);
-out:
-	free(top);
-	qemu_op_put(vm);
-	return rc;
+	if (!d->reset)
+		return;
+	ov = qemu_reset_path(vm, d->id);
+	if (unlink(ov) == 0)
+		log_info(QEMU_TAG,
+		         "VM %s: disk %s: writes of this boot dropped "
+		         "(on_boot=reset)",
+		         vm->uuid, d->id);
+	free(ov);
 }
 
 int
@@ -563,7 +384,9 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 	}
 	if (!(vm = qemu_hp_get(uuid, err)))
 		return -1;
-	if (qemu_find_disk(vm, d->id) >= 0) {
+	if (qemu_assert_layout(vm, "disk hot-plug", err) < 0) {
+		/* *err set */
+	} else if (qemu_find_disk(vm, d->id) >= 0) {
 		*err = xasprintf("VM %s already has a disk %s", uuid, d->id);
 	} else if (!(port = qemu_free_disk_slot(vm))) {
 		*err = xasprintf("VM %s has no free disk slot", uuid);
@@ -575,6 +398,11 @@ qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err)
 		vm->disk_port[n] = port;
 		vm->spec.ndisks++;
 		qemu_hp_save(vm);
+		char *e = NULL;
+		if (d->reset && qemu_reset_action(vm, &e) < 0) {
+			log_warn(QEMU_TAG, "%s", e);
+			free(e);
+		}
 		log_info(QEMU_TAG, "VM %s: disk %s plugged in slot %d of pb%d", uuid, d->id,
 			 (port - 1) % QEMU_BRIDGE_SLOTS + 1, (port - 1) / QEMU_BRIDGE_SLOTS + 1);
 		rc = 0;
@@ -602,6 +430,7 @@ qemu_disk_unplug(const char *uuid, const char *id, char **err)
 		qemu_disk_nodes_del(vm, id);
 		if (qemu_use_iothreads())
 			qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
+		qemu_reset_drop(vm, &vm->spec.disks[i]);
 		vm_disk_clear(&vm->spec.disks[i]);
 		size_t tail = vm->spec.ndisks - (size_t)i - 1;
 		memmove(&vm->spec.disks[i], &vm->spec.disks[i + 1], tail * sizeof(struct vm_disk));
@@ -650,7 +479,9 @@ qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err)
 	if (qemu_nic_check(n, err) < 0 || !(vm = qemu_hp_get(uuid, err)))
 		return -1;
 	queues = qemu_nic_queues(vm->spec.vcpus);
-	if (qemu_find_nic(vm, n->id) >= 0) {
+	if (qemu_assert_layout(vm, "NIC hot-plug", err) < 0) {
+		/* *err set */
+	} else if (qemu_find_nic(vm, n->id) >= 0) {
 		*err = xasprintf("VM %s already has a NIC %s", uuid, n->id);
 	} else if (!(port = qemu_free_port(vm))) {
 		*err = xasprintf("VM %s has no free hot-plug slot (%d root ports)", uuid,
@@ -737,32 +568,6 @@ qemu_stats_disk(const json_t *e, struct vm_stats *out)
 	out->ndisks++;
 }
 
-/* CPU seconds (user + system) of one thread of QEMU. */
-static double
-qemu_thread_cpu(pid_t pid, long long tid)
-{
-	char path[96], buf[1024], *p;
-	unsigned long long ut = 0, stime = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%lld/stat", (int)pid, tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* after "(comm)": fields 3.. ; utime is 14, stime 15 */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 14; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu %llu", &ut, &stime) != 2)
-		return 0;
-	return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 int
 qemu_stats(const char *uuid, struct vm_stats *out, char **err)
 {
@@ -783,9 +588,9 @@ qemu_stats(const char *uuid, struct vm_stats *out, char **err)
 	json_decref(r);
 	r = NULL;
 	if (qmp_command(vm->mon, "query-cpus-fast", NULL, &r, QEMU_HP_CMD_MS, NULL) == QMP_OK)
-		json_array_foreach(r, i, e)
-			out->cpu_seconds += qemu_thread_cpu(
-				vm->pid, json_integer_value(json_object_get(e, "thread-id")));
+		json_array_foreach(r, i, e) out->cpu_seconds += qemu_proc_cpu(
+		    vm->pid,
+		    json_integer_value(json_object_get(e, "thread-id")));
 	json_decref(r);
 	r = NULL;
 	char *e2 = NULL;

@@ -298,6 +298,10 @@ qemu_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
 		qemu_op_put(vm);
 		return -1;
 	}
+	if (qemu_assert_layout(vm, "migration", err) < 0) {
+		qemu_op_put(vm);
+		return -1;
+	}
 	qemu_op_begin(vm, false);
 	pthread_mutex_lock(&qemu_lock);
 	was_running = vm->state == VMR_RUNNING;
@@ -425,6 +429,10 @@ qemu_layout(const char *uuid, struct vm_spec *out, char **err)
 
 	if (!vm)
 		return -1;
+	if (qemu_assert_layout(vm, "migration", err) < 0) {
+		qemu_op_put(vm);
+		return -1;
+	}
 	vm_spec_copy(out, &vm->spec);
 	out->nports = vm->nports;
 	for (size_t i = 0; i < out->ndisks; i++)

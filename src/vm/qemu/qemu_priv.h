@@ -3,11 +3,13 @@
  *
  *   qemu.c         the ops table: init, start/resume, shutdown, destroy,
  *                  reboot, pause/unpause, suspend, stats, agent
+ *   qemu_save.c    suspend/resume/save: memory to and from a file
  *   qemu_migrate.c live migration (both sides) and the VM's layout
  *   qemu_proc.c    the VM table, spawning QEMU, the reaper thread, QMP
  *                  events
  *   qemu_state.c   state files (re-attach after a restart), clean-up
  *   qemu_hotplug.c disk and NIC hot-plug/unplug
+ *   qemu_snap.c    live snapshots, streams, CBT bitmaps of running disks
  *   qemu_net.c     tap devices and bridges
  *   qemu_accel.c   the accelerator probe
  *
@@ -75,6 +77,8 @@ struct qemu_vm {
 	struct qemu_mirror
 	    *mirrors; /* source: disks being mirrored (op thread) */
 	bool nbd_up;  /* destination: the mirror exports are served */
+	bool legacy_layout;        /* started by an older xapid: one root port
+	                            * per disk, no disk bridges (qemu_state.c) */
 };
 
 extern pthread_mutex_t qemu_lock;
@@ -97,8 +101,33 @@ int qemu_getfd(struct qemu_vm *vm, const char *name, int fd, char **err);
 /* start / resume (image) / migration destination (mig_fd >= 0): adds the
  * VM to the table and launches it; on failure nothing is left. */
 int qemu_start_vm(const struct vm_spec *spec, const char *image, int mig_fd, char **err);
+/* True when one of the VM's disks is on_boot=reset. */
+bool qemu_has_reset_disk(const struct qemu_vm *vm);
+/* For such a VM: a guest reboot makes QEMU exit (set-action reboot=
+ * shutdown), so that the next boot gets fresh overlays (qemu_relaunch). */
+int qemu_reset_action(struct qemu_vm *vm, char **err);
+/* The layout of the QEMUs this xapid starts (state.json "layout"): 2 =
+ * disks on pcie-pci-bridges, root ports for NICs and PCI devices. A QEMU
+ * an older xapid started (no "layout", no bridge on its command line) has
+ * one root port per disk: hot-plug and migration would address devices it
+ * does not have, so they are refused until a reboot gives it a fresh QEMU.
+ * Returns 0, or -1 with *err (what says so, and how to get out of it). */
+#define QEMU_LAYOUT 2
+int qemu_assert_layout(const struct qemu_vm *vm, const char *what, char **err);
+/* A fresh QEMU for a VM whose process is gone (files cleaned, overlays
+ * dropped), running; on failure the VM leaves the table (halted). Op lock
+ * held. */
+int qemu_relaunch(struct qemu_vm *vm, char **err);
 /* The process is gone: files, taps, table. Op lock held. */
 void qemu_finish(struct qemu_vm *vm, const char *what);
+
+/* ---- qemu_save.c ---- */
+
+/* backend.h suspend and save. */
+int qemu_suspend(const char *uuid, const char *path, char **err);
+int qemu_save(const char *uuid, const char *path, char **err);
+/* Loads the memory image at path into a QEMU started with -incoming defer. */
+int qemu_incoming(struct qemu_vm *vm, const char *path, char **err);
 
 /* ---- qemu_migrate.c ---- */
 
@@ -175,6 +204,11 @@ int qemu_save_state(struct qemu_vm *vm, char **err);
 struct qemu_vm *qemu_load_state(const char *uuid);
 /* True when /proc/<pid> is still that QEMU (start time and -uuid match). */
 bool qemu_pid_is_ours(pid_t pid, unsigned long long starttime, const char *uuid);
+/* True when an argument of process pid's command line contains word. */
+bool qemu_cmdline_has(pid_t pid, const char *word);
+/* CPU seconds (user + system) of thread tid of process pid (tid <= 0: of
+ * the whole process), 0 when it is gone. */
+double qemu_proc_cpu(pid_t pid, long long tid);
 /* The start time of a process (field 22 of /proc/<pid>/stat), 0 if gone. */
 unsigned long long qemu_proc_starttime(pid_t pid);
 /* "; qemu.log: <last lines>" for error messages (malloc'd, maybe ""). */
@@ -226,6 +260,25 @@ int qemu_disk_plug(const char *uuid, const struct vm_disk *d, char **err);
 int qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port, int bootindex,
 		     char **err);
 int qemu_disk_unplug(const char *uuid, const char *id, char **err);
+/* The per-boot overlay of an on_boot=reset disk (in the VM's dir). */
+char *qemu_reset_path(const struct qemu_vm *vm, const char *id);
+/* Deletes that overlay (nothing when d is not on_boot=reset): the writes of
+ * the boot are gone. */
+void qemu_reset_drop(struct qemu_vm *vm, const struct vm_disk *d);
+/* The helpers of a plug: a command whose failure is only logged (args
+ * stolen); a command of a plug (args stolen; *err names VM and command);
+ * the op lock of a running VM with a live monitor; the index of disk id in
+ * vm->spec, or -1. */
+#define QEMU_HP_CMD_MS 10000
+void qemu_hp_quiet(struct qemu_vm *vm, const char *cmd, json_t *args);
+int qemu_hp_cmd(struct qemu_vm *vm, const char *cmd, json_t *args, char **err);
+struct qemu_vm *qemu_hp_get(const char *uuid, char **err);
+long qemu_find_disk(const struct qemu_vm *vm, const char *id);
+int qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err);
+int qemu_nic_unplug(const char *uuid, const char *id, char **err);
+
+/* ---- qemu_snap.c ---- */
+
 /* The node on top of disk id's chain (malloc'd), or NULL with *err. */
 char *qemu_disk_top(struct qemu_vm *vm, const char *id, char **err);
 /* backend.h disk_stream: live coalesce of disk id's chain into its top. */
@@ -235,8 +288,12 @@ int qemu_disk_snapshot(const char *uuid, const char *id, const char *new_top,
 		       const char *cbt, char **err);
 /* backend.h disk_cbt. */
 int qemu_disk_cbt(const char *uuid, const char *id, bool on, char **err);
-int qemu_nic_plug(const char *uuid, const struct vm_nic *n, char **err);
-int qemu_nic_unplug(const char *uuid, const char *id, char **err);
+/* Deletes every block node of disk id (its layers from live snapshots
+ * too), top layers first. */
+void qemu_disk_nodes_del(struct qemu_vm *vm, const char *id);
+
+/* ---- qemu_hotplug.c (statistics) ---- */
+
 /* Block, memory and vCPU statistics. */
 int qemu_stats(const char *uuid, struct vm_stats *out, char **err);
 /* O_DIRECT works for the image at path. */

@@ -291,11 +291,50 @@ qemu_death_main(void *p)
 	bool report;
 
 	pthread_mutex_lock(&vm->oplock);
+	/* the pidfd can tell before QMP's last event (SHUTDOWN and its reason)
+	 * is read: wait for it, or for the end of the connection (bounded) */
+	pthread_mutex_lock(&qemu_lock);
+	bool why_known = vm->reason[0] != 0;
+	pthread_mutex_unlock(&qemu_lock);
+	json_t *ev = NULL;
+	if (!why_known && vm->mon &&
+	    qmp_wait_event(vm->mon, 0, "SHUTDOWN", NULL, NULL, 2000, &ev,
+	                   NULL) == QMP_OK) {
+		const char *r =
+		    json_string_value(json_object_get(ev, "reason"));
+		pthread_mutex_lock(&qemu_lock);
+		if (!vm->reason[0])
+			snprintf(vm->reason, sizeof(vm->reason), "%s",
+			         r ? r : "shutdown");
+		pthread_mutex_unlock(&qemu_lock);
+	}
+	json_decref(ev);
 	pthread_mutex_lock(&qemu_lock);
 	report = vm->in_table && vm->expect_exit == 0;
 	st = qemu_exit_meaning(vm, reason, sizeof(reason));
 	pthread_mutex_unlock(&qemu_lock);
-	if (report) {
+	bool fresh = report && strcmp(reason, "guest-reset") == 0 &&
+	             qemu_has_reset_disk(vm);
+	if (fresh) {
+		/* a guest reboot with on_boot=reset disks (qemu_reset_action)
+		 */
+		char *e = NULL;
+		log_info(QEMU_TAG,
+		         "VM %s: the guest rebooted: a fresh QEMU "
+		         "(on_boot=reset disks)",
+		         vm->uuid);
+		if (qemu_relaunch(vm, &e) == 0) {
+			st = VMR_RUNNING;
+		} else {
+			log_err(QEMU_TAG,
+			        "VM %s: restart after the guest's reboot "
+			        "failed: %s",
+			        vm->uuid, e);
+			snprintf(reason, sizeof(reason),
+			         "restart after reboot failed");
+		}
+		free(e);
+	} else if (report) {
 		log_info(QEMU_TAG, "VM %s: QEMU pid %d ended on its own: %s", vm->uuid,
 			 (int)vm->pid, reason);
 		qemu_cleanup(vm);
@@ -303,7 +342,7 @@ qemu_death_main(void *p)
 	}
 	pthread_mutex_unlock(&vm->oplock);
 	if (report && qemu_event_cb)
-		qemu_event_cb(vm->uuid, st, false, reason);
+		qemu_event_cb(vm->uuid, st, fresh && st == VMR_RUNNING, reason);
 	qemu_vm_unref(vm);
 	return NULL;
 }
@@ -489,6 +528,35 @@ qemu_connect(struct qemu_vm *vm, int timeout_ms, char **err)
 
 /* ---- processes ---- */
 
+double
+qemu_proc_cpu(pid_t pid, long long tid)
+{
+	char path[96], buf[1024], *p;
+	unsigned long long ut = 0, stime = 0;
+	ssize_t n;
+	int fd;
+
+	if (tid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%lld/stat",
+		         (int)pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* after "(comm)": fields 3.. ; utime is 14, stime 15 */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 14; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu %llu", &ut, &stime) != 2)
+		return 0;
+	return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
 unsigned long long
 qemu_proc_starttime(pid_t pid)
 {
@@ -512,6 +580,27 @@ qemu_proc_starttime(pid_t pid)
 	if (p)
 		st = strtoull(p + 1, NULL, 10);
 	return st;
+}
+
+bool
+qemu_cmdline_has(pid_t pid, const char *word)
+{
+	char path[64], buf[16384];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+		if (strstr(buf + i, word))
+			return true;
+	return false;
 }
 
 bool

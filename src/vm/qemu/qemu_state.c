@@ -37,6 +37,8 @@ qemu_cleanup(struct qemu_vm *vm)
 		unlink(p);
 		free(p);
 	}
+	for (size_t i = 0; i < vm->spec.ndisks; i++)
+		qemu_reset_drop(vm, &vm->spec.disks[i]);
 }
 
 int
@@ -63,6 +65,8 @@ qemu_save_state(struct qemu_vm *vm, char **err)
 	json_object_set_new(o, "disk_port", dp);
 	json_object_set_new(o, "nic_port", np);
 	json_object_set_new(o, "taps", taps);
+	json_object_set_new(o, "layout",
+	                    json_integer(vm->legacy_layout ? 1 : QEMU_LAYOUT));
 	if (json_dump_file(o, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
 		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -106,6 +110,10 @@ qemu_load_state(const char *uuid)
 	vm->pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
 	vm->starttime = (unsigned long long)json_integer_value(json_object_get(o, "starttime"));
 	vm->nports = (int)json_integer_value(json_object_get(o, "nports"));
+	json_t *layout = json_object_get(o, "layout");
+	vm->legacy_layout = layout
+	                        ? json_integer_value(layout) < QEMU_LAYOUT
+	                        : !qemu_cmdline_has(vm->pid, "pcie-pci-bridge");
 	vm->disk_port = xcalloc(vm->spec.ndisks + 1, sizeof(int));
 	vm->nic_port = xcalloc(vm->spec.nnics + 1, sizeof(int));
 	vm->taps = xcalloc(vm->spec.nnics + 1, sizeof(*vm->taps));

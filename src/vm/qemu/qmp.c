@@ -545,105 +545,148 @@ qmp_close(struct qmp_mon *m)
 
 /* ---- commands and events ---- */
 
-int
-qmp_command_fd(struct qmp_mon *m, const char *cmd, const json_t *args, int fd,
-	       json_t **ret, int timeout_ms, char **err)
+/* Registers, sends (fd attached to the first) and waits for n commands;
+ * reqs[k].rc/ret/err get each outcome. Returns the first failure's rc. */
+static int
+qmp_send_batch(struct qmp_mon *m, struct qmp_req *reqs, size_t n, int fd,
+               int timeout_ms)
 {
-	struct qmp_waiter w = {0};
+	struct qmp_waiter *ws = xcalloc(n + 1, sizeof(*ws));
+	struct buf b = BUF_INIT;
 	struct timespec dl;
-	json_t *o;
-	char *text;
-	int rc;
+	char *e = NULL;
+	int rc = QMP_OK;
+	size_t k;
 
-	if (ret)
-		*ret = NULL;
 	if (timeout_ms <= 0)
 		timeout_ms = QMP_DEFAULT_TIMEOUT_MS;
-	if (args && !json_is_object(args)) {
-		qmp_set_err(err, "QMP %s: arguments must be an object", cmd);
-		return QMP_EPROTO;
+	for (k = 0; k < n; k++) {
+		reqs[k].rc = QMP_OK;
+		reqs[k].ret = NULL;
+		reqs[k].err = NULL;
 	}
+	for (k = 0; k < n; k++)
+		if (reqs[k].args && !json_is_object(reqs[k].args)) {
+			qmp_set_err(&reqs[k].err,
+			            "QMP %s: arguments must be an object",
+			            reqs[k].cmd);
+			reqs[k].rc = QMP_EPROTO;
+			free(ws);
+			return QMP_EPROTO;
+		}
 	qmp_deadline(&dl, timeout_ms);
 	pthread_mutex_lock(&m->lock);
 	if (m->dead || m->closing) {
 		pthread_mutex_unlock(&m->lock);
-		qmp_set_err(err, "QMP connection to %s is closed", m->path);
+		qmp_set_err(&reqs[0].err, "QMP connection to %s is closed",
+		            m->path);
+		reqs[0].rc = QMP_EIO;
+		free(ws);
 		return QMP_EIO;
 	}
-	w.id = ++m->next_id;
 	struct qmp_waiter **pp = &m->pending;
 	while (*pp)
 		pp = &(*pp)->next;
-	*pp = &w;
-	pthread_mutex_unlock(&m->lock);
-
-	o = json_object();
-	json_object_set_new(o, "execute", json_string(cmd));
-	if (args)
-		json_object_set(o, "arguments", (json_t *)args);
-	json_object_set_new(o, "id", json_integer(w.id));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!text) {
-		rc = QMP_EPROTO;
-		qmp_set_err(err, "QMP %s: arguments cannot be encoded", cmd);
-		goto abandon;
-	}
-	log_debug(QMP_TAG, "%s: -> %.200s", m->path, text);
-	size_t len = strlen(text);
-	text = xrealloc(text, len + 2);
-	memcpy(text + len, "\n", 2);
-	/* timedlock (CLOCK_REALTIME) rather than clocklock: sanitizers know it */
-	struct timespec rdl;
-	clock_gettime(CLOCK_REALTIME, &rdl);
-	rdl.tv_sec += qmp_left_ms(&dl) / 1000;
-	rdl.tv_nsec += (long)(qmp_left_ms(&dl) % 1000) * 1000000L;
-	if (rdl.tv_nsec >= 1000000000L) {
-		rdl.tv_sec++;
-		rdl.tv_nsec -= 1000000000L;
-	}
-	if (pthread_mutex_timedlock(&m->wlock, &rdl) != 0) {
-		free(text);
-		rc = QMP_ETIMEOUT;
-		qmp_set_err(err, "QMP %s: monitor %s busy, timed out", cmd, m->path);
-		goto abandon;
-	}
-	rc = qmp_send_all(m, text, len + 1, fd, &dl, err);
-	pthread_mutex_unlock(&m->wlock);
-	free(text);
-	if (rc != QMP_OK)
-		goto abandon;
-
-	pthread_mutex_lock(&m->lock);
-	while (!w.done && qmp_left_ms(&dl) > 0)
-		pthread_cond_timedwait(&m->cond, &m->lock, &dl);
-	if (!w.done) {
-		qmp_complete(m, &w, QMP_ETIMEOUT, NULL,
-			     xasprintf("QMP %s: no reply from %s within %d ms", cmd, m->path,
-				       timeout_ms));
+	for (k = 0; k < n; k++) {
+		ws[k].id = ++m->next_id;
+		*pp = &ws[k];
+		pp = &ws[k].next;
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (w.rc != QMP_OK) {
-		if (err) {
-			*err = w.err;
-		} else {
-			free(w.err);
+
+	for (k = 0; k < n && rc == QMP_OK; k++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "execute", json_string(reqs[k].cmd));
+		if (reqs[k].args)
+			json_object_set(o, "arguments", reqs[k].args);
+		json_object_set_new(o, "id", json_integer(ws[k].id));
+		char *text = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (!text) {
+			rc = QMP_EPROTO;
+			qmp_set_err(&e, "QMP %s: arguments cannot be encoded",
+			            reqs[k].cmd);
+			break;
 		}
-		return w.rc;
+		log_debug(QMP_TAG, "%s: -> %.200s", m->path, text);
+		buf_adds(&b, text);
+		buf_addc(&b, '\n');
+		free(text);
 	}
-	if (ret)
-		*ret = w.ret;
-	else
-		json_decref(w.ret);
-	return QMP_OK;
+	if (rc == QMP_OK) {
+		/* timedlock (CLOCK_REALTIME) rather than clocklock: sanitizers
+		 * know it */
+		struct timespec rdl;
+		clock_gettime(CLOCK_REALTIME, &rdl);
+		rdl.tv_sec += qmp_left_ms(&dl) / 1000;
+		rdl.tv_nsec += (long)(qmp_left_ms(&dl) % 1000) * 1000000L;
+		if (rdl.tv_nsec >= 1000000000L) {
+			rdl.tv_sec++;
+			rdl.tv_nsec -= 1000000000L;
+		}
+		if (pthread_mutex_timedlock(&m->wlock, &rdl) != 0) {
+			rc = QMP_ETIMEOUT;
+			qmp_set_err(&e, "QMP %s: monitor %s busy, timed out",
+			            reqs[0].cmd, m->path);
+		} else {
+			rc = qmp_send_all(m, b.data, b.len, fd, &dl, &e);
+			pthread_mutex_unlock(&m->wlock);
+		}
+	}
+	buf_free(&b);
 
-abandon:
 	pthread_mutex_lock(&m->lock);
-	if (!w.done)
-		qmp_complete(m, &w, rc, NULL, NULL);
+	if (rc != QMP_OK) { /* nothing (or not all) sent: abandon every one */
+		for (k = 0; k < n; k++)
+			if (!ws[k].done)
+				qmp_complete(m, &ws[k], rc, NULL, NULL);
+	}
+	for (k = 0; k < n; k++) {
+		while (!ws[k].done && qmp_left_ms(&dl) > 0)
+			pthread_cond_timedwait(&m->cond, &m->lock, &dl);
+		if (!ws[k].done)
+			qmp_complete(
+			    m, &ws[k], QMP_ETIMEOUT, NULL,
+			    xasprintf("QMP %s: no reply from %s within %d ms",
+			              reqs[k].cmd, m->path, timeout_ms));
+	}
 	pthread_mutex_unlock(&m->lock);
-	json_decref(w.ret);
-	free(w.err);
+	int first = rc;
+	for (k = 0; k < n; k++) {
+		reqs[k].rc = ws[k].rc;
+		reqs[k].ret = ws[k].ret;
+		reqs[k].err = ws[k].err;
+		if (rc != QMP_OK && !reqs[k].err)
+			reqs[k].err = xstrdup(e ? e : "not sent");
+		if (first == QMP_OK)
+			first = ws[k].rc;
+	}
+	free(e);
+	free(ws);
+	return first;
+}
+
+int
+qmp_pipeline(struct qmp_mon *m, struct qmp_req *reqs, size_t n, int timeout_ms)
+{
+	return n ? qmp_send_batch(m, reqs, n, -1, timeout_ms) : QMP_OK;
+}
+
+int
+qmp_command_fd(struct qmp_mon *m, const char *cmd, const json_t *args, int fd,
+               json_t **ret, int timeout_ms, char **err)
+{
+	struct qmp_req r = {cmd, (json_t *)args, 0, NULL, NULL};
+	int rc = qmp_send_batch(m, &r, 1, fd, timeout_ms);
+
+	if (ret)
+		*ret = r.ret;
+	else
+		json_decref(r.ret);
+	if (err)
+		*err = r.err;
+	else
+		free(r.err);
 	return rc;
 }
 

@@ -103,6 +103,23 @@ int qmp_command(struct qmp_mon *m, const char *cmd, const json_t *args, json_t *
 int qmp_command_fd(struct qmp_mon *m, const char *cmd, const json_t *args, int fd,
 		   json_t **ret, int timeout_ms, char **err);
 
+/* One command of a pipeline: cmd and args (borrowed, object or NULL) in;
+ * rc, ret (new reference or NULL) and err (malloc'd or NULL) out. */
+struct qmp_req {
+	const char *cmd;
+	json_t *args;
+	int rc;
+	json_t *ret;
+	char *err;
+};
+/* Sends n commands in one write without waiting for each reply (QEMU runs
+ * them in order; one failing does not stop the next), then waits for all
+ * of them (timeout_ms <= 0: 30 s, for the whole pipeline). Returns QMP_OK
+ * when every one succeeded, else the first failure's rc; the caller frees
+ * each ret and err. */
+int qmp_pipeline(struct qmp_mon *m, struct qmp_req *reqs, size_t n,
+                 int timeout_ms);
+
 /* Sequence number of the last event received so far (0 if none). */
 unsigned long long qmp_event_seq(struct qmp_mon *m);
 /* Waits for an event named name with seq > after (take after from
