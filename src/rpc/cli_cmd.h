@@ -175,6 +175,9 @@ extern const struct cli_cmd cli_sr_cmds[];
 extern const size_t cli_sr_ncmds;
 extern const struct cli_cmd cli_metrics_cmds[];
 extern const size_t cli_metrics_ncmds;
+/* vm-memory-limits-set and the other memory commands (cli_cmds_mem.c). */
+extern const struct cli_cmd cli_mem_cmds[];
+extern const size_t cli_mem_ncmds;
 extern const struct cli_cmd cli_host_cmds[];
 extern const size_t cli_host_ncmds;
 extern const struct cli_cmd cli_xva_cmds[];

@@ -268,6 +268,8 @@ cli_table_init(void)
 		cli_table_add(&cli_sr_cmds[i]);
 	for (size_t i = 0; i < cli_metrics_ncmds; i++)
 		cli_table_add(&cli_metrics_cmds[i]);
+	for (size_t i = 0; i < cli_mem_ncmds; i++)
+		cli_table_add(&cli_mem_cmds[i]);
 	for (size_t i = 0; i < cli_host_ncmds; i++)
 		cli_table_add(&cli_host_cmds[i]);
 	for (size_t i = 0; i < cli_xva_ncmds; i++)

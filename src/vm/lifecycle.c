@@ -709,6 +709,7 @@ vm_lifecycle_init(const struct vm_config *cfg, char **err)
 	api_register("VM.create", lc_create, 0);
 	api_register("VM.destroy", lc_destroy, 0);
 	vm_copy_register();
+	vm_memory_register();
 	api_register("VM.start", lc_start, 0);
 	api_register("VM.start_on", lc_start_on, 0);
 	api_register("VM.clean_shutdown", lc_clean_shutdown, 0);

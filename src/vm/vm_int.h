@@ -72,6 +72,10 @@ char *vif_random_mac(void);
 const struct vm_backend_ops *vm_workers_wrap(const struct vm_backend_ops *inner,
 					     unsigned size, unsigned chunk);
 
+/* Registers VM.set_memory_limits, set_memory, set_memory_{static,dynamic}
+ * _range and the single-field memory setters (vm_memory.c). */
+void vm_memory_register(void);
+
 /* Registers VM.clone, VM.snapshot, VM.revert (vm_copy.c). */
 void vm_copy_register(void);
 
