@@ -1,5 +1,6 @@
 /* xva_export: the XVA stream of a VM (GET /export, /export_metadata). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include "util/xalloc.h"
 
 #define XO_BUF ((size_t)256 << 10)
+/* The mapping window of a direct export's image file. */
+#define XE_WIN ((int64_t)64 << 20)
 
 static double
 xe_now(void)
@@ -40,6 +43,21 @@ struct xo {
 };
 
 enum xe_state { XS_OVA, XS_DISKS, XS_END, XS_DONE };
+
+/* Direct mode: a helper thread checks (zeros? XXH64) the chunk after the
+ * one the export thread checks, both in the mapped window: two cores hash. */
+struct xe_ahead {
+	bool started, quit;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool busy;   /* posted and not yet taken */
+	bool done;   /* the answer is there */
+	int64_t off; /* the chunk's virtual offset */
+	const unsigned char *p;
+	bool zero;
+	unsigned long long hash;
+};
 
 struct xva_export {
 	struct xva_export_req rq;
@@ -60,6 +78,11 @@ struct xva_export {
 	bool direct; /* xva_export_next: data may be a file range */
 	int map_fd;  /* xe_mapped_chunk's answer */
 	int64_t map_off;
+	struct xe_ahead ahead;
+	void *win; /* a mapped window of an image file (direct mode) */
+	size_t win_len;
+	int win_fd;
+	int64_t win_start;
 	int data_fd;      /* >= 0: the data is dlen bytes of data_fd at */
 	int64_t data_off; /* data_off (direct only) */
 	unsigned char *chunk;
@@ -119,6 +142,7 @@ xva_export_prepare(const struct xva_export_req *rq, struct xva_export **out)
 		x->total += (uint64_t)x->vdis[i].size;
 	x->chunk = xmalloc(XVA_CHUNK);
 	x->data_fd = -1;
+	x->win_fd = -1;
 	x->o.comp = rq->metadata_only ? XVA_COMP_NONE : rq->comp;
 	if (x->o.comp == XVA_COMP_GZIP) {
 		/* gzip wrapper, fastest level: the stream must keep up */
@@ -136,6 +160,8 @@ xva_export_prepare(const struct xva_export_req *rq, struct xva_export **out)
 }
 
 static void xo_clear(struct xo *o);
+static void xe_unmap(struct xva_export *x);
+static void xe_ahead_stop(struct xva_export *x);
 
 void
 xva_export_free(struct xva_export *x)
@@ -146,6 +172,8 @@ xva_export_free(struct xva_export *x)
 	buf_free(&x->pre);
 	buf_free(&x->post);
 	free(x->chunk);
+	xe_unmap(x);
+	xe_ahead_stop(x);
 	vdi_stream_free(x->s);
 	api_err_free(x->err);
 	free(x->vm);
@@ -249,6 +277,138 @@ xe_has_data(const struct vdi_stream *s, size_t *i, int64_t off, int64_t len)
 	return false;
 }
 
+/* ---- the helper thread: checks the chunk after the current one ---- */
+
+static void *
+xe_ahead_main(void *arg)
+{
+	struct xe_ahead *a = arg;
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		while (!a->quit && (!a->busy || a->done))
+			pthread_cond_wait(&a->cond, &a->lock);
+		if (a->quit)
+			break;
+		const unsigned char *p = a->p;
+		pthread_mutex_unlock(&a->lock);
+		bool zero = xva_is_zero(p, XVA_CHUNK);
+		unsigned long long h =
+		    zero ? 0 : (unsigned long long)XXH64(p, XVA_CHUNK, 0);
+		pthread_mutex_lock(&a->lock);
+		a->zero = zero;
+		a->hash = h;
+		a->done = true;
+		pthread_cond_broadcast(&a->cond);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* The helper, started on first use; false if there is none. */
+static bool
+xe_ahead_start(struct xva_export *x)
+{
+	struct xe_ahead *a = &x->ahead;
+	if (a->started)
+		return true;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	if (pthread_create(&a->th, NULL, xe_ahead_main, a) != 0) {
+		pthread_mutex_destroy(&a->lock);
+		pthread_cond_destroy(&a->cond);
+		return false;
+	}
+	a->started = true;
+	return true;
+}
+
+/* Hands the helper the chunk at virtual offset off, mapped at p. */
+static void
+xe_ahead_post(struct xva_export *x, int64_t off, const unsigned char *p)
+{
+	struct xe_ahead *a = &x->ahead;
+	pthread_mutex_lock(&a->lock);
+	a->off = off;
+	a->p = p;
+	a->done = false;
+	a->busy = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Waits until the helper no longer reads the window (its answer dropped). */
+static void
+xe_ahead_wait(struct xva_export *x)
+{
+	struct xe_ahead *a = &x->ahead;
+	if (!a->busy)
+		return;
+	pthread_mutex_lock(&a->lock);
+	while (!a->done)
+		pthread_cond_wait(&a->cond, &a->lock);
+	a->busy = false;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void
+xe_ahead_stop(struct xva_export *x)
+{
+	struct xe_ahead *a = &x->ahead;
+	if (!a->started)
+		return;
+	xe_ahead_wait(x);
+	pthread_mutex_lock(&a->lock);
+	a->quit = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->th, NULL);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cond);
+	a->started = false;
+}
+
+/* Drops the mapping window (before the stream's files are closed). */
+static void
+xe_unmap(struct xva_export *x)
+{
+	xe_ahead_wait(x);
+	if (x->win)
+		munmap(x->win, x->win_len);
+	x->win = NULL;
+	x->win_fd = -1;
+}
+
+/* Makes [foff, foff + len) of fd readable at x->win: a window of up to
+ * XE_WIN bytes of the file, mapped (and populated) once for many chunks.
+ * False if it cannot (the file ends early, ...). */
+static bool
+xe_map(struct xva_export *x, int fd, int64_t foff, size_t len)
+{
+	if (x->win && x->win_fd == fd && foff >= x->win_start &&
+	    foff + (int64_t)len <= x->win_start + (int64_t)x->win_len)
+		return true;
+	xe_unmap(x);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < foff + (int64_t)len)
+		return false; /* a sparse raw layer ending early: the slow way
+		               */
+	int64_t pg = sysconf(_SC_PAGESIZE), start = foff / pg * pg;
+	int64_t end = start + XE_WIN;
+	if (end > st.st_size)
+		end = st.st_size;
+	if (end < foff + (int64_t)len)
+		end = foff + (int64_t)len;
+	void *m = mmap(NULL, (size_t)(end - start), PROT_READ,
+	               MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
+	if (m == MAP_FAILED)
+		return false;
+	x->win = m;
+	x->win_len = (size_t)(end - start);
+	x->win_fd = fd;
+	x->win_start = start;
+	return true;
+}
+
 /*
  * Direct exports of uncompressed streams: a chunk that lies in one data
  * extent of a local image file is checksummed through a mapping of the
@@ -270,24 +430,37 @@ xe_mapped_chunk(struct xva_export *x, int64_t off, size_t len, bool edge,
 		return 0;
 	int fd = s->fds[e->file];
 	int64_t foff = e->offset + (off - e->start);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size < foff + (int64_t)len)
-		return 0; /* a sparse raw layer ending early: the slow way */
-	int64_t pg = sysconf(_SC_PAGESIZE), base = foff / pg * pg;
-	size_t mlen = (size_t)(foff - base) + len;
-	void *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
-	               (off_t)base);
-	if (m == MAP_FAILED)
+	x->map_fd = fd;
+	x->map_off = foff;
+	struct xe_ahead *a = &x->ahead;
+	if (a->busy && a->off == off) { /* the helper has it */
+		pthread_mutex_lock(&a->lock);
+		while (!a->done)
+			pthread_cond_wait(&a->cond, &a->lock);
+		a->busy = false;
+		pthread_mutex_unlock(&a->lock);
+		*h = a->hash;
+		return a->zero ? 2 : 1;
+	}
+	xe_ahead_wait(x); /* (a chunk skipped after all) */
+	if (!xe_map(x, fd, foff, len))
 		return 0;
-	const unsigned char *p = (const unsigned char *)m + (foff - base);
+	const unsigned char *p =
+	    (const unsigned char *)x->win + (foff - x->win_start);
+	/* the next chunk, if it is a whole one of the same extent and window
+	 * and not the last, is checked by the helper meanwhile */
+	const int64_t ck = (int64_t)XVA_CHUNK;
+	int64_t noff = off + ck, nfoff = foff + ck;
+	if (len == XVA_CHUNK && noff + ck < (int64_t)x->size &&
+	    noff + ck <= e->start + e->length &&
+	    nfoff + ck <= x->win_start + (int64_t)x->win_len &&
+	    xe_ahead_start(x))
+		xe_ahead_post(x, noff, p + XVA_CHUNK);
 	int r = 1;
 	if (!edge && xva_is_zero(p, len))
 		r = 2;
 	else
 		*h = (unsigned long long)XXH64(p, len, 0);
-	munmap(m, mlen);
-	x->map_fd = fd;
-	x->map_off = foff;
 	return r;
 }
 
@@ -376,6 +549,7 @@ xe_next_chunk(struct xva_export *x)
 			return api_internal("export: compression failed");
 		return NULL;
 	}
+	xe_unmap(x);
 	vdi_stream_free(x->s);
 	x->s = NULL;
 	x->vi++;
