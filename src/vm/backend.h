@@ -65,6 +65,9 @@ struct vm_spec {
 	int hotplug_slots;     /* pcie-root-ports made at boot for hot-plug */
 	int nports;            /* all root ports, when the devices' ports are
 				* given (migration: the source's); else 0 */
+	char *mig_psk; /* migration destination: the one-time key (hex) the
+	                * streams from the source are encrypted with (TLS-PSK);
+	                * NULL: they come in clear. Never saved. */
 };
 
 enum vm_run_state {
@@ -91,6 +94,9 @@ struct vm_migrate_opts {
 	double downtime_ms;    /* longest pause allowed at the switch-over (100) */
 	int64_t bandwidth;     /* bytes/s at most (10 GiB/s: no limit) */
 	double stall_s;        /* give up when nothing moves this long (60) */
+	const char *psk;       /* one-time key (hex) to encrypt the stream with
+	                        * (TLS-PSK; the destination's spec has the same);
+	                        * NULL: in clear */
 };
 
 /* What a completed live migration measured (source side, from QMP). */
@@ -178,7 +184,8 @@ struct vm_backend_ops {
 	 * source's QEMU into the arriving QEMU before the memory goes.
 	 * Source: mirror_start copies disk id of the running VM to the disk of
 	 * the same id at the destination over fd (a connection to the
-	 * destination's mirror_serve; the backend keeps its own copy) and
+	 * destination's mirror_serve; the backend keeps its own copy;
+	 * encrypted with psk, as vm_migrate_opts says) and
 	 * returns once the copy is in step; writes go on being mirrored until
 	 * migrate_send completes every mirror of the VM at the switch-over. A
 	 * failed migrate_send, or mirror_abort, drops the mirrors: the VM goes
@@ -188,7 +195,7 @@ struct vm_backend_ops {
 	 * until the source closes it. NULL: not supported.
 	 */
 	int (*mirror_start)(const char *uuid, const char *id, int fd,
-	                    char **err);
+	                    const char *psk, char **err);
 	void (*mirror_abort)(const char *uuid);
 	int (*mirror_serve)(const char *uuid, int fd, char **err);
 	/* The running VM's spec as it is now (hot-plugged devices included),

@@ -7,13 +7,16 @@
  * from the master when needed). The source checks the move
  * (host_assert_can_migrate: power state, PCI, the destination sees every
  * disk's SR, memory), marks the operation, gives the destination a
- * one-time token over the pool's TLS link (internal call
+ * one-time token and a one-time key over the pool's TLS link (internal call
  * VM.pool_migrate_prepare), and opens the stream: POST /migrate?token= on
  * the destination's plain HTTP listener with the VM and its device layout
  * in the body, then an HTTP upgrade, the socket going straight to QEMU on
- * both sides (as xapi sends memory to /services/xenops over http unless
- * migration_https_only is set; the pool secret never travels in clear, and
- * the token works once, for that VM, within a minute). The destination builds the
+ * both sides, which encrypt what goes through it with TLS-PSK under that
+ * key (xapi sends memory to /services/xenops over http unless
+ * migration_https_only is set; here it never travels in clear; the pool
+ * secret never travels on this stream, and the token works once, for that
+ * VM, within a minute; libmicrohttpd's own TLS upgrade stalls on such bulk
+ * one-way streams, hence the plain listener). The destination builds the
  * VM from its replica of the database with the source's root ports and
  * starts it with its state coming from the stream. Once all was sent (the
  * return path says the destination loaded it), the source asks the
@@ -25,6 +28,9 @@
  * the task's other_config (migration_downtime_ms, migration_total_ms; when
  * the master forwarded the call, the source answers it with the figures and
  * the master, who keeps the task, notes them).
+ * Storage migration (migrate_send.c) adds disk channels: the same POST with
+ * {"vm", "nbd": disk id}, served by the backend's mirror_serve. The
+ * connection helpers of the source are in migrate_link.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,8 +57,8 @@
 
 #define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
 #define MIG_TOKEN_S 60     /* a stream token is good for this long */
-#define MIG_REPLICA_WAIT_S 30 /* destination: for its replica to show the VM */
-#define MIG_CONNECT_MS 30000
+#define MIG_REPLICA_WAIT_S 30 /* destination: for its replica to show the VM   \
+	                       */
 #define MIG_TASK_KEY "xapid-forwarded" /* options: forwarded by the master */
 
 /* ---- the destination ---- */
@@ -95,12 +101,42 @@ mig_drop(const char *uuid)
 /* One-time tokens for POST /migrate: token -> VM, until expiry. */
 struct mig_token {
 	char token[65];
+	char key[65]; /* the stream's TLS-PSK key, "" for none */
 	char *vm;
 	time_t expiry;
 	struct mig_token *next;
 };
 
 static struct mig_token *mig_tokens;
+
+/* The key of the next memory stream of a VM (from its token). */
+struct mig_key {
+	char *vm;
+	char key[65];
+	struct mig_key *next;
+};
+
+static struct mig_key *mig_keys;
+
+/* Takes the key left for vm (malloc'd), or NULL. */
+static char *
+mig_key_take(const char *vm)
+{
+	char *k = NULL;
+
+	pthread_mutex_lock(&mig_lock);
+	for (struct mig_key **p = &mig_keys; *p; p = &(*p)->next)
+		if (strcmp((*p)->vm, vm) == 0) {
+			struct mig_key *x = *p;
+			*p = x->next;
+			k = x->key[0] ? xstrdup(x->key) : NULL;
+			free(x->vm);
+			free(x);
+			break;
+		}
+	pthread_mutex_unlock(&mig_lock);
+	return k;
+}
 
 /* VM.pool_migrate_prepare(session, vm, token), internal: the source's
  * stream for vm will come with token. */
@@ -109,12 +145,16 @@ mig_prepare_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	(void)ctx;
 	(void)result;
-	if (nargs != 2 || args[0]->type != XV_STRING || args[1]->type != XV_STRING ||
-	    strlen(args[1]->u.s) != 64)
-		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH, "VM.pool_migrate_prepare",
-				 "2", "?", NULL);
+	if (nargs < 2 || nargs > 3 || args[0]->type != XV_STRING ||
+	    args[1]->type != XV_STRING || strlen(args[1]->u.s) != 64 ||
+	    (nargs == 3 && (args[2]->type != XV_STRING ||
+	                    (strlen(args[2]->u.s) != 64 && *args[2]->u.s))))
+		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH,
+		                 "VM.pool_migrate_prepare", "3", "?", NULL);
 	struct mig_token *t = xcalloc(1, sizeof(*t));
 	snprintf(t->token, sizeof(t->token), "%s", args[1]->u.s);
+	if (nargs == 3)
+		snprintf(t->key, sizeof(t->key), "%s", args[2]->u.s);
 	t->vm = xstrdup(args[0]->u.s);
 	t->expiry = time(NULL) + MIG_TOKEN_S;
 	pthread_mutex_lock(&mig_lock);
@@ -150,6 +190,14 @@ mig_token_ok(const char *token, const char *body, size_t len)
 			continue;
 		ok = vm && strcmp(t->vm, vm) == 0 && t->expiry >= time(NULL);
 		*p = t->next;
+		if (ok && !json_object_get(j, "nbd")) {
+			/* the memory stream: its key for mig_serve */
+			struct mig_key *k = xcalloc(1, sizeof(*k));
+			k->vm = xstrdup(vm);
+			memcpy(k->key, t->key, sizeof(k->key));
+			k->next = mig_keys;
+			mig_keys = k;
+		}
 		free(t->vm);
 		free(t);
 		break;
@@ -260,6 +308,7 @@ mig_serve(int sock, const char *body, size_t len)
 	char *msg = NULL, uuid[37] = "";
 	struct mig_in *m;
 	xv *moved = NULL;
+	char *psk = NULL;
 	int rc = -1;
 
 	if (vm && json_is_string(json_object_get(j, "nbd"))) {
@@ -272,6 +321,7 @@ mig_serve(int sock, const char *body, size_t len)
 		goto out;
 	}
 	moved = mig_moved_from_json(json_object_get(j, "vdis"));
+	psk = mig_key_take(vm);
 	/* a slave's replica may not have the VM's latest records yet */
 	for (int i = 0; i < MIG_REPLICA_WAIT_S * 10; i++) {
 		db_rdlock();
@@ -287,6 +337,8 @@ mig_serve(int sock, const char *body, size_t len)
 		goto out;
 	}
 	snprintf(uuid, sizeof(uuid), "%s", spec.uuid);
+	spec.mig_psk = psk;
+	psk = NULL;
 	if (strcmp(uuid, lay.uuid) != 0 || mig_apply_layout(&spec, &lay, &msg) < 0) {
 		log_warn("migrate", "VM %s: %s", vm, msg ? msg : "layout of another VM");
 		goto out;
@@ -313,6 +365,7 @@ mig_serve(int sock, const char *body, size_t len)
 out:
 	api_err_free(e);
 	free(msg);
+	free(psk);
 	xv_free(moved);
 	vm_spec_clear(&spec);
 	vm_spec_clear(&lay);
@@ -365,173 +418,10 @@ mig_end_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 }
 
 /* ---- the source ---- */
-
-/* An internal session on another member (session.slave_login with the
- * pool secret): calls made with it run on that member. NULL and *err. */
-char *
-mig_session(const char *addr, const char *host, struct api_err **err)
-{
-	xv *p = xv_array(), *res = NULL;
-	char *sid = NULL;
-
-	xv_push(p, xv_str(host));
-	xv_push(p, xv_str(pool_secret()));
-	*err = pool_call(addr, "session.slave_login", p, &res);
-	xv_free(p);
-	if (!*err && res && res->type == XV_STRING)
-		sid = xstrdup(res->u.s);
-	else if (!*err)
-		*err = api_internal("no session from %s", addr);
-	xv_free(res);
-	return sid;
-}
-
-/* Ends a session made by mig_session (best effort). */
-void
-mig_logout(const char *addr, char *sid)
-{
-	xv *p = xv_array(), *res = NULL;
-
-	if (!sid)
-		return;
-	xv_push(p, xv_str(sid));
-	api_err_free(pool_call(addr, "session.logout", p, &res));
-	xv_free(p);
-	xv_free(res);
-	free(sid);
-}
-
-/* A host's management address (malloc'd), or NULL. */
-char *
-mig_host_address(const char *host)
-{
-	char *a = NULL;
-
-	db_rdlock();
-	struct db_row *h = db_get(DMC_host, host);
-	if (h && h->f[DMF_host_address].s && *h->f[DMF_host_address].s)
-		a = xstrdup(h->f[DMF_host_address].s);
-	db_unlock();
-	return a;
-}
-
-struct api_err *
-mig_failed(const char *vm, const char *dest, const char *msg)
-{
-	return api_error(XE_VM_MIGRATE_FAILED, vm, vm_cfg.host_ref, dest, msg, NULL);
-}
-
-/* Records what QEMU measured on the Async task running the call. */
-void
-mig_note_task(const char *task, const struct vm_migrate_stats *st)
-{
-	struct db_txn *t;
-	struct db_row *r;
-	char d[32], tt[32];
-
-	if (!task)
-		return;
-	t = db_txn_begin();
-	if (!(r = db_txn_edit(t, DMC_task, task))) {
-		db_txn_abort(t);
-		return;
-	}
-	snprintf(d, sizeof(d), "%.0f", st->downtime_ms);
-	snprintf(tt, sizeof(tt), "%.0f", st->total_ms);
-	const struct dm_coll *old = r->f[DMF_task_other_config].c;
-	size_t n = old ? old->n : 0;
-	struct dm_coll *c = dmc_new(n + 2);
-	for (size_t i = 0; i < n; i++) {
-		c->v[2 * i].s = xstrdup(old->v[2 * i].s);
-		c->v[2 * i + 1].s = xstrdup(old->v[2 * i + 1].s);
-	}
-	c->v[2 * n].s = xstrdup("migration_downtime_ms");
-	c->v[2 * n + 1].s = xstrdup(d);
-	c->v[2 * n + 2].s = xstrdup("migration_total_ms");
-	c->v[2 * n + 3].s = xstrdup(tt);
-	db_txn_set(t, r, DMF_task_other_config, (union dm_val){.c = c});
-	api_err_free(api_commit(t));
-}
-
-/* A random token (64 hex digits). */
-static int
-mig_new_token(char out[65])
-{
-	unsigned char r[32];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && read(fd, r, sizeof(r)) == (ssize_t)sizeof(r);
-
-	if (fd >= 0)
-		close(fd);
-	for (size_t i = 0; ok && i < sizeof(r); i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
-	return ok ? 0 : -1;
-}
-
-/* The stream to the destination: POST /migrate?token=..., 101, then the
- * bare TCP socket. Returns the socket or -1 with *err. */
-static int
-mig_connect(const char *addr, int port, const char *token, const char *body, char **err)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = -1;
-	char head[512];
-	size_t k = 0;
-
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-		*err = xasprintf("bad address %s", addr);
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		*err = xasprintf("cannot connect to %s:%d: %s", addr, port, strerror(errno));
-		goto fail;
-	}
-	char *req = xasprintf("POST /migrate?token=%s HTTP/1.1\r\nHost: %s\r\n"
-			      "User-Agent: xapid-migrate\r\nConnection: Upgrade\r\n"
-			      "Upgrade: xapid-migrate\r\nContent-Type: application/json\r\n"
-			      "Content-Length: %zu\r\n\r\n%s",
-			      token, addr, strlen(body), body);
-	size_t n = strlen(req), off = 0;
-	while (off < n) {
-		ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
-		if (w <= 0 && errno != EINTR)
-			break;
-		if (w > 0)
-			off += (size_t)w;
-	}
-	free(req);
-	if (off < n) {
-		*err = xasprintf("sending to %s: %s", addr, strerror(errno));
-		goto fail;
-	}
-	/* the answer's head, byte by byte: what follows belongs to QEMU */
-	while (k + 1 < sizeof(head)) {
-		struct pollfd p = {fd, POLLIN, 0};
-		if (poll(&p, 1, MIG_CONNECT_MS) != 1 || recv(fd, head + k, 1, 0) != 1) {
-			*err = xasprintf("no answer from %s", addr);
-			goto fail;
-		}
-		head[++k] = 0;
-		if (k >= 4 && strcmp(head + k - 4, "\r\n\r\n") == 0)
-			break;
-	}
-	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
-		*err = xasprintf("%s refused the stream: %.*s", addr, (int)strcspn(head, "\r\n"),
-				 head);
-		goto fail;
-	}
-	return fd;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 /* A new one-time token, given to the destination for vm (over TLS). */
 static struct api_err *
 mig_give_token(const char *addr, const char *sid, const char *vm,
-               const char *dest, char token[65])
+               const char *dest, const char *key, char token[65])
 {
 	xv *pp, *res = NULL;
 	struct api_err *err;
@@ -542,6 +432,7 @@ mig_give_token(const char *addr, const char *sid, const char *vm,
 	xv_push(pp, xv_str(sid));
 	xv_push(pp, xv_str(vm));
 	xv_push(pp, xv_str(token));
+	xv_push(pp, xv_str(key));
 	err = pool_call(addr, "VM.pool_migrate_prepare", pp, &res);
 	xv_free(pp);
 	xv_free(res);
@@ -552,7 +443,7 @@ mig_give_token(const char *addr, const char *sid, const char *vm,
  * backend's mirror, which returns once the disk is copied (in step). */
 static struct api_err *
 mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
-           const char *dest, const struct mig_move *mv)
+           const char *dest, const char *key, const struct mig_move *mv)
 {
 	const struct vm_backend_ops *be = vm_cfg.backend;
 	struct api_err *err = NULL;
@@ -562,7 +453,7 @@ mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
 		return mig_failed(
 		    vm, dest, "this host's VM backend cannot copy disks live");
 	for (size_t i = 0; i < mv->n && !err; i++) {
-		if ((err = mig_give_token(addr, sid, vm, dest, token)))
+		if ((err = mig_give_token(addr, sid, vm, dest, key, token)))
 			break;
 		json_t *b =
 		    json_pack("{s:s, s:s}", "vm", vm, "nbd", mv->d[i].id);
@@ -570,7 +461,8 @@ mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
 		json_decref(b);
 		int fd = mig_connect(addr, vm_cfg.http_port, token, text, &msg);
 		free(text);
-		if (fd < 0 || be->mirror_start(uuid, mv->d[i].id, fd, &msg) < 0)
+		if (fd < 0 ||
+		    be->mirror_start(uuid, mv->d[i].id, fd, key, &msg) < 0)
 			err = mig_failed(vm, dest, msg);
 		if (fd >= 0)
 			close(fd);
@@ -590,7 +482,7 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 	struct vm_migrate_stats st = {0};
 	struct api_err *err = NULL;
 	struct vm_spec lay;
-	char *msg = NULL, token[65];
+	char *msg = NULL, token[65], key[65];
 	xv *res = NULL;
 	int fd;
 
@@ -614,12 +506,19 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	vm_spec_clear(&lay);
+	/* the streams are encrypted with a key of this migration's own
+	 * (TLS-PSK), given to the destination over the pool's TLS link with the
+	 * token */
+	if (mig_new_token(key) < 0) {
+		free(text);
+		return mig_failed(vm, dest, "no random key");
+	}
 	char *sid = mig_session(addr, dest, &err);
 	if (!sid) {
 		free(text);
 		return err;
 	}
-	if ((err = mig_give_token(addr, sid, vm, dest, token))) {
+	if ((err = mig_give_token(addr, sid, vm, dest, key, token))) {
 		free(text);
 		mig_logout(addr, sid);
 		return err;
@@ -633,10 +532,12 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 		return err;
 	}
 	int rc = 0;
-	if (mv && mv->n && (err = mig_mirror(addr, sid, vm, uuid, dest, mv)))
+	if (mv && mv->n &&
+	    (err = mig_mirror(addr, sid, vm, uuid, dest, key, mv)))
 		rc = -1;
+	struct vm_migrate_opts o = {.psk = key};
 	if (rc == 0)
-		rc = be->migrate_send(uuid, fd, NULL, &st, &msg);
+		rc = be->migrate_send(uuid, fd, &o, &st, &msg);
 	close(fd);
 	xv *p = xv_array();
 	xv_push(p, xv_str(sid));

@@ -32,6 +32,12 @@ void mig_logout(const char *addr, char *sid);
 char *mig_host_address(const char *host);
 /* VM_MIGRATE_FAILED [vm, this host, dest, msg]. */
 struct api_err *mig_failed(const char *vm, const char *dest, const char *msg);
+/* A random token or key (64 hex digits). 0 or -1. */
+int mig_new_token(char out[65]);
+/* The stream to the destination: POST /migrate?token=... with body on
+ * addr:port, 101, then the bare TCP socket. Returns it, or -1 with *err. */
+int mig_connect(const char *addr, int port, const char *token, const char *body,
+                char **err);
 /* Records what QEMU measured on the Async task running the call. */
 void mig_note_task(const char *task, const struct vm_migrate_stats *st);
 

@@ -36,6 +36,7 @@ vm_spec_clear(struct vm_spec *s)
 	free(s->initrd);
 	free(s->cmdline);
 	free(s->boot_order);
+	free(s->mig_psk);
 	for (size_t i = 0; s->disks && i < s->ndisks; i++)
 		vm_disk_clear(&s->disks[i]);
 	free(s->disks);
@@ -70,6 +71,7 @@ vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 	dst->initrd = vm_strdup0(src->initrd);
 	dst->cmdline = vm_strdup0(src->cmdline);
 	dst->boot_order = vm_strdup0(src->boot_order);
+	dst->mig_psk = vm_strdup0(src->mig_psk);
 	dst->disks = xcalloc(src->ndisks + 1, sizeof(*dst->disks));
 	for (size_t i = 0; i < src->ndisks; i++)
 		vm_disk_copy(&dst->disks[i], &src->disks[i]);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Live migration between two qemu VM backends in two network namespaces,
 # with real TCG guests, without xapid: builds
-# tests/e2e/qemu_migrate_test.c against the ASan library and runs it with
+# tests/e2e/qemu_migrate_test.c (+ qemu_migrate_harness.c) against the ASan library and runs it with
 # the test guest of tools/build-guest.sh (built first if needed). TAP.
 # Needs root (taps, a bridge). Skips when the guest cannot be built.
 #   XAPID_GUEST_CACHE  guest cache dir (see tools/build-guest.sh)
@@ -35,7 +35,8 @@ PKGS="libmicrohttpd jansson libxml-2.0 dqlite sqlite3 gnutls uuid libnfs zlib li
 ${CC:-cc} -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(pkg-config --cflags $PKGS) -pthread \
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
 	-Wno-missing-field-initializers -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-o "$bin" tests/e2e/qemu_migrate_test.c build/asan/libxapid.a \
+	-o "$bin" tests/e2e/qemu_migrate_test.c tests/e2e/qemu_migrate_harness.c \
+	build/asan/libxapid.a \
 	$(pkg-config --libs $PKGS) -lpam -lpthread -lm || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 exec timeout 900 "$bin" "$vmlinux" "$initrd"

@@ -57,8 +57,12 @@ sr2=$(pool_xe 1 pbd-list host-uuid="$u2" params=sr-uuid --minimal | tr ',' '\n' 
 
 VM=$(pool_xe 1 vm-install template="xapid test guest" new-name-label=sxm1)
 pool_xe 1 vm-param-set uuid="$VM" PV-args="console=ttyS0 quiet xapid.tick=1"
-VDI=$(pool_xe 1 vdi-create sr-uuid="$sr1" name-label=sxm-disk virtual-size=32MiB)
+VDI=$(pool_xe 1 vdi-create sr-uuid="$sr1" name-label=sxm-disk virtual-size=256MiB)
 pool_xe 1 vbd-create vm-uuid="$VM" vdi-uuid="$VDI" device=1 > /dev/null
+# 200 MiB of bytes 0x42 from 32 MiB on, written before the guest starts, so
+# that copying the disk takes a while
+img1=$(ls "$T_DIR"/h1/sr-local/*"$VDI"* 2>/dev/null | head -1)
+check_rc "200 MiB written into the disk's image" 0 qemu-io -f qcow2 -c 'write -q -P 0x42 32M 200M' "$img1"
 check_rc "vm-start on h1" 0 pool_xe 1 vm-start vm=sxm1 on=h1
 check "resident on h1" "$u1" "$(pool_xe 1 vm-param-get uuid="$VM" param-name=resident-on)"
 tick() { grep -q '^TICK' "$T_DIR/h$1/vms/$VM/console.log" 2>/dev/null; }
@@ -98,10 +102,16 @@ check "... still on h1" "$u1" "$(pool_xe 1 vm-param-get uuid="$VM" param-name=re
 
 # the destination's QEMU dies mid-mirror: the VM stays on h1 with its disk
 nvdi2=$(pool_xe 1 vdi-list sr-uuid="$sr2" --minimal | tr ',' '\n' | grep -c .)
+# (killed once the copy on h2's SR holds more than 32 MiB of the 208 MiB)
 ( n=0
-  while [ $n -lt 3000 ] && [ ! -f "$T_DIR/h2/vms/$VM/pid" ]; do sleep 0.02; n=$((n + 1)); done
-  sleep 0.3
+  while [ $n -lt 6000 ]; do
+	big=$(find "$T_DIR/h2/sr-local" -name '*.qcow2' -size +32M 2>/dev/null | head -1)
+	[ -n "$big" ] && break
+	sleep 0.01
+	n=$((n + 1))
+  done
   pid=$(cut -d' ' -f1 "$T_DIR/h2/vms/$VM/pid" 2>/dev/null)
+  echo "# killing h2's QEMU ($pid) with $(du -m "$big" 2>/dev/null | cut -f1) MiB copied"
   [ -n "$pid" ] && kill -9 "$pid" ) &
 killer=$!
 out=$(pool_xe 1 vm-migrate vm=sxm1 host=h2 vdi:"$VDI"="$sr2" 2>&1)
@@ -120,10 +130,33 @@ check "... the guest still reads its pattern on h1" "$want  -" "$out"
 wait_for 60 sh -c "! test -f '$T_DIR/h2/vms/$VM/pid'" && ok "... no QEMU left on h2" ||
 	not_ok "... no QEMU left on h2"
 
+# what crosses the wire to h2 is watched for the pattern in clear
+sniff_start() {
+	rm -f "$T_DIR/sniff" "$T_DIR/sniff.ready" "$T_DIR/sniff.stop"
+	python3 "$TOP/tests/pool/sniff.py" "xpv${POOL_ID}2" XAPIDSXM "$T_DIR/sniff" "$T_DIR/sniff.stop" \
+		2> "$T_DIR/sniff.err" &
+	SNIFF=$!
+	wait_for 30 test -f "$T_DIR/sniff.ready"
+}
+sniff_stop() { # (not in a subshell: it waits for the sniffer) -> $SN
+	touch "$T_DIR/sniff.stop"
+	wait $SNIFF
+	SN=$(cat "$T_DIR/sniff" 2>/dev/null || sed 's/^/# /' "$T_DIR/sniff.err")
+}
+sniff_start
+pool_xe 2 vm-param-set uuid="$VM" name-description=XAPIDSXM
+sniff_stop
+[ "${SN#* }" -gt 0 ] 2>/dev/null && ok "the sniffer sees clear text to h2 (frames, hits: $SN)" ||
+	not_ok "the sniffer sees clear text to h2" "$SN"
+
 # the real move
 w0=$(ga 1 'cat /run/w')
+sniff_start
 out=$(pool_xe 1 vm-migrate vm=sxm1 host=h2 vdi:"$VDI"="$sr2" 2>&1)
 rc=$?
+sniff_stop
+[ "${SN#* }" = 0 ] && [ "${SN% *}" -gt 1000 ] && ok "memory and disk went encrypted: no pattern on the wire (frames, hits: $SN)" ||
+	not_ok "memory and disk went encrypted" "frames, hits: $SN"
 echo "$out" | sed 's/^/# /'
 check "xe vm-migrate vm=sxm1 host=h2 vdi:<vdi>=<h2's SR> succeeds" 0 "$rc"
 check "... it says what it does" "Performing a storage live migration. Your VM's VDIs will be migrated with the VM." \
@@ -134,7 +167,7 @@ NEW=$(pool_xe 1 vbd-list vm-uuid="$VM" userdevice=1 params=vdi-uuid --minimal)
 [ -n "$NEW" ] && [ "$NEW" != "$VDI" ] && ok "the VBD now uses a new VDI ($NEW)" || not_ok "the VBD uses a new VDI" "$NEW"
 check "... on h2's SR" "$sr2" "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=sr-uuid)"
 check "... with the old one's name" sxm-disk "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=name-label)"
-check "... and size" "$(python3 -c 'print(32<<20)')" "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=virtual-size)"
+check "... and size" "$(python3 -c 'print(256<<20)')" "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=virtual-size)"
 check "... not pending any more" "" "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=sm-config)"
 out=$(pool_xe 1 vdi-list uuid="$VDI" --minimal 2>&1)
 check "the source VDI is gone" "" "$out"
@@ -161,8 +194,9 @@ if [ -n "$f" ]; then
 	check_rc "qemu-img check of the new VDI on h2" 0 qemu-img check -q "$f"
 	out=$(qemu-img info -U --backing-chain "$f" 2>&1 | grep -c '^image:')
 	check "... a complete chain" 1 "$out"
-	out=$(python3 -c 'import sys; print(sys.argv[1])' "$(qemu-io -r -U -f qcow2 -c 'read -P 0x58 0 1' "$f" 2>&1 | grep -c 'read 1/1')")
-	check "... and the pattern's first byte (X) in it" 1 "$out"
+	out=$(qemu-io -r -U -f qcow2 -c 'read -P 0x58 0 1' -c 'read -P 0x42 32M 200M' "$f" 2>&1 |
+		grep -c '^read ')
+	check "... and the pattern's first byte (X) and the 200 MiB of 0x42 in it" 2 "$out"
 else
 	not_ok "the new VDI's file is on h2's SR" "$(ls "$T_DIR/h2/sr-local/")"
 fi

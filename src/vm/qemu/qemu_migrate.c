@@ -16,12 +16,14 @@
  * progress for stall_s) cancels the migration; QEMU resumes the source.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,6 +38,8 @@
 #define QEMU_MIG_STALL_S 60.0
 #define QEMU_MIG_IN_MAX_S 3600.0 /* destination: whole transfer at most */
 #define QEMU_MIG_FDNAME "xapid-migrate"
+#define QEMU_MIG_TLS "xapid-tls"
+#define QEMU_MIG_PSK_USER "xapid"
 
 /* Keepalive on a TCP socket, so that a silent peer (cut network) ends the
  * transfer; harmless no-op on other sockets. */
@@ -76,6 +80,93 @@ qemu_mig_caps(struct qemu_vm *vm, bool incoming, char **err)
 		       : -1;
 }
 
+int
+qemu_mig_tls(struct qemu_vm *vm, const char *psk, bool server, char **err)
+{
+	char *dir = xasprintf("%s/tls", vm->dir),
+	     *file = xasprintf("%s/keys.psk", dir);
+	char *e = NULL;
+	int rc = -1, fd;
+
+	if (strlen(psk) != 64 || strspn(psk, "0123456789abcdef") != 64) {
+		*err = xasprintf("VM %s: malformed migration key", vm->uuid);
+		goto out;
+	}
+	if (strcmp(vm->tls_key, psk) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (vm->tls_key[0])
+		(void)qemu_qmp(vm, "object-del",
+		               json_pack("{s:s}", "id", QEMU_MIG_TLS), NULL,
+		               QEMU_CMD_MS, &e);
+	free(e);
+	vm->tls_key[0] = 0;
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	        0) {
+		*err =
+		    xasprintf("VM %s: %s: %s", vm->uuid, file, strerror(errno));
+		goto out;
+	}
+	char *line = xasprintf("%s:%s\n", QEMU_MIG_PSK_USER, psk);
+	bool wrote = write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+	free(line);
+	if (close(fd) < 0 || !wrote) {
+		*err = xasprintf("VM %s: cannot write %s", vm->uuid, file);
+		goto out;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "qom-type",
+	                      "tls-creds-psk", "id", QEMU_MIG_TLS, "dir", dir,
+	                      "endpoint", server ? "server" : "client");
+	if (!server)
+		json_object_set_new(o, "username",
+		                    json_string(QEMU_MIG_PSK_USER));
+	if (qemu_qmp(vm, "object-add", o, NULL, QEMU_CMD_MS, err) == QMP_OK) {
+		snprintf(vm->tls_key, sizeof(vm->tls_key), "%s", psk);
+		rc = 0;
+	}
+out:
+	if (!server || rc < 0)
+		unlink(file);
+	free(file);
+	free(dir);
+	return rc;
+}
+
+/* Drops the credentials of a finished migration and their key file. */
+static void
+qemu_mig_tls_drop(struct qemu_vm *vm)
+{
+	char *p = xasprintf("%s/tls/keys.psk", vm->dir), *e = NULL;
+
+	if (vm->tls_key[0])
+		(void)qemu_qmp(vm, "object-del",
+		               json_pack("{s:s}", "id", QEMU_MIG_TLS), NULL,
+		               QEMU_CMD_MS, &e);
+	vm->tls_key[0] = 0;
+	free(vm->spec.mig_psk);
+	vm->spec.mig_psk = NULL;
+	unlink(p);
+	p[strlen(p) - strlen("/keys.psk")] = 0;
+	rmdir(p);
+	free(p);
+	free(e);
+}
+
+/* Sets the migration parameters that say whether the stream is encrypted
+ * (they stay in the process: always set both ways). */
+static json_t *
+qemu_mig_tls_params(json_t *o, bool tls)
+{
+	json_object_set_new(o, "tls-creds",
+	                    json_string(tls ? QEMU_MIG_TLS : ""));
+	/* PSK checks no host name, but QEMU wants one for an fd: stream */
+	json_object_set_new(o, "tls-hostname",
+	                    json_string(tls ? QEMU_MIG_PSK_USER : ""));
+	return o;
+}
+
 /* The status of the current migration (malloc'd), and the reply. */
 static char *
 qemu_mig_status(struct qemu_vm *vm, json_t **reply, char **err)
@@ -102,6 +193,12 @@ qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err)
 	double t0 = qemu_now();
 
 	qemu_mig_keepalive(fd);
+	const char *psk = vm->spec.mig_psk;
+	if ((psk && qemu_mig_tls(vm, psk, true, err) < 0) ||
+	    qemu_qmp(vm, "migrate-set-parameters",
+	             qemu_mig_tls_params(json_object(), psk), NULL, QEMU_CMD_MS,
+	             err) != QMP_OK)
+		return -1;
 	if (qemu_mig_caps(vm, true, err) < 0 ||
 	    qemu_getfd(vm, QEMU_MIG_FDNAME, fd, err) < 0 ||
 	    qemu_qmp(vm, "migrate-incoming",
@@ -308,13 +405,18 @@ qemu_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
 	pthread_mutex_unlock(&qemu_lock);
 	qemu_mig_keepalive(fd);
 	if (qemu_ensure_mon(vm, err) < 0 || qemu_mig_caps(vm, false, err) < 0 ||
+	    (d.psk && qemu_mig_tls(vm, d.psk, false, err) < 0) ||
 	    qemu_qmp(vm, "migrate-set-parameters",
-		     json_pack("{s:I, s:I}", "max-bandwidth", (json_int_t)d.bandwidth,
-			       "downtime-limit", (json_int_t)d.downtime_ms),
-		     NULL, QEMU_CMD_MS, err) != QMP_OK ||
+	             qemu_mig_tls_params(
+	                 json_pack("{s:I, s:I}", "max-bandwidth",
+	                           (json_int_t)d.bandwidth, "downtime-limit",
+	                           (json_int_t)d.downtime_ms),
+	                 d.psk),
+	             NULL, QEMU_CMD_MS, err) != QMP_OK ||
 	    qemu_getfd(vm, QEMU_MIG_FDNAME, fd, err) < 0 ||
-	    qemu_qmp(vm, "migrate", json_pack("{s:s}", "uri", "fd:" QEMU_MIG_FDNAME), NULL,
-		     QEMU_CMD_MS, err) != QMP_OK)
+	    qemu_qmp(vm, "migrate",
+	             json_pack("{s:s}", "uri", "fd:" QEMU_MIG_FDNAME), NULL,
+	             QEMU_CMD_MS, err) != QMP_OK)
 		goto out;
 	if (qemu_mig_wait_out(vm, d.stall_s, st, err) < 0) {
 		/* QEMU resumes a source it stopped for the switch-over when the
@@ -397,6 +499,7 @@ qemu_migrate_end(const char *uuid, bool commit, bool was_running, char **err)
 			qemu_nbd_unexport(vm);
 			if (was_running)
 				rc = qemu_mig_cont(vm, err);
+			qemu_mig_tls_drop(vm);
 			if (rc == 0) {
 				vm->mig = QEMU_MIG_NONE;
 				log_info(QEMU_TAG, "VM %s: arrived, %s", uuid,
@@ -409,6 +512,7 @@ qemu_migrate_end(const char *uuid, bool commit, bool was_running, char **err)
 		} else {
 			if (vm->mig_was_running)
 				rc = qemu_mig_cont(vm, err);
+			qemu_mig_tls_drop(vm);
 			if (rc == 0) {
 				vm->mig = QEMU_MIG_NONE;
 				log_info(QEMU_TAG, "VM %s: migration undone, it stays here", uuid);

@@ -237,7 +237,8 @@ qemu_mirror_drop(struct qemu_vm *vm)
 }
 
 int
-qemu_mirror_start(const char *uuid, const char *id, int fd, char **err)
+qemu_mirror_start(const char *uuid, const char *id, int fd, const char *psk,
+                  char **err)
 {
 	struct qemu_vm *vm;
 	struct qemu_mirror *m;
@@ -273,7 +274,9 @@ qemu_mirror_start(const char *uuid, const char *id, int fd, char **err)
 		    "VM %s: the destination does not serve disk %s", uuid, id);
 		goto out;
 	}
-	if (qemu_ensure_mon(vm, err) < 0 || !(top = qemu_disk_top(vm, id, err)))
+	if (qemu_ensure_mon(vm, err) < 0 ||
+	    !(top = qemu_disk_top(vm, id, err)) ||
+	    (psk && qemu_mig_tls(vm, psk, false, err) < 0))
 		goto out;
 	m->sock = xasprintf("%s/mir-%s.sock", vm->dir, id);
 	if ((m->lfd = qemu_mir_listen(m->sock, err)) < 0)
@@ -283,11 +286,14 @@ qemu_mirror_start(const char *uuid, const char *id, int fd, char **err)
 		goto out;
 	}
 	m->th_up = true;
-	if (qemu_qmp(vm, "blockdev-add",
-	             json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd",
-	                       "node-name", m->job, "server", "type", "unix",
-	                       "path", m->sock, "export", id),
-	             NULL, QEMU_CMD_MS, err) != QMP_OK)
+	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver",
+	                         "nbd", "node-name", m->job, "server", "type",
+	                         "unix", "path", m->sock, "export", id);
+	if (psk)
+		json_object_set_new(node, "tls-creds",
+		                    json_string("xapid-tls"));
+	if (qemu_qmp(vm, "blockdev-add", node, NULL, QEMU_CMD_MS, err) !=
+	    QMP_OK)
 		goto out;
 	m->node_up = true;
 	if (qemu_qmp(vm, "blockdev-mirror",
@@ -384,10 +390,13 @@ qemu_nbd_export(struct qemu_vm *vm, char **err)
 		return 0;
 	path = xasprintf("%s/nbd.sock", vm->dir);
 	unlink(path);
-	int rc = qemu_qmp(vm, "nbd-server-start",
-	                  json_pack("{s:{s:s, s:{s:s}}}", "addr", "type",
-	                            "unix", "data", "path", path),
-	                  NULL, QEMU_CMD_MS, err) == QMP_OK
+	json_t *args = json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "unix",
+	                         "data", "path", path);
+	if (vm->tls_key[0]) /* the migration's key (qemu_mig_incoming) */
+		json_object_set_new(args, "tls-creds",
+		                    json_string("xapid-tls"));
+	int rc = qemu_qmp(vm, "nbd-server-start", args, NULL, QEMU_CMD_MS,
+	                  err) == QMP_OK
 	             ? 0
 	             : -1;
 	free(path);

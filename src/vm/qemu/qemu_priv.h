@@ -79,6 +79,8 @@ struct qemu_vm {
 	bool nbd_up;  /* destination: the mirror exports are served */
 	bool legacy_layout;        /* started by an older xapid: one root port
 	                            * per disk, no disk bridges (qemu_state.c) */
+	char tls_key[65]; /* the key of the TLS-PSK credentials "xapid-tls"
+	                     made for a migration ("": none; op thread) */
 };
 
 extern pthread_mutex_t qemu_lock;
@@ -137,6 +139,12 @@ int qemu_migrate_send(const char *uuid, int fd, const struct vm_migrate_opts *o,
 		      struct vm_migrate_stats *st, char **err);
 int qemu_migrate_end(const char *uuid, bool commit, bool was_running, char **err);
 int qemu_layout(const char *uuid, struct vm_spec *out, char **err);
+/* The TLS-PSK credentials "xapid-tls" of vm with key psk (hex), as a
+ * migration's server (destination: its key file stays in DIR/vms/<uuid>/tls
+ * until the VM's files go, GnuTLS reads it at each handshake) or client
+ * (source: read at once, the file removed). Kept while the key is the same.
+ * Op lock held. */
+int qemu_mig_tls(struct qemu_vm *vm, const char *psk, bool server, char **err);
 /* In a launch of a migration destination (-incoming defer, QMP up): feeds
  * fd to QEMU and waits until the whole state arrived (VM stopped). */
 int qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err);
@@ -144,7 +152,8 @@ int qemu_mig_incoming(struct qemu_vm *vm, int fd, char **err);
 /* ---- qemu_mirror.c (storage migration) ---- */
 
 /* backend.h mirror_start, mirror_abort, mirror_serve. */
-int qemu_mirror_start(const char *uuid, const char *id, int fd, char **err);
+int qemu_mirror_start(const char *uuid, const char *id, int fd, const char *psk,
+                      char **err);
 void qemu_mirror_abort(const char *uuid);
 int qemu_mirror_serve(const char *uuid, int fd, char **err);
 /* Source, at the switch-over (vCPUs stopped): lets every mirror of vm copy

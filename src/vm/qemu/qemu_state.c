@@ -26,15 +26,17 @@ qemu_file(const struct qemu_vm *vm, const char *name)
 void
 qemu_cleanup(struct qemu_vm *vm)
 {
-	static const char *const files[] = {"pid", "state.json", "qmp.sock", "qga.sock",
-					    "vnc.sock"};
+	static const char *const files[] = {
+	    "pid",      "state.json", "qmp.sock",     "qga.sock",
+	    "vnc.sock", "nbd.sock",   "tls/keys.psk", "tls"};
 
 	for (size_t i = 0; vm->taps && i < vm->spec.nnics; i++)
 		if (vm->taps[i][0])
 			qemu_tap_delete(vm->taps[i]);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = qemu_file(vm, files[i]);
-		unlink(p);
+		if (unlink(p) < 0 && errno == EISDIR)
+			rmdir(p);
 		free(p);
 	}
 	for (size_t i = 0; i < vm->spec.ndisks; i++)
