@@ -92,6 +92,28 @@ proute_sr_sees(const char *host, const char *const *srs, size_t n)
 	return true;
 }
 
+/* NULL when this host has every SR of srs (n refs) attached (or n is 0),
+ * else the first live host that has, or NULL when none has. Read lock
+ * held. */
+static const char *
+proute_sr_pick(const char *const *srs, size_t n)
+{
+	const char *host = NULL;
+	if (!n || proute_sr_sees(prole_host_ref(), srs, n))
+		return NULL;
+	size_t nh;
+	struct db_row **hosts = db_list(DMC_host, &nh);
+	for (size_t i = 0; i < nh && !host; i++) {
+		const struct db_row *m =
+		    db_get(DMC_host_metrics, hosts[i]->f[DMF_host_metrics].s);
+		if ((!m || m->f[DMF_host_metrics_live].b) &&
+		    proute_sr_sees(hosts[i]->ref, srs, n))
+			host = hosts[i]->ref;
+	}
+	free(hosts);
+	return host;
+}
+
 /* For a VM message: the host of the VM when it runs elsewhere (snapshots
  * go through its QEMU), else a live host that has every SR of the VM's
  * disks (and of sr_ref, a copy's target) attached when this one has not.
@@ -122,19 +144,7 @@ proute_sr_vm_host(const char *method, const char *vm_ref, const char *sr_ref)
 	}
 	if (sr_ref && db_get(DMC_SR, sr_ref))
 		srs[n++] = sr_ref;
-	const char *host = NULL;
-	if (n && !proute_sr_sees(prole_host_ref(), srs, n)) {
-		size_t nh;
-		struct db_row **hosts = db_list(DMC_host, &nh);
-		for (size_t i = 0; i < nh && !host; i++) {
-			const struct db_row *m = db_get(
-			    DMC_host_metrics, hosts[i]->f[DMF_host_metrics].s);
-			if ((!m || m->f[DMF_host_metrics_live].b) &&
-			    proute_sr_sees(hosts[i]->ref, srs, n))
-				host = hosts[i]->ref;
-		}
-		free(hosts);
-	}
+	const char *host = proute_sr_pick(srs, n);
 	free(srs);
 	return host;
 }
@@ -177,8 +187,17 @@ proute_sr_target(const char *method, xv *const *all, size_t nall)
 		host = proute_sr_attached(all[1]->u.s);
 	} else {
 		const struct db_row *vdi = db_get(DMC_VDI, all[1]->u.s);
-		if (vdi && !(host = proute_sr_vdi_live(vdi)))
+		const char *to = strcmp(method, "VDI.copy") == 0 && nall > 2 &&
+		                         all[2]->type == XV_STRING &&
+		                         db_get(DMC_SR, all[2]->u.s)
+		                     ? all[2]->u.s
+		                     : NULL;
+		if (vdi && to) { /* both SRs: the copy reads one, writes the other */
+			const char *srs[] = {vdi->f[DMF_VDI_SR].s, to};
+			host = proute_sr_pick(srs, 2);
+		} else if (vdi && !(host = proute_sr_vdi_live(vdi))) {
 			host = proute_sr_attached(vdi->f[DMF_VDI_SR].s);
+		}
 	}
 	char *r = host ? xstrdup(host) : NULL;
 	db_unlock();

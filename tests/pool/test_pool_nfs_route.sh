@@ -80,6 +80,15 @@ pool_xe 1 vm-uninstall uuid=$VD --force > /dev/null
 check "their disks went" "" "$(ls "$SRDIR" | grep '\.qcow2$')"
 check_rc "the master's PBD plugged again" 0 pool_xe 1 pbd-plug uuid=$P1
 
+# a copy from the shared SR into h2's local SR runs where both are attached
+L2=$(pool_xe 1 pbd-list host-uuid=$u2 params=sr-uuid --minimal | tr ',' '\n' | grep -v "$SR" | head -1)
+D2=$(pool_xe 1 vdi-create sr-uuid=$SR name-label=tocopy virtual-size=4MiB)
+K2=$(pool_xe 1 vdi-copy uuid=$D2 sr-uuid=$L2)
+check "vdi-copy from the nfs SR into h2's local SR (asked of h1)" 36 "${#K2}"
+check "the copy is in h2's SR" "$L2" "$(pool_xe 1 vdi-param-get uuid=$K2 param-name=sr-uuid)"
+pool_xe 1 vdi-destroy uuid=$K2
+pool_xe 1 vdi-destroy uuid=$D2
+
 # suspend on h1, resume on h2: the memory image is on the share
 pool_xe 1 pool-param-set uuid=$(pool_xe 1 pool-list --minimal) suspend-image-SR=$SR
 VM=$(pool_xe 1 vm-install template="Other install media" new-name-label=mover)
