@@ -81,8 +81,7 @@ void sr_set_live_cbt(int (*fn)(const char *uuid, const char *id, bool on, char *
  * set_on_boot and mirror. Read lock held. */
 struct api_err *sr_cbt_check_op(const struct db_row *vdi, const char *op);
 
-/* Registers VDI.enable_cbt, disable_cbt, list_changed_blocks, data_destroy
- * and VDI.set_on_boot. */
+/* Registers VDI.enable_cbt, disable_cbt, list_changed_blocks, data_destroy. */
 void sr_cbt_register(void);
 
 #endif

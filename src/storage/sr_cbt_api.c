@@ -422,34 +422,9 @@ sr_cbt_check_op(const struct db_row *vdi, const char *op)
 	return NULL;
 }
 
-/* VDI.set_on_boot(self, value): reset (the disk comes back as it was at
- * each boot) or persist; never on a VDI with CBT (xapi). */
-static struct api_err *
-cbt_set_on_boot(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
-{
-	const char *ref = args[0]->u.s, *value = args[1]->u.s;
-	(void)ctx;
-	(void)nargs;
-	(void)result;
-	if (strcmp(value, "reset") != 0 && strcmp(value, "persist") != 0)
-		return api_error(XE_INVALID_VALUE, "value", value, NULL);
-	struct db_txn *t = db_txn_begin();
-	struct db_row *v = db_txn_edit(t, DMC_VDI, ref);
-	struct api_err *err =
-	    v ? sr_cbt_check_op(v, "set_on_boot")
-	      : api_error(XE_HANDLE_INVALID, "VDI", ref, NULL);
-	if (err) {
-		db_txn_abort(t);
-		return err;
-	}
-	db_txn_set(t, v, DMF_VDI_on_boot, (union dm_val){.s = xstrdup(value)});
-	return api_commit(t);
-}
-
 void
 sr_cbt_register(void)
 {
-	api_register("VDI.set_on_boot", cbt_set_on_boot, 0);
 	api_register("VDI.enable_cbt", cbt_enable, 0);
 	api_register("VDI.disable_cbt", cbt_disable, 0);
 	api_register("VDI.list_changed_blocks", cbt_list, API_READONLY);
