@@ -13,6 +13,7 @@
  *     why not).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "util/xalloc.h"
 #include "vm/host_ops.h"
 #include "vm/vm_int.h"
+
+#define HOST_EVAC_BATCH 10 /* xapi's evacuation_batch_size */
 
 struct dm_coll *
 host_allowed_ops(bool enabled)
@@ -436,39 +439,93 @@ host_assert_can_evacuate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv 
 	return err;
 }
 
+/* One VM of an evacuation, migrated by a thread of its batch. */
+struct host_evac {
+	struct api_ctx ctx; /* a copy of the caller's identity, no task */
+	const char *vm, *target, *network;
+	struct api_err *err;
+};
+
+static void *
+host_evac_one(void *arg)
+{
+	struct host_evac *e = arg;
+	xv *params = xv_array(), *res = NULL, *opts = xv_struct();
+
+	xv_push(params, xv_str(e->ctx.session ? e->ctx.session : ""));
+	xv_push(params, xv_str(e->vm));
+	xv_push(params, xv_str(e->target));
+	xv_set(opts, "live", xv_str("true"));
+	if (e->network)
+		xv_set(opts, "network", xv_str(e->network));
+	xv_push(params, opts);
+	log_info("host", "evacuate: VM %s to host %s", e->vm, e->target);
+	e->err = api_call(&e->ctx, "VM.pool_migrate", params, &res);
+	xv_free(params);
+	xv_free(res);
+	return NULL;
+}
+
 /* host.evacuate(host, network, evacuate_batch_size): moves every resident
- * VM with VM.pool_migrate, one after another; a VM that cannot move fails
- * the whole call before anything moves. */
+ * VM as the plan says (the first reason a VM cannot move fails it before
+ * anything moves), as xapi does: in batches of evacuate_batch_size VMs
+ * (0: xapi's default, 10) migrating at once, each batch waited for; the
+ * first failure stops the evacuation after its batch. */
 static struct api_err *
 host_evacuate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	struct api_err *err = NULL;
 	size_t n;
-	(void)nargs;
 	(void)result;
 	if (!host_exists(args[0]->u.s))
 		return api_error(XE_HANDLE_INVALID, "host", args[0]->u.s, NULL);
+	int64_t batch = nargs > 2 && args[2]->type == XV_INT ? args[2]->u.i : 0;
+	if (batch <= 0)
+		batch = HOST_EVAC_BATCH;
+	const char *net =
+	    args[1]->type == XV_STRING && strcmp(args[1]->u.s, DM_NULL_REF) != 0
+	        ? args[1]->u.s
+	        : NULL;
 	struct host_plan *p = host_plan(args[0]->u.s, &n);
 	for (size_t i = 0; i < n && !err; i++)
 		if (p[i].err) {
 			err = p[i].err;
 			p[i].err = NULL;
 		}
-	for (size_t i = 0; i < n && !err; i++) {
-		xv *params = xv_array(), *res = NULL;
-		xv_push(params, xv_str(ctx->session ? ctx->session : ""));
-		xv_push(params, xv_str(p[i].vm));
-		xv_push(params, xv_str(p[i].target));
-		xv *opts = xv_struct();
-		xv_set(opts, "live", xv_str("true"));
-		if (args[1]->type == XV_STRING && strcmp(args[1]->u.s, DM_NULL_REF) != 0)
-			xv_set(opts, "network", xv_str(args[1]->u.s));
-		xv_push(params, opts);
-		log_info("host", "evacuate: VM %s to host %s", p[i].vm, p[i].target);
-		err = api_call(ctx, "VM.pool_migrate", params, &res);
-		xv_free(params);
-		xv_free(res);
+	struct host_evac *e = xcalloc(n + 1, sizeof(*e));
+	pthread_t *th = xcalloc(n + 1, sizeof(*th));
+	for (size_t start = 0; start < n && !err; start += (size_t)batch) {
+		size_t end =
+		    start + (size_t)batch < n ? start + (size_t)batch : n;
+		for (size_t i = start; i < end; i++) {
+			/* its own copy: the dispatcher replaces its strings */
+			e[i].ctx = (struct api_ctx){
+			    .session =
+			        ctx->session ? xstrdup(ctx->session) : NULL,
+			    .user = ctx->user ? xstrdup(ctx->user) : NULL,
+			    .origin = ctx->origin ? xstrdup(ctx->origin) : NULL,
+			    .local = ctx->local};
+			e[i].vm = p[i].vm;
+			e[i].target = p[i].target;
+			e[i].network = net;
+			if (pthread_create(&th[i], NULL, host_evac_one,
+			                   &e[i]) != 0) {
+				host_evac_one(&e[i]); /* no thread: in turn */
+				th[i] = 0;
+			}
+		}
+		for (size_t i = start; i < end; i++) {
+			if (th[i])
+				pthread_join(th[i], NULL);
+			if (e[i].err && !err)
+				err = e[i].err;
+			else
+				api_err_free(e[i].err);
+			api_ctx_clear(&e[i].ctx);
+		}
 	}
+	free(th);
+	free(e);
 	host_plan_free(p, n);
 	return err;
 }
