@@ -90,6 +90,9 @@ bool pool_gate(struct api_ctx *ctx, const char *method, const xv *params,
  * on our Unix socket (the master then treats it as root's). */
 int pool_cli_relay(const char *body, size_t len, bool local);
 
+/* xapid's TLS port on every pool member (443 unless configured). */
+int pool_tls_port(void);
+
 /* Relays bytes between two sockets until one side closes. */
 void pool_pump(int a, int b);
 

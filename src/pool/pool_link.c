@@ -28,6 +28,12 @@ plink_port(void)
 	return plink_tls_port;
 }
 
+int
+pool_tls_port(void)
+{
+	return plink_tls_port;
+}
+
 void
 plink_set_port(int port)
 {

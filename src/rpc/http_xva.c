@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/pool.h"
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "rpc/http_int.h"
@@ -105,6 +106,59 @@ hx_export_direct(struct xva_export *x, struct http_raw *w, const char *task)
 	return http_raw_close(w);
 }
 
+/* Appends s to b, %-encoded as a query component. */
+static void
+hx_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-_.~:", ch))
+			buf_addc(b, (char)ch);
+		else
+			buf_addf(b, "%%%02X", ch);
+	}
+}
+
+static enum MHD_Result
+hx_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+             const char *value)
+{
+	struct buf *b = cls;
+	(void)kind;
+	if (b->data[b->len - 1] != '?')
+		buf_addc(b, '&');
+	hx_escape(b, key);
+	if (value) {
+		buf_addc(b, '=');
+		hx_escape(b, value);
+	}
+	return MHD_YES;
+}
+
+/* 302 to the same request on the host at address, over HTTPS as xapi. */
+static enum MHD_Result
+hx_redirect(struct MHD_Connection *c, const char *address, const char *path)
+{
+	struct buf u = BUF_INIT;
+	bool v6 = strchr(address, ':') != NULL;
+	buf_addf(&u, "https://%s%s%s", v6 ? "[" : "", address, v6 ? "]" : "");
+	if (pool_tls_port() != 443)
+		buf_addf(&u, ":%d", pool_tls_port());
+	buf_addf(&u, "%s?", path);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, hx_query_arg, &u);
+	if (u.data[u.len - 1] == '?')
+		u.data[--u.len] = '\0';
+	log_info("http", "export redirected to %s", u.data);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Location", u.data);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_FOUND, r);
+	MHD_destroy_response(r);
+	buf_free(&u);
+	return ret;
+}
+
 /* The VM of an export: ref= or uuid= (export.ml vm_from_request). */
 static char *
 hx_vm(struct MHD_Connection *c)
@@ -128,6 +182,14 @@ http_xva_export(struct MHD_Connection *c, bool local, bool metadata)
 		const char *id =
 		    hx_arg(c, "ref") ? hx_arg(c, "ref") : hx_arg(c, "uuid");
 		err = api_error(XE_HANDLE_INVALID, "VM", id ? id : "", NULL);
+	}
+	/* a host that sees the VM's disks serves it (export.ml: 302) */
+	char *there = err || metadata ? NULL : xva_export_elsewhere(vm);
+	if (there) {
+		enum MHD_Result ret = hx_redirect(c, there, "/export");
+		free(there);
+		free(vm);
+		return ret;
 	}
 	struct xva_export *x = NULL;
 	struct xva_export_req rq = {

@@ -75,6 +75,11 @@ int xva_export_next(struct xva_export *x, struct xva_piece *p);
  * CLIENT_ERROR if it was not read to its end; NULL when it was. */
 struct api_err *xva_export_error(const struct xva_export *x);
 void xva_export_free(struct xva_export *x);
+/* Where GET /export of VM vm_ref is to be served (xapi export.ml): NULL
+ * when this host has a plugged PBD of every SR of the VM's disks (or no
+ * other host has), else the address of an enabled host that has
+ * (malloc'd): the request is redirected there. Takes the read lock. */
+char *xva_export_elsewhere(const char *vm_ref);
 /* "true"/"gzip" -> gzip, "zstd" -> zstd, anything else -> none (export.ml). */
 enum xva_comp xva_comp_parse(const char *s);
 
