@@ -6,7 +6,10 @@
  * pool_raft.c   dqlite's connect function and the /raft relay.
  * pool_follow.c the replica: master side of pool.db_follow, slave follower.
  * pool_write.c  slave writes: the store's forward hook, pool.db_apply.
- * pool_role.c   node start, role settling, leadership watcher, the gate.
+ * pool_role.c   node start, role settling, leadership watcher.
+ * pool_member.c Raft membership changes on the master (add, roles, remove).
+ * pool_gate.c   the gate of API calls on a slave, the /cli relay,
+ *               session.slave_login, host.is_in_emergency_mode.
  * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
  * pool_route.c  calls forwarded by the master to the host they concern.
  */
@@ -140,6 +143,11 @@ int prole_set_secret(const char *secret, char **err);
 void prole_set_alone(bool alone);
 /* Makes this host a slave of the master at address (after a join). */
 void prole_become_slave(const char *address);
+
+/* ---- pool_gate.c ---- */
+
+/* Registers session.slave_login and host.is_in_emergency_mode. */
+void pgate_register(void);
 
 /* ---- pool_route.c ---- */
 
