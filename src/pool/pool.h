@@ -66,12 +66,17 @@ void pool_stop(void);
 
 /* Whether this host is the master (or a lone host). */
 bool pool_is_master(void);
+/* Whether this host is a slave in emergency mode (its master has not
+ * answered for the master connection timeout). */
+bool pool_emergency(void);
 /* True once the role is settled and the store usable. */
 bool pool_ready(void);
 /* The master's management address (malloc'd; "" when unknown). */
 char *pool_master_address(void);
 /* The pool secret (valid for the process lifetime). */
 const char *pool_secret(void);
+/* Whether id is the id of this host's Raft cluster (POST /raft). */
+bool pool_cluster_ok(const char *id);
 /* Whether s is the pool secret (constant time). */
 bool pool_secret_ok(const char *s);
 

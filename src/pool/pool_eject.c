@@ -108,12 +108,39 @@ peject_reexec(void *arg)
 	char *p = xasprintf("%s/pool-secret", prole_config()->state_dir);
 	unlink(p);
 	free(p);
+	p = xasprintf("%s/pool-cluster", prole_config()->state_dir);
+	unlink(p);
+	free(p);
 	log_info("pool", "ejected: restarting as a pool of my own");
 	if (peject_argv)
 		execv("/proc/self/exe", peject_argv);
 	log_err("pool", "eject: cannot restart xapid");
 	_exit(1);
 	return NULL;
+}
+
+static void *
+peject_restart_main(void *arg)
+{
+	(void)arg;
+	sleep(1);
+	if (peject_argv)
+		execv("/proc/self/exe", peject_argv);
+	log_err("pool", "cannot restart xapid");
+	_exit(1);
+	return NULL;
+}
+
+void
+peject_restart_later(void)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, peject_restart_main, NULL) != 0)
+		peject_restart_main(NULL);
+	pthread_attr_destroy(&attr);
 }
 
 /* pool.eject_self(secret): run on the ejected host, asked by the master. */

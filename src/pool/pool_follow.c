@@ -240,6 +240,15 @@ pfollow_apply(const char *text)
 	return 0;
 }
 
+uint64_t
+pfollow_generation(void)
+{
+	pthread_mutex_lock(&pf.lock);
+	uint64_t g = pf.epoch[0] ? pf.gen : 0;
+	pthread_mutex_unlock(&pf.lock);
+	return g;
+}
+
 bool
 pfollow_lost(double after_s)
 {

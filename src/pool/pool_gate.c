@@ -23,6 +23,7 @@ static const char *const pgate_here[] = {
     "host.is_in_emergency_mode",
     "pool.emergency_transition_to_master",
     "pool.emergency_reset_master",
+    "pool.leader",
     "system.listMethods",
 };
 
@@ -39,16 +40,25 @@ pool_gate(struct api_ctx *ctx, const char *method, const xv *params,
 	for (size_t i = 0; i < sizeof(pgate_here) / sizeof(pgate_here[0]); i++)
 		if (strcmp(name, pgate_here[i]) == 0)
 			return false;
+	bool mine = false, internal = false;
 	if (params && params->type == XV_ARRAY && params->u.a.n &&
 	    params->u.a.items[0]->type == XV_STRING) {
-		/* sessions made here (slave_login) stay here */
 		db_rdlock();
-		bool mine =
-		    db_get(DMC_session, params->u.a.items[0]->u.s) != NULL;
+		struct db_row *s =
+		    db_get(DMC_session, params->u.a.items[0]->u.s);
+		mine = s != NULL;
+		internal = s && s->f[DMF_session_pool].b;
 		db_unlock();
-		if (mine)
-			return false;
 	}
+	/* emergency mode: xapi refuses every other call with the error it
+	 * stashed (the pool's own internal sessions go on) */
+	if (!internal && pemerg_active()) {
+		*err = api_error(XE_HOST_STILL_BOOTING, NULL);
+		return true;
+	}
+	/* sessions made here (slave_login) stay here */
+	if (mine)
+		return false;
 	m = pool_master_address();
 	if (ctx->local && *m) {
 		*err = plink_call(m, method, params, true, POOL_CALL_TIMEOUT_MS,
@@ -126,9 +136,9 @@ pgate_slave_login(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	return NULL;
 }
 
-/* host.is_in_emergency_mode: a slave whose master has not answered for a
- * few seconds (it is gone and the rest cannot elect one, as in a two-host
- * pool whose master died, or this host is cut off). */
+/* host.is_in_emergency_mode: a slave whose master has not answered for
+ * PEMERG_AFTER_S (it is gone and the rest cannot elect one, as in a
+ * two-host pool whose master died, or this host is cut off). */
 static struct api_err *
 pgate_emergency(struct api_ctx *ctx, xv *const *args, size_t nargs,
                 xv **result)
@@ -136,9 +146,10 @@ pgate_emergency(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	(void)ctx;
 	(void)args;
 	(void)nargs;
-	*result = xv_bool(pool_ready() && !pool_is_master() && pfollow_lost(3.0));
+	*result = xv_bool(pemerg_active());
 	return NULL;
 }
+
 void
 pgate_register(void)
 {

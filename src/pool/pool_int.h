@@ -12,6 +12,8 @@
  *               session.slave_login, host.is_in_emergency_mode.
  * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
  * pool_route.c  calls forwarded by the master to the host they concern.
+ * pool_emerg.c  emergency mode, transition, reset, recover_slaves, and a
+ *               superseded master joining the new one.
  */
 #ifndef XAPID_POOL_POOL_INT_H
 #define XAPID_POOL_POOL_INT_H
@@ -26,6 +28,8 @@
  * as a caller on your Unix socket" (honoured only with the secret). */
 #define POOL_SECRET_HEADER "X-Xapid-Pool-Secret"
 #define POOL_LOCAL_HEADER "X-Xapid-Local"
+/* The sender's Raft cluster, on POST /raft. */
+#define POOL_CLUSTER_HEADER "X-Xapid-Cluster"
 
 /* Bounds of internal calls. */
 #define POOL_CALL_TIMEOUT_MS (600 * 1000)
@@ -84,6 +88,8 @@ int pfollow_apply_text(const char *text);
 /* Whether the master followed has not answered for after_s seconds (or
  * none is known): a slave's emergency mode. */
 bool pfollow_lost(double after_s);
+/* The master's generation the replica has reached (0: none). */
+uint64_t pfollow_generation(void);
 /* This master's epoch (a new one at each promotion). */
 const char *pfollow_epoch(void);
 void pfollow_new_epoch(void);
@@ -135,6 +141,14 @@ int prole_restart_node(uint64_t id, bool bootstrap, char **err);
 struct persist *prole_persist(void);
 /* Stops the node and wipes its data (leaving the pool for good). */
 void prole_leave(void);
+/* The id of the Raft cluster this host's node belongs to (STATE/pool-
+ * cluster): Raft links between nodes of different clusters are refused,
+ * so that the nodes a cluster left behind (an emergency transition) can
+ * never reach its nodes. Set (and written) when joining, new for a new
+ * cluster. */
+const char *prole_cluster(void);
+int prole_set_cluster(const char *id, char **err);
+int prole_new_cluster(char **err);
 /* Sets the pool secret (joining a pool) and writes it to the state dir. */
 int prole_set_secret(const char *secret, char **err);
 /* Joining (false): this host is no longer the master of its own pool and
@@ -143,11 +157,45 @@ int prole_set_secret(const char *secret, char **err);
 void prole_set_alone(bool alone);
 /* Makes this host a slave of the master at address (after a join). */
 void prole_become_slave(const char *address);
+/* Records host_ref's liveness in its metrics. */
+void prole_mark_live(const char *host_ref, bool live);
+/* The emergency transition: the replica is written to STATE/emergency-
+ * master.json, the node stopped and its data moved to DB_DIR.pre-emergency,
+ * and xapid restarts: a one-node cluster takes the rows and this host is
+ * the master, every other host marked down. 0 (the restart follows), or
+ * -1 with *err. */
+int prole_take_over(char **err);
+/* Holds off the leadership watcher and node restarts (recursive). */
+void prole_change_lock(void);
+void prole_change_unlock(void);
 
 /* ---- pool_gate.c ---- */
 
 /* Registers session.slave_login and host.is_in_emergency_mode. */
 void pgate_register(void);
+
+/* ---- pool_emerg.c ---- */
+
+/* A slave is in emergency mode once its master has not answered for this
+ * long (s): xapi's master connection timeout (master_connection_default_
+ * timeout). */
+#define PEMERG_AFTER_S 10.0
+
+/* Whether this host is a slave in emergency mode. */
+bool pemerg_active(void);
+/* Asks the other hosts (those of our node's configuration and of the
+ * database) whether one is a master whose configuration leaves our node
+ * out: returns its address (malloc'd), or NULL. */
+char *pemerg_superseded(void);
+/* Leaves our cluster and joins the master at ip again as a slave: a new
+ * empty node that the master adds, our replica following it. 0, or -1
+ * with *err (NULL on entry). */
+int pemerg_rejoin(const char *ip, char **err);
+/* Takes the cluster id of the master at ip (joining it). 0, or -1 with
+ * *err. */
+int pemerg_adopt_cluster(const char *ip, char **err);
+/* Registers the emergency calls; starts the master's supersession check. */
+void pemerg_register(void);
 
 /* ---- pool_route.c ---- */
 
@@ -177,5 +225,7 @@ void pjoin_rebalance(void);
 /* Registers pool.eject, eject_self, host.destroy and
  * pool.designate_new_master. */
 void peject_register(void);
+/* Restarts xapid (the same argv) a second later, from another thread. */
+void peject_restart_later(void);
 
 #endif

@@ -372,16 +372,21 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	char *records = pjoin_records(prole_host_ref());
 	db_unlock();
 	char *old_secret = xstrdup(pool_secret());
+	char *old_cluster = xstrdup(prole_cluster());
 	/* the new node first (it leads nothing), then no longer master: the
-	 * leadership watcher must not see our old node lead a pool we left */
+	 * leadership watcher must not see our old node lead a pool we left;
+	 * the node is of the master's cluster */
 	if (prole_set_secret(secret->u.s, &err) < 0 ||
+	    pemerg_adopt_cluster(master, &err) < 0 ||
 	    prole_restart_node(0, false, &err) < 0 ||
 	    (prole_set_alone(false), 0)) {
 		e = api_internal("%s", err);
 		free(err);
 		free(records);
 		prole_set_secret(old_secret, &err);
+		prole_set_cluster(old_cluster, &err);
 		free(old_secret);
+		free(old_cluster);
 		pjoin_undo();
 		goto out;
 	}
@@ -399,11 +404,14 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	if (e) {
 		log_warn("pool", "the master refused us: %s", e->code);
 		prole_set_secret(old_secret, &err);
+		prole_set_cluster(old_cluster, &err);
 		free(old_secret);
+		free(old_cluster);
 		pjoin_undo();
 		goto out;
 	}
 	free(old_secret);
+	free(old_cluster);
 	/* the leadership watcher makes us the slave of the leader (or, if
 	 * the leadership came to us, the master) */
 	int w = 0;

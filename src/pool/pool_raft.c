@@ -43,9 +43,13 @@ praft_connect(void *arg, const char *address, int *fd)
 		         address ? address : "");
 		return 1;
 	}
-	if (plink_request(&c, address, "POST", "/raft",
-	                  "Connection: Upgrade\r\nUpgrade: dqlite\r\n", NULL, 0,
-	                  &err) < 0) {
+	char *extra = xasprintf("Connection: Upgrade\r\nUpgrade: dqlite\r\n"
+	                        "%s: %s\r\n",
+	                        POOL_CLUSTER_HEADER, prole_cluster());
+	int rq =
+	    plink_request(&c, address, "POST", "/raft", extra, NULL, 0, &err);
+	free(extra);
+	if (rq < 0) {
 		log_debug("pool", "raft: %s: %s", address, err);
 		free(err);
 		return 1;

@@ -163,6 +163,9 @@ int cli_cmd_pool_eject(struct cli_ctx *ctx);
 int cli_cmd_pool_designate(struct cli_ctx *ctx);
 int cli_cmd_host_forget(struct cli_ctx *ctx);
 int cli_cmd_host_emergency(struct cli_ctx *ctx);
+int cli_cmd_pool_emergency_master(struct cli_ctx *ctx);
+int cli_cmd_pool_emergency_reset(struct cli_ctx *ctx);
+int cli_cmd_pool_recover_slaves(struct cli_ctx *ctx);
 
 /* Command tables of the command modules (cli_cmds_power.c,
  * cli_cmds_dev.c), added after the explicit commands above. */

@@ -1,8 +1,11 @@
 /* cli_cmds_pool2: pool membership commands (cli_operations.ml pool_join,
- * pool_eject, pool_designate_new_master, host_forget). */
+ * pool_eject, pool_designate_new_master, host_forget, the emergency
+ * commands). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/store.h"
+#include "pool/pool.h"
 #include "rpc/cli_cmd.h"
 #include "util/xalloc.h"
 
@@ -159,6 +162,67 @@ cli_cmd_host_emergency(struct cli_ctx *ctx)
 		return -1;
 	cli_out_line(ctx->out,
 	             r && r->type == XV_BOOL && r->u.b ? "true" : "false");
+	xv_free(r);
+	return 0;
+}
+
+/* xapi prints these (its agent restarts after Constants.fuse_time; ours
+ * has changed role when the call returns) */
+int
+cli_cmd_pool_emergency_master(struct cli_ctx *ctx)
+{
+	bool force = false;
+
+	if (cli_param_bool(ctx, "force", false, &force) < 0)
+		return -1;
+	if (pool_is_master() && !force) {
+		cli_out_line(ctx->out, "Host agent is already master. Use "
+		                       "'--force' to execute the operation "
+		                       "anyway.");
+		return 0;
+	}
+	if (cli_call(ctx, "pool.emergency_transition_to_master", NULL, NULL) <
+	    0)
+		return -1;
+	cli_out_line(ctx->out, "Host agent will restart and transition to "
+	                       "master in " CLI_FUSE_TIME " seconds...");
+	return 0;
+}
+
+int
+cli_cmd_pool_emergency_reset(struct cli_ctx *ctx)
+{
+	const char *m = cli_param(ctx, "master-address");
+
+	if (cli_call(ctx, "pool.emergency_reset_master", NULL, xv_str(m),
+	             NULL) < 0)
+		return -1;
+	char *line = xasprintf("Host agent will restart and become slave of "
+	                       "%s in " CLI_FUSE_TIME " seconds...",
+	                       m);
+	cli_out_line(ctx->out, line);
+	free(line);
+	return 0;
+}
+
+int
+cli_cmd_pool_recover_slaves(struct cli_ctx *ctx)
+{
+	xv *r = NULL;
+
+	if (cli_call(ctx, "pool.recover_slaves", &r, NULL) < 0)
+		return -1;
+	for (size_t i = 0; r && r->type == XV_ARRAY && i < r->u.a.n; i++) {
+		const xv *ref = r->u.a.items[i];
+		if (ref->type != XV_STRING)
+			continue;
+		db_rdlock();
+		struct db_row *h = db_get(DMC_host, ref->u.s);
+		char *uuid = xstrdup(h ? h->f[DMF_host_uuid].s : ref->u.s);
+		db_unlock();
+		cli_out_line(ctx->out, uuid);
+		free(uuid);
+	}
 	xv_free(r);
 	return 0;
 }

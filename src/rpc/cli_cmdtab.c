@@ -84,6 +84,18 @@ static const struct cli_cmd cli_explicit[] = {
 	{"host-is-in-emergency-mode", NULL, NULL,
 	 "Query the target host to discover if it is in emergency mode.",
 	 cli_cmd_host_emergency, 0, NULL},
+	{"pool-emergency-reset-master", L("master-address"), NULL,
+	 "Instruct slave to reset master address.",
+	 cli_cmd_pool_emergency_reset, 0, NULL},
+	{"pool-emergency-transition-to-master", NULL, L("force"),
+	 "Instruct slave to become pool master. The operation will be ignored "
+	 "if this host is already master; the optional parameter '--force' "
+	 "will force the operation.",
+	 cli_cmd_pool_emergency_master, 0, NULL},
+	{"pool-recover-slaves", NULL, NULL,
+	 "Instruct master to try and reset master-address of all slaves "
+	 "currently running in emergency mode.",
+	 cli_cmd_pool_recover_slaves, 0, NULL},
 	{"pool-restore-database", L("file-name"), L("dry-run"),
 	 "Restore a dump of the pool database to the server.",
 	 cli_cmd_pool_restore_db, CLI_CMD_FD, NULL},

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pool/pool.h"
 #include "rpc/cli_cmd.h"
 #include "rpc/cli_conn.h"
 #include "util/buf.h"
@@ -130,6 +131,20 @@ cli_logout(struct cli_ctx *ctx)
 	xv_free(params);
 }
 
+bool
+cli_server_runs_here(const char *name)
+{
+	static const char *const here[] = {
+	    "host-is-in-emergency-mode",
+	    "pool-emergency-transition-to-master",
+	    "pool-emergency-reset-master",
+	};
+	for (size_t i = 0; i < sizeof(here) / sizeof(here[0]); i++)
+		if (strcmp(name, here[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Looks the command up, checks its required parameters, logs in, runs it
  * and logs out. Returns 0 or -1 (failure recorded in ctx). */
 static int
@@ -151,6 +166,11 @@ cli_dispatch(struct cli_ctx *ctx, const char *origin)
 			return cli_fail_kind(ctx, CLI_E_PARAM, cmd->reqd[i]);
 	cli_log_command(a, origin);
 	ctx->cmd = cmd;
+	/* a slave in emergency mode: xapi refuses all but the emergency
+	 * commands (their local sessions) with its stashed error */
+	if (pool_emergency() && !cli_server_runs_here(a->cmd))
+		return cli_fail_api(ctx,
+		                    api_error(XE_HOST_STILL_BOOTING, NULL));
 	if (a->session) {
 		/* A forwarded command runs in the forwarder's session, which
 		 * it keeps; reads do not go through the dispatcher, so check

@@ -20,4 +20,9 @@
 void cli_server_run(int fd, const char *body, size_t len, bool local,
 		    const char *origin);
 
+/* Whether command name runs on a slave itself rather than on the master
+ * (xapi's Neverforward commands that ask about or act on this host, and
+ * must work when the master is gone). */
+bool cli_server_runs_here(const char *name);
+
 #endif

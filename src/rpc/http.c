@@ -219,7 +219,7 @@ http_cli_here(const char *body, size_t len)
 {
 	struct cli_args a;
 	bool here = cli_args_parse(&a, body, len) == 0 && a.cmd &&
-		    strcmp(a.cmd, "host-is-in-emergency-mode") == 0;
+	            cli_server_runs_here(a.cmd);
 	cli_args_free(&a);
 	return here;
 }
@@ -231,7 +231,10 @@ http_cli_main(void *p)
 	struct http_upgrade *u = a[0];
 	struct MHD_UpgradeResponseHandle *urh = a[1];
 	MHD_socket sock = (MHD_socket)(intptr_t)a[2];
-	if (pool_ready() && !pool_is_master() && !http_cli_here(u->body, u->len)) {
+	/* in emergency mode the command runs here and is refused as xapi
+	 * refuses it (HOST_STILL_BOOTING) */
+	if (pool_ready() && !pool_is_master() && !pool_emergency() &&
+	    !http_cli_here(u->body, u->len)) {
 		/* a slave: the master runs the command */
 		int fd = pool_cli_relay(u->body, u->len, u->local);
 		if (fd >= 0) {

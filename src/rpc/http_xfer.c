@@ -163,6 +163,14 @@ http_raft(struct MHD_Connection *c)
 {
 	if (!http_pool_internal(c))
 		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
+	/* a node of another cluster (one an emergency transition left
+	 * behind) must not reach ours */
+	if (!pool_cluster_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                                 "X-Xapid-Cluster"))) {
+		log_warn("pool", "a Raft link from a node of another cluster "
+		                 "was refused");
+		return http_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
+	}
 	struct MHD_Response *r =
 	    MHD_create_response_for_upgrade(http_raft_upgraded, NULL);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "dqlite");
