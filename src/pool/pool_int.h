@@ -12,6 +12,8 @@
  *               session.slave_login, host.is_in_emergency_mode.
  * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
  * pool_route.c  calls forwarded by the master to the host they concern.
+ * pool_ident.c  the pool secret and the cluster id in the state dir.
+ * pool_takeover.c  the files of an emergency transition.
  * pool_emerg.c  emergency mode, transition, reset, recover_slaves, and a
  *               superseded master joining the new one.
  */
@@ -149,6 +151,10 @@ void prole_leave(void);
 const char *prole_cluster(void);
 int prole_set_cluster(const char *id, char **err);
 int prole_new_cluster(char **err);
+/* Reads the pool secret from the state dir, or makes a new one; reads the
+ * cluster id, or makes one (pool_ident.c). 0 or -1 with *err. */
+int prole_load_secret(char **err);
+int prole_load_cluster(char **err);
 /* Sets the pool secret (joining a pool) and writes it to the state dir. */
 int prole_set_secret(const char *secret, char **err);
 /* Joining (false): this host is no longer the master of its own pool and
@@ -196,6 +202,19 @@ int pemerg_rejoin(const char *ip, char **err);
 int pemerg_adopt_cluster(const char *ip, char **err);
 /* Registers the emergency calls; starts the master's supersession check. */
 void pemerg_register(void);
+
+/* ---- pool_takeover.c ---- */
+
+/* Moves the node's data directory to DB_DIR.pre-emergency. 0 or -1. */
+int ptake_set_aside(char **err);
+/* Writes the replica's persistent rows to STATE/emergency-master.json. */
+int ptake_write(char **err);
+/* At start-up: the fresh node p takes the rows of that file (removed
+ * then). 1 when it did, 0 when there is none, -1 with *err. */
+int ptake_import(struct persist *p, char **err);
+/* After such a start: the pool names this host master, the others are
+ * marked down. */
+void ptake_after(void);
 
 /* ---- pool_route.c ---- */
 

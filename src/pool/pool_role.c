@@ -27,8 +27,6 @@ static struct {
 	pthread_mutex_t lock;
 	struct pool_config cfg; /* strings owned */
 	struct persist *persist;
-	char secret[130];
-	char cluster[80]; /* the Raft cluster this host's node belongs to */
 	bool master, ready, stop, watching;
 	bool took_over;    /* started after an emergency transition */
 	char *master_addr; /* IP of the master; ours when master */
@@ -74,24 +72,6 @@ prole_node_id(void)
 	return id;
 }
 
-const char *
-pool_secret(void)
-{
-	return pr.secret;
-}
-
-bool
-pool_secret_ok(const char *s)
-{
-	size_t n = strlen(pr.secret);
-	unsigned char d = 0;
-	if (!s || strlen(s) != n || n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		d |= (unsigned char)(s[i] ^ pr.secret[i]);
-	return d == 0;
-}
-
 bool
 pool_is_master(void)
 {
@@ -124,145 +104,6 @@ pool_master_address(void)
 {
 	char *m = prole_master();
 	return m ? m : xstrdup("");
-}
-
-/* ---- secret ---- */
-
-static char *
-prole_secret_path(void)
-{
-	return xasprintf("%s/pool-secret", pr.cfg.state_dir);
-}
-
-int
-prole_set_secret(const char *secret, char **err)
-{
-	char *path = prole_secret_path(), *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = -1;
-
-	if (fd >= 0 &&
-	    write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret) &&
-	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0) {
-		snprintf(pr.secret, sizeof(pr.secret), "%s", secret);
-		rc = 0;
-	} else {
-		*err = xasprintf("writing %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-static int
-prole_load_secret(char **err)
-{
-	char *path = prole_secret_path();
-	FILE *f = fopen(path, "re");
-	char line[128] = "";
-
-	free(path);
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-	}
-	if (strlen(line) >= 32) {
-		snprintf(pr.secret, sizeof(pr.secret), "%s", line);
-		return 0;
-	}
-	unsigned char rnd[32];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
-		if (fd >= 0)
-			close(fd);
-		*err = xstrdup("cannot read /dev/urandom");
-		return -1;
-	}
-	close(fd);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(line + 2 * i, 3, "%02x", rnd[i]);
-	return prole_set_secret(line, err);
-}
-
-/* ---- cluster identity ---- */
-
-static char *
-prole_cluster_path(void)
-{
-	return xasprintf("%s/pool-cluster", pr.cfg.state_dir);
-}
-
-const char *
-prole_cluster(void)
-{
-	return pr.cluster;
-}
-
-bool
-pool_cluster_ok(const char *id)
-{
-	return id && pr.cluster[0] && strcmp(id, pr.cluster) == 0;
-}
-
-int
-prole_set_cluster(const char *id, char **err)
-{
-	char *path = prole_cluster_path(), *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = -1;
-
-	if (fd >= 0 && write(fd, id, strlen(id)) == (ssize_t)strlen(id) &&
-	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0) {
-		snprintf(pr.cluster, sizeof(pr.cluster), "%s", id);
-		rc = 0;
-	} else {
-		*err = xasprintf("writing %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-int
-prole_new_cluster(char **err)
-{
-	char *u = db_new_uuid();
-	int rc = prole_set_cluster(u, err);
-	free(u);
-	return rc;
-}
-
-/* The cluster id from the state dir; a new one for a new node, and
- * "legacy" for a node made before ids existed (every member of such a
- * pool then agrees). */
-static int
-prole_load_cluster(char **err)
-{
-	char *path = prole_cluster_path();
-	FILE *f = fopen(path, "re");
-	char line[80] = "";
-	uint64_t id;
-
-	free(path);
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-	}
-	if (line[0]) {
-		snprintf(pr.cluster, sizeof(pr.cluster), "%s", line);
-		return 0;
-	}
-	if (dqnode_read_id(pr.cfg.db_dir, &id) == 0)
-		return prole_set_cluster("legacy", err);
-	return prole_new_cluster(err);
 }
 
 /* ---- the node ---- */
@@ -403,7 +244,7 @@ prole_api_leader(struct api_ctx *ctx, xv *const *args, size_t nargs,
 	 * node's configuration (prole_superseded) */
 	xv_set(st, "master", xv_bool(pool_is_master()));
 	xv_set(st, "master_address", xv_str_own(pool_master_address()));
-	xv_set(st, "cluster", xv_str(pr.cluster));
+	xv_set(st, "cluster", xv_str(prole_cluster()));
 	xv *members = xv_array();
 	uint64_t *ids = NULL;
 	char **addrs = NULL;
@@ -640,168 +481,6 @@ prole_promote(void)
 	return 0;
 }
 
-/* Moves the node's data directory aside (DIR.pre-emergency, replacing an
- * older one): the Raft log of the cluster left behind stays for the
- * administrator. */
-static int
-prole_set_aside(char **err)
-{
-	char *aside = xasprintf("%s.pre-emergency", pr.cfg.db_dir);
-	int rc = 0;
-
-	if (dqnode_wipe(aside) < 0 || (rmdir(aside) < 0 && errno != ENOENT) ||
-	    (rename(pr.cfg.db_dir, aside) < 0 && errno != ENOENT)) {
-		*err = xasprintf("moving %s aside: %s", pr.cfg.db_dir,
-		                 strerror(errno));
-		rc = -1;
-	} else {
-		log_warn("pool", "the old cluster's Raft log is kept in %s",
-		         aside);
-	}
-	free(aside);
-	return rc;
-}
-
-static char *
-prole_takeover_path(void)
-{
-	return xasprintf("%s/emergency-master.json", pr.cfg.state_dir);
-}
-
-/* Writes the replica's persistent rows to the take-over file, durably. */
-static int
-prole_write_takeover(char **err)
-{
-	json_t *doc = json_object(), *rows = json_array();
-	char *path = prole_takeover_path(), *tmp = xasprintf("%s.tmp", path);
-	int rc = -1;
-
-	db_rdlock();
-	for (int c = 0; c < DMC__COUNT; c++) {
-		if (!(dm_classes[c].flags & DMCF_PERSISTENT))
-			continue;
-		size_t n;
-		struct db_row **v = db_list(c, &n);
-		for (size_t i = 0; i < n; i++) {
-			json_t *o = json_object();
-			char *text = db_row_to_json(v[i]);
-			json_object_set_new(o, "cls",
-			                    json_string(dm_classes[c].name));
-			json_object_set_new(o, "ref", json_string(v[i]->ref));
-			json_object_set_new(o, "row", json_string(text));
-			free(text);
-			json_array_append_new(rows, o);
-		}
-		free(v);
-	}
-	db_unlock();
-	json_object_set_new(doc, "generation",
-	                    json_integer((json_int_t)pfollow_generation()));
-	json_object_set_new(doc, "rows", rows);
-	char *text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(text);
-	if (fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 &&
-	    close(fd) == 0 && rename(tmp, path) == 0) {
-		rc = 0;
-	} else {
-		*err = xasprintf("writing %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-	free(text);
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-/* At start-up, after an emergency transition: the new node (a one-node
- * cluster on the emptied directory) takes the rows the take-over file
- * holds. Returns 0 (nothing to do, or done), or -1 with *err. */
-static int
-prole_import_takeover(struct persist *p, char **err)
-{
-	char *path = prole_takeover_path();
-	json_error_t jerr;
-	json_t *doc = json_load_file(path, 0, &jerr);
-	int rc = -1;
-
-	if (!doc) {
-		if (access(path, F_OK) == 0) {
-			*err = xasprintf("%s: %s", path, jerr.text);
-			free(path);
-			return -1;
-		}
-		free(path);
-		return 0;
-	}
-	json_t *rows = json_object_get(doc, "rows");
-	size_t n = json_array_size(rows);
-	struct persist_op *ops = xcalloc(n + 1, sizeof(*ops));
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_array_get(rows, i);
-		ops[i].kind = PERSIST_PUT;
-		ops[i].cls = json_string_value(json_object_get(o, "cls"));
-		ops[i].ref = json_string_value(json_object_get(o, "ref"));
-		ops[i].data = json_string_value(json_object_get(o, "row"));
-		if (!ops[i].cls || !ops[i].ref || !ops[i].data) {
-			*err = xasprintf("%s: malformed row %zu", path, i);
-			goto out;
-		}
-	}
-	uint64_t gen =
-	    (uint64_t)json_integer_value(json_object_get(doc, "generation"));
-	if (persist_replace_all(p, ops, n, gen + 1, err) < 0)
-		goto out;
-	unlink(path);
-	log_warn("pool",
-	         "emergency transition: the pool database (%zu rows, the "
-	         "master's generation %" PRIu64 ") is this host's",
-	         n, gen);
-	pr.took_over = true;
-	rc = 0;
-out:
-	free(ops);
-	json_decref(doc);
-	free(path);
-	return rc;
-}
-
-/* After the take-over's restart: the pool record names this host, and
- * every other host is down until it is back. */
-static void
-prole_after_takeover(void)
-{
-	struct db_txn *t = db_txn_begin();
-	size_t n;
-	char *err = NULL;
-	struct db_row **pools = db_list(DMC_pool, &n);
-	if (n) {
-		struct db_row *p = db_txn_edit(t, DMC_pool, pools[0]->ref);
-		db_txn_set(t, p, DMF_pool_master,
-		           (union dm_val){.s = xstrdup(pr.host_ref)});
-	}
-	free(pools);
-	struct db_row **hosts = db_list(DMC_host, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(hosts[i]->ref, pr.host_ref) == 0)
-			continue;
-		struct db_row *m = db_txn_edit(t, DMC_host_metrics,
-		                               hosts[i]->f[DMF_host_metrics].s);
-		if (m)
-			db_txn_set(t, m, DMF_host_metrics_live,
-			           (union dm_val){.b = false});
-	}
-	free(hosts);
-	if (db_txn_commit(t, &err) < 0) {
-		log_warn("pool",
-		         "new master: cannot update the pool record: %s", err);
-		free(err);
-	}
-	log_warn("pool", "emergency transition: this host is the master");
-}
-
 int
 prole_take_over(char **err)
 {
@@ -819,7 +498,7 @@ prole_take_over(char **err)
 	 * there that takes the rows. (A node started again inside the same
 	 * process can inherit stale leader state in libraft 0.15 and crash
 	 * in its first catch-up check: hence the restart.) */
-	if (prole_write_takeover(err) < 0)
+	if (ptake_write(err) < 0)
 		goto out;
 	pfollow_set_master(NULL);
 	pthread_mutex_lock(&pr.dq_lock);
@@ -832,7 +511,7 @@ prole_take_over(char **err)
 	persist_close(old);
 	/* a new cluster: the nodes of the old one (an old master coming
 	 * back) can no longer reach ours, they learn of it (pemerg) */
-	if (prole_set_aside(err) < 0 || prole_new_cluster(err) < 0)
+	if (ptake_set_aside(err) < 0 || prole_new_cluster(err) < 0)
 		goto out;
 	log_warn("pool", "emergency transition: restarting as the master");
 	peject_restart_later();
@@ -963,8 +642,10 @@ pool_settle(struct persist *p, char **err)
 			free(sup);
 			return rc;
 		}
-		if (prole_import_takeover(p, err) < 0 || db_open(p, err) < 0)
+		int took = ptake_import(p, err);
+		if (took < 0 || db_open(p, err) < 0)
 			return -1;
+		pr.took_over = took > 0;
 		pfollow_new_epoch();
 		pthread_mutex_lock(&pr.lock);
 		pr.master = true;
@@ -1036,7 +717,7 @@ pool_start(const char *host_ref)
 	peject_register();
 	pemerg_register();
 	if (pr.took_over)
-		prole_after_takeover();
+		ptake_after();
 	proute_register();
 	pthread_mutex_lock(&pr.lock);
 	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
