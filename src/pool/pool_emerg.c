@@ -34,7 +34,7 @@
 #include "util/xalloc.h"
 
 /* How often a master looks for a master that superseded it (s). */
-#define PEMERG_CHECK_S 3
+#define PEMERG_CHECK_S 10
 /* Bound of one pool.leader question (ms). */
 #define PEMERG_PROBE_MS 3000
 
