@@ -25,7 +25,7 @@ check "the slave catches up when back" 1 "$(pool_replica 2 count network name_la
 
 pool_stop 1 KILL
 n=0
-while [ $n -lt 100 ]; do
+while [ $n -lt 600 ]; do
 	m=$(pool_local 2 host-is-in-emergency-mode 2>&1)
 	[ "$m" = true ] && break
 	sleep 0.1
