@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "db/dmval.h"
 #include "db/dqnode.h"
 #include "db/persist.h"
 #include "db/store.h"
@@ -170,6 +172,27 @@ ptake_after(void)
 			           (union dm_val){.b = false});
 	}
 	free(hosts);
+	/* xapi's alert on a host that has just become master
+	 * (Xapi_pool_transition.consider_sending_alert) */
+	struct db_row *me = db_get(DMC_host, prole_host_ref());
+	union dm_val cls;
+	if (me && dmv_scalar_parse(
+	              dm_classes[DMC_message].fields[DMF_message_cls].type,
+	              "Host", &cls) == 0) {
+		struct db_row *m = db_txn_create(t, DMC_message, NULL, NULL);
+		db_txn_set(
+		    t, m, DMF_message_name,
+		    (union dm_val){.s = xstrdup("POOL_MASTER_TRANSITION")});
+		db_txn_set(t, m, DMF_message_priority, (union dm_val){.i = 4});
+		db_txn_set(t, m, DMF_message_cls, cls);
+		db_txn_set(
+		    t, m, DMF_message_obj_uuid,
+		    (union dm_val){.s = xstrdup(me->f[DMF_host_uuid].s)});
+		db_txn_set(t, m, DMF_message_body,
+		           (union dm_val){.s = xstrdup("")});
+		db_txn_set(t, m, DMF_message_timestamp,
+		           (union dm_val){.i = (int64_t)time(NULL)});
+	}
 	if (db_txn_commit(t, &err) < 0) {
 		log_warn("pool",
 		         "new master: cannot update the pool record: %s", err);

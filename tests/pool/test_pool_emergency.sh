@@ -62,6 +62,8 @@ echo "$out" | grep -q '^[0-9a-f-]\{36\}$' && ok "the new master writes" ||
 	not_ok "the new master writes" "$out"
 check "the writes made before are there" "1 1 1" \
 	"$(for i in 1 2 3; do pool_xe 2 network-list name-label=before-$i --minimal | grep -c .; done | xargs)"
+check "the POOL_MASTER_TRANSITION alert names it" "$u2" \
+	"$(pool_xe 2 message-list name=POOL_MASTER_TRANSITION params=obj-uuid --minimal 2>&1)"
 check "the dead master shows as not live" false \
 	"$(pool_xe 2 host-param-get uuid="$u1" param-name=host-metrics-live 2>&1)"
 check "pool-recover-slaves with the slave down recovers nobody" "" \
