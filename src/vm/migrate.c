@@ -56,6 +56,8 @@
 #include "vm/vmspec.h"
 
 #define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
+#define MIG_ABANDON_S 120  /* destination: for the source to end a received VM \
+	                    */
 #define MIG_TOKEN_S 60     /* a stream token is good for this long */
 #define MIG_REPLICA_WAIT_S 30 /* destination: for its replica to show the VM   \
 	                       */
@@ -63,7 +65,8 @@
 
 /* ---- the destination ---- */
 
-/* A VM arriving here: step 1 under way (state 0), done (1) or failed (-1). */
+/* A VM arriving here: step 1 under way (state 0), done (1), failed or
+ * abandoned (-1), being ended by VM.pool_migrate_end (2). */
 struct mig_in {
 	char uuid[37];
 	int state;
@@ -239,6 +242,40 @@ mig_apply_layout(struct vm_spec *spec, const struct vm_spec *lay, char **err)
 	return 0;
 }
 
+/* After step 1 here: the source ends the arrival (VM.pool_migrate_end). A
+ * source that never does (it died, or its xapid did, after step 1) would
+ * leave the VM paused here for good: after MIG_ABANDON_S it is dropped (a
+ * late VM.pool_migrate_end then finds it did not arrive). */
+static void
+mig_watch(const char *uuid)
+{
+	struct timespec dl;
+	struct mig_in *m;
+	bool abandon = false;
+	char *msg = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += MIG_ABANDON_S;
+	pthread_mutex_lock(&mig_lock);
+	while ((m = mig_find(uuid)) && m->state == 1 &&
+	       pthread_cond_timedwait(&mig_cond, &mig_lock, &dl) == 0)
+		;
+	if ((m = mig_find(uuid)) && m->state == 1) {
+		m->state = -1;
+		abandon = true;
+	}
+	pthread_mutex_unlock(&mig_lock);
+	if (!abandon)
+		return;
+	log_warn(
+	    "migrate",
+	    "VM %s: the source never ended its migration here (%d s): dropped",
+	    uuid, MIG_ABANDON_S);
+	if (vm_cfg.backend->migrate_end(uuid, false, false, &msg) < 0)
+		log_err("migrate", "VM %s: %s", uuid, msg);
+	free(msg);
+}
+
 /* The {old VDI: new VDI} object of a storage migration as a struct, or
  * NULL. */
 static xv *
@@ -362,6 +399,8 @@ mig_serve(int sock, const char *body, size_t len)
 		m->state = rc == 0 ? 1 : -1;
 	pthread_cond_broadcast(&mig_cond);
 	pthread_mutex_unlock(&mig_lock);
+	if (rc == 0)
+		mig_watch(uuid);
 out:
 	api_err_free(e);
 	free(msg);
@@ -404,6 +443,9 @@ mig_end_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		;
 	m = mig_find(uuid);
 	state = m ? m->state : -1;
+	if (state == 1)
+		m->state = 2; /* being ended: not for mig_watch any more */
+	pthread_cond_broadcast(&mig_cond);
 	pthread_mutex_unlock(&mig_lock);
 	if (state == 1) {
 		if (vm_cfg.backend->migrate_end(uuid, args[1]->u.b, args[2]->u.b, &msg) < 0)

@@ -7,7 +7,9 @@
 # disk on the source's local SR: VM_REQUIRES_SR; a halted VM:
 # VM_BAD_POWER_STATE), a migration whose destination QEMU is killed halfway
 # (VM_MIGRATE_FAILED, the VM keeps running on the source, nothing left on
-# the destination), and host-evacuate moving the VM off the master.
+# the destination), host-evacuate moving the VM off the master, and a source
+# that dies after the memory went (the paused VM at the destination is
+# dropped after a while).
 # The guest is diskless (kernel + initramfs), so no shared SR is needed.
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -180,5 +182,24 @@ check "the VM is resident on h2" "$u2" "$(resident)"
 t=$(last_tick 1)
 wait_for 30 tick_above 2 "$t" && ok "its TICK goes on on h2" || not_ok "its TICK goes on on h2"
 has_qemu 1 && not_ok "nothing left on h1" || ok "nothing left on h1"
+
+# the source (h2) dies once the memory went: the VM paused at the
+# destination, which the source never ends, is dropped after a while
+# (migrate.c MIG_ABANDON_S, 120 s)
+pid2=$(eval echo "\$POOL_PID_2")
+( pool_xe 1 vm-migrate vm=mig1 host=h1 > "$T_DIR/late.out" 2>&1 ) &
+mjob=$!
+wait_for 120 has_qemu 1 && kill -STOP "$pid2"
+wait_for 300 grep -q "VM $VM received" "$T_DIR/h1.out" &&
+	ok "h1 got all of the VM while h2's xapid was stopped" ||
+	not_ok "h1 got all of the VM while h2's xapid was stopped"
+kill -KILL "$pid2"
+wait "$pid2" 2>/dev/null
+eval "POOL_PID_2="
+wait $mjob
+wait_for 400 sh -c "! test -f '$T_DIR/h1/vms/$VM/pid'" && ok "... h1 dropped the VM the dead source never ended" ||
+	not_ok "... h1 dropped the VM the dead source never ended"
+grep -q "VM $VM: the source never ended its migration here" "$T_DIR/h1.out" && ok "... and says why" ||
+	not_ok "... and says why"
 
 done_testing
