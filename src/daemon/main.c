@@ -222,6 +222,10 @@ main(int argc, char **argv)
 	char *host_ref = bootstrap_run(&bc, &err);
 	if (!host_ref) {
 		log_err("main", "bootstrap: %s", err ? err : "failed");
+		/* another node took the leadership while this one settled as
+		 * the master (a whole pool starting at once): settle again */
+		if (pooled && err && strstr(err, PERSIST_NOT_LEADER))
+			pool_restart("lost the pool leadership while starting");
 		return 1;
 	}
 	api_init();

@@ -61,6 +61,11 @@ void pool_start(const char *host_ref);
 /* The program's argv, for the restart after an eject. */
 void pool_set_argv(char **argv);
 
+/* The role this host settled in changed before it was up (another node
+ * took the leadership during start-up): stops the node and runs xapid again
+ * with the same arguments, to settle afresh. Logs why; does not return. */
+_Noreturn void pool_restart(const char *why);
+
 /* Stops the watcher and follower threads (shutdown). */
 void pool_stop(void);
 

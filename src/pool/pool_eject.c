@@ -132,6 +132,17 @@ peject_restart_main(void *arg)
 }
 
 void
+pool_restart(const char *why)
+{
+	log_warn("pool", "%s: restarting xapid", why);
+	pool_stop();
+	if (peject_argv)
+		execv("/proc/self/exe", peject_argv);
+	log_err("pool", "cannot restart xapid");
+	_exit(1);
+}
+
+void
 peject_restart_later(void)
 {
 	pthread_t th;

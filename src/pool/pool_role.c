@@ -600,6 +600,36 @@ prole_settle_rejoin(const char *ip, bool opened, char **err)
 	return 0;
 }
 
+/* A slave still waiting for its first copy checks who leads now: this node
+ * (it starts again, to settle as the master) or another node (it follows
+ * that one). Returns the address followed now (ip, or a new string after
+ * freeing ip). */
+static char *
+prole_settle_recheck(char *ip)
+{
+	uint64_t id = 0;
+	char *addr = NULL, *e = NULL;
+	if (prole_leader(&id, &addr, &e) < 0 || id == 0) {
+		free(e);
+		free(addr);
+		return ip;
+	}
+	if (id == prole_node_id()) {
+		free(addr);
+		pool_restart("this host leads the pool now");
+	}
+	char *now = prole_ip(addr);
+	free(addr);
+	if (strcmp(now, ip) == 0) {
+		free(now);
+		return ip;
+	}
+	log_info("pool", "leader is now %s", now);
+	prole_become_slave(now);
+	free(ip);
+	return now;
+}
+
 int
 pool_settle(struct persist *p, char **err)
 {
@@ -674,6 +704,9 @@ pool_settle(struct persist *p, char **err)
 			free(sup);
 			return rc;
 		}
+		/* the master we settled on may have lost the leadership while
+		 * it started (a whole pool starting at once) */
+		ip = prole_settle_recheck(ip);
 	}
 	free(ip);
 	pthread_mutex_lock(&pr.lock);
