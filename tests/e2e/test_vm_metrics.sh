@@ -147,7 +147,7 @@ def call(m, *p):
     return json.loads(r.read())["result"]
 s = call("session.login_with_password", "root", pw, "1", "t")
 ref = call("VM.get_by_uuid", s, vm)
-end = time.time() + 60
+end = time.time() + 240  # generous: a loaded machine boots slowly
 while time.time() < end:
     d = {x["name_label"]: x["value"] for x in call("VM.get_data_sources", s, ref)}
     n, b, l = d.get("vbd_xvda_iops_read", 0), d.get("vbd_xvda_read", 0), d.get("vbd_xvda_read_latency", 0)
