@@ -33,6 +33,8 @@ static struct {
 	bool started;
 	time_t failing_since; /* monotonic s of the first failed call in a
 				 row, 0 while calls succeed */
+	time_t asking_since;  /* monotonic s the current call started, 0
+	                         between calls */
 	char my_epoch[40]; /* ours, as master */
 } pf = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -255,9 +257,14 @@ pfollow_lost(double after_s)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&pf.lock);
-	bool lost = !pf.master ||
-		    (pf.failing_since &&
-		     (double)(now.tv_sec - pf.failing_since) >= after_s);
+	bool lost =
+	    !pf.master ||
+	    (pf.failing_since &&
+	     (double)(now.tv_sec - pf.failing_since) >= after_s) ||
+	    /* the master holds a call PFOLLOW_POLL_S at most: one
+	     * unanswered for longer went to a master cut off */
+	    (pf.asking_since && (double)(now.tv_sec - pf.asking_since) >=
+	                            PFOLLOW_POLL_S + 5 + after_s);
 	pthread_mutex_unlock(&pf.lock);
 	return lost;
 }
@@ -290,12 +297,18 @@ pfollow_main(void *arg)
 		xv_push(params, xv_str(pool_secret()));
 		xv_push(params, xv_str(epoch));
 		xv_push(params, xv_str(gen));
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		pthread_mutex_lock(&pf.lock);
+		pf.asking_since = t0.tv_sec ? t0.tv_sec : 1;
+		pthread_mutex_unlock(&pf.lock);
 		struct api_err *e =
 		    plink_call(master, "pool.db_follow", params, false,
 		               (PFOLLOW_POLL_S + 30) * 1000, &res);
 		xv_free(params);
 		int ok = -1;
 		pthread_mutex_lock(&pf.lock);
+		pf.asking_since = 0;
 		/* an answer from a master we no longer follow is dropped */
 		if (!e && res && res->type == XV_STRING && pf.master &&
 		    strcmp(pf.master, master) == 0)
@@ -305,7 +318,8 @@ pfollow_main(void *arg)
 		if (ok == 0)
 			pf.failing_since = 0;
 		else if (!pf.failing_since)
-			pf.failing_since = now.tv_sec ? now.tv_sec : 1;
+			/* failing since the call began (it may have hung) */
+			pf.failing_since = t0.tv_sec ? t0.tv_sec : 1;
 		pthread_mutex_unlock(&pf.lock);
 		if (e)
 			log_debug("pool", "follow %s: %s", master, e->code);

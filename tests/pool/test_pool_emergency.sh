@@ -107,4 +107,16 @@ check "pool-recover-slaves lists the slave" "$u1" "$(pool_xe 2 pool-recover-slav
 out=$(pool_local 1 network-create name-label=after-recover 2>&1)
 echo "$out" | grep -q '^[0-9a-f-]\{36\}$' && ok "writes through the slave after that" ||
 	not_ok "writes through the slave after that" "$out"
+
+# a master cut off (no answer at all, not a refused connection): the slave
+# goes into emergency mode too, and out of it when the link is back
+pool_cut 2
+wait_for 900 is_true pool_local 1 host-is-in-emergency-mode
+check "master cut off: the slave is in emergency mode" true "$(pool_local 1 host-is-in-emergency-mode 2>&1)"
+pool_heal 2
+wait_for 900 is_false pool_local 1 host-is-in-emergency-mode
+check "link back: emergency mode over" false "$(pool_local 1 host-is-in-emergency-mode 2>&1)"
+out=$(pool_local 1 network-create name-label=after-cut 2>&1)
+echo "$out" | grep -q '^[0-9a-f-]\{36\}$' && ok "writes through the slave again" ||
+	not_ok "writes through the slave again" "$out"
 done_testing
