@@ -187,6 +187,13 @@ grep "now runs on" "$T_DIR/h1.out" | tail -1 | sed 's/^/# /'
 grep "mirrored to the destination" "$T_DIR/h1.out" | tail -1 | sed 's/^/# /'
 [ ! -f "$T_DIR/h1/vms/$VM/pid" ] && ok "no QEMU left on h1" || not_ok "no QEMU left on h1"
 
+# a suspend after the (encrypted) arrival: QEMU's migration settings are
+# plain again (the memory image is not written under the migration's TLS)
+pool_xe 1 vm-param-set uuid="$VM" suspend-SR-uuid="$sr2"
+check_rc "vm-suspend on h2 after the move" 0 pool_xe 1 vm-suspend vm=sxm1
+check_rc "vm-resume on h2" 0 pool_xe 1 vm-resume vm=sxm1 on=h2
+check "running again" running "$(pool_xe 1 vm-param-get uuid="$VM" param-name=power-state)"
+
 # the image at h2 after the guest stopped
 check_rc "vm-shutdown --force" 0 pool_xe 1 vm-shutdown vm=sxm1 --force
 f=$(ls "$T_DIR"/h2/sr-local/*"$NEW"* 2>/dev/null | head -1)

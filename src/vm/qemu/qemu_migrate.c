@@ -134,12 +134,30 @@ out:
 	return rc;
 }
 
-/* Drops the credentials of a finished migration and their key file. */
+static json_t *qemu_mig_tls_params(json_t *o, bool tls);
+
+/* After a migration (done or undone): the process's migration settings
+ * back to plain (a later suspend or save migrates to a file with them: no
+ * TLS, no stop before the switch-over), the credentials and their key file
+ * gone; a file has no return path either. */
 static void
 qemu_mig_tls_drop(struct qemu_vm *vm)
 {
 	char *p = xasprintf("%s/tls/keys.psk", vm->dir), *e = NULL;
 
+	if (qemu_qmp(vm, "migrate-set-parameters",
+	             qemu_mig_tls_params(json_object(), false), NULL,
+	             QEMU_CMD_MS, &e) != QMP_OK ||
+	    qemu_qmp(vm, "migrate-set-capabilities",
+	             json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
+	                       "capabilities", "capability",
+	                       "pause-before-switchover", "state", 0,
+	                       "capability", "return-path", "state", 0,
+	                       "capability", "late-block-activate", "state", 0),
+	             NULL, QEMU_CMD_MS, &e) != QMP_OK)
+		log_warn(QEMU_TAG, "%s", e);
+	free(e);
+	e = NULL;
 	if (vm->tls_key[0])
 		(void)qemu_qmp(vm, "object-del",
 		               json_pack("{s:s}", "id", QEMU_MIG_TLS), NULL,
@@ -444,6 +462,7 @@ out:
 	if (rc < 0) {
 		log_warn(QEMU_TAG, "VM %s: migration failed: %s", uuid, *err);
 		qemu_mirror_drop(vm);
+		qemu_mig_tls_drop(vm);
 	}
 	qemu_op_end(vm, false);
 	qemu_op_put(vm);
