@@ -598,36 +598,6 @@ test_nfs_proto(void **state)
 	json_decref(o);
 }
 
-/* The attach phase's one blockdev-add per disk: the file node inside the
- * format node, both named, no field at its default or inherited from the
- * format node (QEMU reads QMP one byte at a time: every byte costs). */
-static void
-test_blockdev_disk(void **state)
-{
-	(void)state;
-	struct vm_disk d = {
-	    .id = "vbd3", .path = "/sr/a.qcow2", .format = "qcow2"};
-	json_t *o = qemu_json_blockdev_disk(&d, true, "io_uring");
-	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_string_equal(
-	    text, "{\"cache\":{\"direct\":true},\"discard\":\"unmap\","
-	          "\"driver\":\"qcow2\",\"file\":{\"aio\":\"io_uring\","
-	          "\"driver\":\"file\",\"filename\":\"/sr/a.qcow2\","
-	          "\"node-name\":\"vbd3-file\"},\"node-name\":\"vbd3-fmt\"}");
-	free(text);
-	json_decref(o);
-	d.readonly = true;
-	o = qemu_json_blockdev_disk(&d, false, "io_uring");
-	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_string_equal(
-	    text, "{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\","
-	          "\"filename\":\"/sr/a.qcow2\",\"node-name\":\"vbd3-file\"},"
-	          "\"node-name\":\"vbd3-fmt\","
-	          "\"read-only\":true}");
-	free(text);
-	json_decref(o);
-}
-
 static void
 test_pci_check(void **state)
 {
@@ -674,22 +644,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_machine, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_root_ports, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_many_disks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_boot_order, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_nics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pci_vnc_incoming, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_deterministic, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_given_ports, setup, teardown),
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_nfs_proto),
-	    cmocka_unit_test(test_blockdev_disk),
-	    cmocka_unit_test(test_pci_check),
+		cmocka_unit_test_setup_teardown(test_machine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_disks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_vnc_incoming, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_given_ports, setup, teardown),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_nfs_proto),
+		cmocka_unit_test(test_pci_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

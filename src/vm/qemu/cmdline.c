@@ -254,35 +254,6 @@ qemu_json_blockdev_fmt(const struct vm_disk *d, bool direct)
 }
 
 json_t *
-qemu_json_blockdev_disk(const struct vm_disk *d, bool direct, const char *aio)
-{
-	char file[32], fmt[32], io[32];
-	bool ro = d->readonly || d->cdrom;
-	json_t *f, *o;
-
-	qemu_disk_names(d->id, file, fmt, io);
-	f = qemu_json_proto(d->path, file, d->cdrom);
-	o = json_pack("{s:s, s:s}", "driver", d->format ? d->format : "raw",
-	              "node-name", fmt);
-	/* the file node inherits read-only and cache.direct from its parent,
-	 * and QEMU passes discards down to lower layers anyway
-	 * (bdrv_inherited_options) */
-	if (ro)
-		json_object_set_new(o, "read-only", json_true());
-	else
-		json_object_set_new(o, "discard", json_string("unmap"));
-	if (direct) {
-		json_object_set_new(o, "cache",
-		                    json_pack("{s:b}", "direct", 1));
-		if (strncmp(d->path, "nfs://", 6) != 0)
-			json_object_set_new(f, "aio",
-			                    json_string(aio ? aio : "native"));
-	}
-	json_object_set_new(o, "file", f);
-	return o;
-}
-
-json_t *
 qemu_json_iothread(const struct vm_disk *d)
 {
 	char file[32], fmt[32], io[32];

@@ -91,14 +91,6 @@ json_t *qemu_json_proto(const char *path, const char *node, bool cdrom);
  * when direct. */
 json_t *qemu_json_blockdev_aio(const struct vm_disk *d, bool direct, const char *aio);
 json_t *qemu_json_blockdev_fmt(const struct vm_disk *d, bool direct);
-/* The format node of a disk with its protocol node inside ("file": {...}),
- * both named as qemu_disk_names, and no field at its default or that the
- * file node inherits (read-only, cache, discard): one QMP
- * command of ~40% fewer bytes than the two above. QEMU's monitor reads its
- * input one byte per main-loop turn, ~10 us each: the bytes are most of
- * what a disk attach costs QEMU. */
-json_t *qemu_json_blockdev_disk(const struct vm_disk *d, bool direct,
-                                const char *aio);
 json_t *qemu_json_iothread(const struct vm_disk *d);
 /* A virtio disk in disk slot slot (see above), on its iothread (KVM only:
  * see cmdline.c) or not. */

@@ -228,14 +228,15 @@ qemu_json_reset(struct qemu_vm *vm, const struct vm_disk *d, const char *fmt,
 
 	snprintf(rnode, sizeof(rnode), "%s-reset", d->id);
 	if (direct) {
-		json_object_set_new(file, "cache",
-		                    json_pack("{s:b}", "direct", 1));
+		json_object_set_new(
+		    file, "cache",
+		    json_pack("{s:b, s:b}", "direct", 1, "no-flush", 0));
 		json_object_set_new(file, "aio", json_string(aio));
 	}
 	free(ov);
-	return json_pack("{s:s, s:s, s:o, s:s, s:s}", "driver", "qcow2",
+	return json_pack("{s:s, s:s, s:o, s:s, s:b, s:s}", "driver", "qcow2",
 	                 "node-name", rnode, "file", file, "backing", fmt,
-	                 "discard", "unmap");
+	                 "read-only", 0, "discard", "unmap");
 }
 
 /* Undoes the steps of an attach pipeline that succeeded, last first. */
@@ -247,8 +248,8 @@ qemu_attach_undo(struct qemu_vm *vm, const struct vm_disk *d,
 
 	qemu_disk_names(d->id, file, fmt, io);
 	snprintf(rnode, sizeof(rnode), "%s-reset", d->id);
-	/* r: [iothread,] format node (with its file node inside, which goes
-	 * with it), [reset,] device (the device failed: nothing to undo) */
+	/* r: [iothread,] file, fmt, [reset,] device (the device failed: nothing
+	 * to undo) */
 	size_t k = n - 1;
 	if (d->reset && r[--k].rc == QMP_OK)
 		qemu_hp_quiet(vm, "blockdev-del",
@@ -256,19 +257,21 @@ qemu_attach_undo(struct qemu_vm *vm, const struct vm_disk *d,
 	if (r[--k].rc == QMP_OK)
 		qemu_hp_quiet(vm, "blockdev-del",
 		              json_pack("{s:s}", "node-name", fmt));
+	if (r[--k].rc == QMP_OK)
+		qemu_hp_quiet(vm, "blockdev-del",
+		              json_pack("{s:s}", "node-name", file));
 	if (iothread && r[0].rc == QMP_OK)
 		qemu_hp_quiet(vm, "object-del", json_pack("{s:s}", "id", io));
 }
 
-/* Opens a disk in QEMU: [object-add iothread,] blockdev-add of the format
- * node with its protocol node inside (O_DIRECT when the file allows it:
- * io_uring, else native AIO; a thread pool when the kernel has no AIO
- * context left, as fs.aio-max-nr is shared by the whole host), [for
- * on_boot=reset: the base read-only and a fresh overlay on it,]
- * device_add, all sent in one pipeline (one round trip, not three: on a
- * host busy with booting guests every round trip waits for QEMU to be
- * scheduled) of as few bytes as can be (qemu_json_blockdev_disk). What
- * succeeded is undone when a step fails. */
+/* Opens a disk in QEMU: [object-add iothread,] blockdev-add of the
+ * protocol node (O_DIRECT when the file allows it: io_uring, else native
+ * AIO; a thread pool when the kernel has no AIO context left, as
+ * fs.aio-max-nr is shared by the whole host), blockdev-add of the format
+ * node, [for on_boot=reset: the base read-only and a fresh overlay on it,]
+ * device_add, all sent in one pipeline (one round trip, not four: on a
+ * host busy with booting guests every round trip waits for QEMU's main
+ * loop to be scheduled). What succeeded is undone when a step fails. */
 int
 qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port,
                  int bootindex, char **err)
@@ -291,8 +294,10 @@ qemu_disk_attach(struct qemu_vm *vm, const struct vm_disk *d, int port,
 			                          qemu_json_iothread(d)};
 		r[n++] = (struct qmp_req){
 		    "blockdev-add",
-		    qemu_json_blockdev_disk(&base, direct, engines[e])};
+		    qemu_json_blockdev_aio(&base, direct, engines[e])};
 		size_t file_k = n - 1;
+		r[n++] = (struct qmp_req){
+		    "blockdev-add", qemu_json_blockdev_fmt(&base, direct)};
 		if (d->reset)
 			r[n++] = (struct qmp_req){
 			    "blockdev-add",
