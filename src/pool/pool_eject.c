@@ -96,6 +96,16 @@ peject_forget_rows(const char *host)
 	return api_commit(t);
 }
 
+/* Runs xapid again with its own arguments; does not return. */
+static _Noreturn void
+peject_exec(void)
+{
+	if (peject_argv)
+		execv("/proc/self/exe", peject_argv);
+	log_err("pool", "cannot restart xapid");
+	_exit(1);
+}
+
 /* Leaves the cluster: stops the node, wipes it, starts again as a new pool
  * of one (after the caller's answer went out). */
 static void *
@@ -112,10 +122,7 @@ peject_reexec(void *arg)
 	unlink(p);
 	free(p);
 	log_info("pool", "ejected: restarting as a pool of my own");
-	if (peject_argv)
-		execv("/proc/self/exe", peject_argv);
-	log_err("pool", "eject: cannot restart xapid");
-	_exit(1);
+	peject_exec();
 	return NULL;
 }
 
@@ -124,10 +131,7 @@ peject_restart_main(void *arg)
 {
 	(void)arg;
 	sleep(1);
-	if (peject_argv)
-		execv("/proc/self/exe", peject_argv);
-	log_err("pool", "cannot restart xapid");
-	_exit(1);
+	peject_exec();
 	return NULL;
 }
 
@@ -136,10 +140,7 @@ pool_restart(const char *why)
 {
 	log_warn("pool", "%s: restarting xapid", why);
 	pool_stop();
-	if (peject_argv)
-		execv("/proc/self/exe", peject_argv);
-	log_err("pool", "cannot restart xapid");
-	_exit(1);
+	peject_exec();
 }
 
 void

@@ -292,6 +292,19 @@ prole_members(uint64_t **ids, char ***addrs, size_t *n, char **err)
 	return rc;
 }
 
+/* Stops the local node and closes the durable store it served. */
+static void
+prole_close_store(void)
+{
+	pthread_mutex_lock(&pr.dq_lock);
+	prole_dq_close();
+	pthread_mutex_unlock(&pr.dq_lock);
+	pthread_mutex_lock(&pr.lock);
+	struct persist *old = pr.persist;
+	pr.persist = NULL;
+	pthread_mutex_unlock(&pr.lock);
+	persist_close(old);
+}
 
 int
 prole_restart_node(uint64_t id, bool bootstrap, char **err)
@@ -301,14 +314,7 @@ prole_restart_node(uint64_t id, bool bootstrap, char **err)
 
 	pthread_mutex_lock(&pr.change);
 	db_swap_persist(NULL);
-	pthread_mutex_lock(&pr.dq_lock);
-	prole_dq_close();
-	pthread_mutex_unlock(&pr.dq_lock);
-	pthread_mutex_lock(&pr.lock);
-	struct persist *old = pr.persist;
-	pr.persist = NULL;
-	pthread_mutex_unlock(&pr.lock);
-	persist_close(old);
+	prole_close_store();
 	if (dqnode_wipe(pr.cfg.db_dir) < 0) {
 		*err =
 		    xasprintf("wiping %s: %s", pr.cfg.db_dir, strerror(errno));
@@ -353,14 +359,7 @@ prole_leave(void)
 {
 	pthread_mutex_lock(&pr.change);
 	db_swap_persist(NULL);
-	pthread_mutex_lock(&pr.dq_lock);
-	prole_dq_close();
-	pthread_mutex_unlock(&pr.dq_lock);
-	pthread_mutex_lock(&pr.lock);
-	struct persist *old = pr.persist;
-	pr.persist = NULL;
-	pthread_mutex_unlock(&pr.lock);
-	persist_close(old);
+	prole_close_store();
 	dqnode_wipe(pr.cfg.db_dir);
 	pthread_mutex_unlock(&pr.change);
 }
@@ -501,14 +500,7 @@ prole_take_over(char **err)
 	if (ptake_write(err) < 0)
 		goto out;
 	pfollow_set_master(NULL);
-	pthread_mutex_lock(&pr.dq_lock);
-	prole_dq_close();
-	pthread_mutex_unlock(&pr.dq_lock);
-	pthread_mutex_lock(&pr.lock);
-	struct persist *old = pr.persist;
-	pr.persist = NULL;
-	pthread_mutex_unlock(&pr.lock);
-	persist_close(old);
+	prole_close_store();
 	/* a new cluster: the nodes of the old one (an old master coming
 	 * back) can no longer reach ours, they learn of it (pemerg) */
 	if (ptake_set_aside(err) < 0 || prole_new_cluster(err) < 0)
