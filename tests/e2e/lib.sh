@@ -71,6 +71,9 @@ t_cleanup() {
 	stop_xapid
 	if [ $t_failed -ne 0 ]; then
 		for f in "$T_DIR"/*.out; do [ -f "$f" ] && sed 's/^/# /' "$f" | tail -40; done
+		# XAPID_TEST_KEEP=dir: keep the failed test's state and logs there
+		[ -n "${XAPID_TEST_KEEP:-}" ] && mkdir -p "$XAPID_TEST_KEEP" &&
+			cp -r "$T_DIR" "$XAPID_TEST_KEEP/" 2>/dev/null
 	fi
 	rm -rf "$T_DIR"
 }
