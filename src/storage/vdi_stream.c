@@ -288,6 +288,22 @@ vs_qemu_img(char *const argv[], struct buf *out)
 	return err;
 }
 
+/* One qemu-img run on a helper thread (the two probes of an image run at
+ * once: each costs a process start that dominates small exports). */
+struct vs_job {
+	char *const *argv;
+	struct buf out;
+	struct api_err *err;
+};
+
+static void *
+vs_job_run(void *arg)
+{
+	struct vs_job *j = arg;
+	j->err = vs_qemu_img(j->argv, &j->out);
+	return NULL;
+}
+
 /* Chain and map of one image; chain names made canonical. */
 static struct api_err *
 vs_probe(const char *path, const char *fmt, struct vs_chain *c,
@@ -300,9 +316,19 @@ vs_probe(const char *path, const char *fmt, struct vs_chain *c,
 	              (char *)path,    NULL};
 	char *am[] = {"qemu-img",   "map", "--output=json", "-f", (char *)fmt,
 	              (char *)path, NULL};
+	struct vs_job mj = {am, BUF_INIT, NULL};
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, vs_job_run, &mj) == 0;
 	struct api_err *err = vs_qemu_img(ai, &info);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		vs_job_run(&mj);
+	map = mj.out;
 	if (!err)
-		err = vs_qemu_img(am, &map);
+		err = mj.err;
+	else
+		api_err_free(mj.err);
 	if (!err && (!vs_parse_chain(info.data ? info.data : "", c, &why) ||
 	             !vs_parse_map(map.data ? map.data : "", c->size, c->n, m,
 	                           mn, &why))) {
