@@ -14,6 +14,7 @@
  * pool_route.c  calls forwarded by the master to the host they concern.
  * pool_ident.c  the pool secret and the cluster id in the state dir.
  * pool_takeover.c  the files of an emergency transition.
+ * pool_remote.c the master's sessions and tasks seen from a slave.
  * pool_emerg.c  emergency mode, transition, reset, recover_slaves, and a
  *               superseded master joining the new one.
  */
@@ -179,6 +180,12 @@ void prole_change_unlock(void);
 
 /* Registers session.slave_login and host.is_in_emergency_mode. */
 void pgate_register(void);
+
+/* ---- pool_remote.c ---- */
+
+/* Registers pool.session_user and pool.task_update (the master answers
+ * them) and sets the dispatcher's remote ops (a slave asks them). */
+void premote_start(void);
 
 /* ---- pool_emerg.c ---- */
 

@@ -54,6 +54,27 @@ typedef bool (*api_router_fn)(struct api_ctx *ctx, const char *method,
 			      struct api_err **err);
 void api_set_router(api_router_fn fn);
 
+/*
+ * A slave's view of the sessions and tasks the master holds (they are not
+ * replicated): xapi's slaves read them from the master's database, so a
+ * session made on the master is good on every member and an HTTP transfer
+ * redirected to a member reports on the master's task. Set by the pool
+ * module; every function answers "not mine" when this host is the master.
+ */
+struct api_remote_ops {
+	/* The user of session ref as the master knows it (malloc'd), or NULL
+	 * and *err (SESSION_INVALID [ref]); NULL and no *err when this host
+	 * has no master to ask. */
+	char *(*session_user)(const char *ref, struct api_err **err);
+	/* Updates the master's task: progress in [0,1] (negative: none), or
+	 * with done its outcome (result, or err when failed). Returns 1 when
+	 * the task is being cancelled, 0 when not, -1 when the master has no
+	 * such task (or this host is the master). */
+	int (*task_update)(const char *task, double progress, bool done,
+	                   const xv *result, const struct api_err *err);
+};
+void api_set_remote(const struct api_remote_ops *ops);
+
 /* Registers the handler of "Class.message" (overriding the generic one). */
 void api_register(const char *method, api_handler fn, unsigned flags);
 

@@ -22,6 +22,9 @@ void session_set_password_file(const char *path);
 /* The host ref sessions belong to. */
 void session_set_this_host(const char *host_ref);
 
+/* The remote ops set by api_set_remote (NULL: none). */
+const struct api_remote_ops *api_remote(void);
+
 /* task.c */
 void task_register(void);
 /* Creates a pending task for an Async call and returns its ref (malloc'd). */

@@ -405,6 +405,9 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 			http_import_begin(c, rq, l->local);
 		if (xva)
 			http_xva_import_begin(c, rq, l->local, xva_meta);
+		/* the SR is another member's: answered before the body */
+		if (rq->redirect)
+			return http_redirect(c, rq->redirect, url);
 		return MHD_YES;
 	}
 	if (xva) {
@@ -495,6 +498,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		api_err_free(rq->up_err);
 		xva_import_abort(rq->xva); /* the client went away mid-import */
 		free(rq->xva_task);
+		free(rq->redirect);
 		free(rq);
 		*con_cls = NULL;
 	}

@@ -30,6 +30,7 @@ struct http_req {
 	struct api_err *up_err; /* the upload cannot be taken */
 	struct xva_import *xva; /* PUT /import: the import the body feeds */
 	char *xva_task;
+	char *redirect; /* the member the upload is redirected to */
 };
 
 /* Queues b (taken) as the answer, with a content type. */
@@ -40,6 +41,11 @@ void http_ctx_init(struct api_ctx *ctx, struct MHD_Connection *c, bool local);
 /* Authenticates by session_id (query or cookie), or the Unix socket. */
 struct api_err *http_auth(struct MHD_Connection *c, bool local,
 			  struct api_ctx *ctx);
+/* Answers 302 to the same request (path, query) on the pool member at
+ * address, over HTTPS, as xapi's importexport.ml return_302_redirect: the
+ * member that sees the disks serves it (http_xva.c). */
+enum MHD_Result http_redirect(struct MHD_Connection *c, const char *address,
+                              const char *path);
 /* Answers an error (and fails the task when given); takes err. */
 enum MHD_Result http_fail(struct MHD_Connection *c, const char *task,
 			  struct api_err *err, unsigned status);

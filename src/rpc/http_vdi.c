@@ -55,6 +55,31 @@ hv_uuid_of(const char *ref)
 	return u;
 }
 
+/* The address of the member to serve a transfer of the VDI vdi_ref (or
+ * of a new VDI in sr_ref) when this host does not see its SR, or NULL. */
+static char *
+hv_elsewhere_sr(const char *vdi_ref, const char *sr_ref)
+{
+	char *sr = NULL;
+	if (vdi_ref) {
+		db_rdlock();
+		struct db_row *row = db_get(DMC_VDI, vdi_ref);
+		sr = row ? xstrdup(row->f[DMF_VDI_SR].s) : NULL;
+		db_unlock();
+	} else if (sr_ref) {
+		sr = xstrdup(sr_ref);
+	}
+	char *there = sr ? sr_elsewhere((const char *const *)&sr, 1) : NULL;
+	free(sr);
+	return there;
+}
+
+static char *
+hv_elsewhere(const char *vdi_ref)
+{
+	return hv_elsewhere_sr(vdi_ref, NULL);
+}
+
 /* ---- export ---- */
 
 struct hv_export {
@@ -235,7 +260,9 @@ http_export_vdi(struct MHD_Connection *c, bool local)
 	http_ctx_init(&ctx, c, local);
 	struct api_err *err = http_auth(c, local, &ctx);
 	api_ctx_clear(&ctx);
-	if (!err && format && *format && !vhd && strcmp(format, "raw") != 0) {
+	if (err) /* xapi_http.ml assert_credentials_ok: 403 */
+		return http_fail(c, task, err, MHD_HTTP_FORBIDDEN);
+	if (format && *format && !vhd && strcmp(format, "raw") != 0) {
 		char *m = xasprintf("Unknown format %s", format);
 		err = api_error(XE_INTERNAL_ERROR, m, NULL);
 		free(m);
@@ -245,6 +272,16 @@ http_export_vdi(struct MHD_Connection *c, bool local)
 		                hv_arg(c, "vdi") ? hv_arg(c, "vdi") : "", NULL);
 	if (!err && base_arg && *base_arg && !(base = hv_vdi(base_arg)))
 		err = api_error(XE_HANDLE_INVALID, "VDI", base_arg, NULL);
+	/* an SR only another member sees: served there (export_raw_vdi.ml) */
+	char *there = err ? NULL : hv_elsewhere(vdi);
+	if (there) {
+		enum MHD_Result ret =
+		    http_redirect(c, there, "/export_raw_vdi");
+		free(there);
+		free(vdi);
+		free(base);
+		return ret;
+	}
 	if (!err)
 		err = vdi_stream_open(vdi, base, "export", &s);
 	if (!err && vhd && s->size > VHD_MAX_SIZE) {
@@ -343,11 +380,18 @@ http_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local)
 		if (!(rq->up_vdi = hv_vdi(v)))
 			rq->up_err =
 			    api_error(XE_HANDLE_INVALID, "VDI", v, NULL);
+		/* import_raw_vdi.ml: a member that sees the SR takes it */
+		else if ((rq->redirect = hv_elsewhere(rq->up_vdi)))
+			return;
 	} else {
 		/* xapi: a raw upload of known length into a new VDI of the SR
 		 */
 		char *sr = hv_sr(c);
 		bool raw = !format || strcmp(format, "raw") == 0;
+		if (sr && (rq->redirect = hv_elsewhere_sr(NULL, sr))) {
+			free(sr);
+			return;
+		}
 		if (sr && raw && rq->up_total)
 			rq->up_err =
 			    sr_vdi_new(sr, "Imported VDI",

@@ -11,6 +11,7 @@
 #include "rpc/api_int.h"
 #include "rpc/http.h"
 #include "rpc/http_int.h"
+#include "storage/sr.h"
 #include "storage/xva.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -136,9 +137,8 @@ hx_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-/* 302 to the same request on the host at address, over HTTPS as xapi. */
-static enum MHD_Result
-hx_redirect(struct MHD_Connection *c, const char *address, const char *path)
+enum MHD_Result
+http_redirect(struct MHD_Connection *c, const char *address, const char *path)
 {
 	struct buf u = BUF_INIT;
 	bool v6 = strchr(address, ':') != NULL;
@@ -149,7 +149,8 @@ hx_redirect(struct MHD_Connection *c, const char *address, const char *path)
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, hx_query_arg, &u);
 	if (u.data[u.len - 1] == '?')
 		u.data[--u.len] = '\0';
-	log_info("http", "export redirected to %s", u.data);
+	/* (not the query: it holds the session) */
+	log_info("http", "%s redirected to %s", path, address);
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 	    0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, "Location", u.data);
@@ -177,7 +178,9 @@ http_xva_export(struct MHD_Connection *c, bool local, bool metadata)
 	http_ctx_init(&ctx, c, local);
 	struct api_err *err = http_auth(c, local, &ctx);
 	api_ctx_clear(&ctx);
-	char *vm = err ? NULL : hx_vm(c);
+	if (err) /* xapi_http.ml assert_credentials_ok: 403 */
+		return http_fail(c, task, err, MHD_HTTP_FORBIDDEN);
+	char *vm = hx_vm(c);
 	if (!err && !vm) {
 		const char *id =
 		    hx_arg(c, "ref") ? hx_arg(c, "ref") : hx_arg(c, "uuid");
@@ -186,7 +189,7 @@ http_xva_export(struct MHD_Connection *c, bool local, bool metadata)
 	/* a host that sees the VM's disks serves it (export.ml: 302) */
 	char *there = err || metadata ? NULL : xva_export_elsewhere(vm);
 	if (there) {
-		enum MHD_Result ret = hx_redirect(c, there, "/export");
+		enum MHD_Result ret = http_redirect(c, there, "/export");
 		free(there);
 		free(vm);
 		return ret;
@@ -279,6 +282,13 @@ http_xva_import_begin(struct MHD_Connection *c, struct http_req *rq, bool local,
 	char *sr = NULL;
 	if (!rq->up_err && !metadata)
 		sr = hx_import_sr(c, &rq->up_err);
+	/* an SR only another member sees: the upload goes there (import.ml
+	 * check_sr_availability) */
+	if (!rq->up_err && sr &&
+	    (rq->redirect = sr_elsewhere((const char *const *)&sr, 1))) {
+		free(sr);
+		return;
+	}
 	struct xva_import_req ir = {
 	    .sr = sr,
 	    .task = task,

@@ -11,6 +11,19 @@
 
 static char *session_pwfile;
 static char *session_host;
+static const struct api_remote_ops *session_remote;
+
+void
+api_set_remote(const struct api_remote_ops *ops)
+{
+	session_remote = ops;
+}
+
+const struct api_remote_ops *
+api_remote(void)
+{
+	return session_remote;
+}
 
 void
 session_set_password_file(const char *path)
@@ -135,7 +148,13 @@ session_check(struct api_ctx *ctx, const char *ref)
 	struct db_row *r = db_get(DMC_session, ref);
 	char *user = r ? xstrdup(r->f[DMF_session_auth_user_name].s) : NULL;
 	db_unlock();
-	if (!r)
+	if (!r && session_remote) { /* a session of the master (slave) */
+		struct api_err *err = NULL;
+		user = session_remote->session_user(ref, &err);
+		if (err)
+			return err;
+	}
+	if (!r && !user)
 		return api_error(XE_SESSION_INVALID, ref, NULL);
 	if (!ctx->session || strcmp(ctx->session, ref) != 0) {
 		free(ctx->session);

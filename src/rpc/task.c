@@ -45,8 +45,10 @@ task_finish(const char *task, const xv *result, const struct api_err *err)
 {
 	struct db_txn *t = db_txn_begin();
 	struct db_row *r = db_txn_edit(t, DMC_task, task);
-	if (!r) { /* destroyed meanwhile */
+	if (!r) { /* the master's (a slave serving it), or destroyed */
 		db_txn_abort(t);
+		if (api_remote())
+			api_remote()->task_update(task, 1.0, true, result, err);
 		return;
 	}
 	bool cancelled = strcmp(r->f[DMF_task_status].s, "cancelling") == 0;
@@ -81,6 +83,9 @@ task_set_progress(const char *task, double progress)
 	struct db_row *r = db_txn_edit(t, DMC_task, task);
 	if (!r) {
 		db_txn_abort(t);
+		if (api_remote())
+			api_remote()->task_update(task, progress, false, NULL,
+			                          NULL);
 		return;
 	}
 	db_txn_set(t, r, DMF_task_progress, (union dm_val){.f = progress});
@@ -96,6 +101,9 @@ task_cancelling(const char *task)
 	if (r)
 		c = strcmp(r->f[DMF_task_status].s, "cancelling") == 0;
 	db_unlock();
+	if (!r && task && api_remote())
+		c = api_remote()->task_update(task, -1.0, false, NULL, NULL) ==
+		    1;
 	return c;
 }
 

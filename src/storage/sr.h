@@ -227,6 +227,13 @@ struct api_err *sr_vdi_copy(const char *vdi_ref, const char *sr_ref,
 
 /* vdi-export / vdi-import: storage/vdi_stream.h and storage/vdi_import.h. */
 
+/* Where a transfer touching the SRs srs (n refs) is to be served (xapi
+ * importexport.ml check_sr_availability / find_host_for_sr): NULL when
+ * this host has a plugged PBD of every one (or no other host has), else
+ * the address of an enabled host that has (malloc'd): the HTTP request is
+ * redirected there. Takes the read lock. */
+char *sr_elsewhere(const char *const *srs, size_t n);
+
 /* Removes a VDI: its bytes, then its row (and VBDs). */
 struct api_err *sr_vdi_delete(const char *vdi_ref);
 

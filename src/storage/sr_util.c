@@ -122,3 +122,42 @@ sr_driver_find(const char *type)
 }
 
 const size_t sr_ndrivers = sizeof(sr_drivers) / sizeof(sr_drivers[0]);
+
+/* Whether host has a PBD of every SR in srs plugged. Read lock held. */
+static bool
+sr_host_sees(const char *host, const char *const *srs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct db_row *sr = db_get(DMC_SR, srs[i]);
+		const struct dm_coll *p = sr ? sr->f[DMF_SR_PBDs].c : NULL;
+		bool seen = false;
+		for (size_t k = 0; p && k < p->n && !seen; k++) {
+			const struct db_row *pbd = db_get(DMC_PBD, p->v[k].s);
+			seen = pbd && pbd->f[DMF_PBD_currently_attached].b &&
+			       strcmp(pbd->f[DMF_PBD_host].s, host) == 0;
+		}
+		if (!seen)
+			return false;
+	}
+	return true;
+}
+
+char *
+sr_elsewhere(const char *const *srs, size_t n)
+{
+	char *addr = NULL;
+	db_rdlock();
+	if (n && sr_host && !sr_host_sees(sr_host, srs, n)) {
+		size_t nh;
+		struct db_row **hosts = db_list(DMC_host, &nh);
+		for (size_t i = 0; i < nh && !addr; i++)
+			if (strcmp(hosts[i]->ref, sr_host) != 0 &&
+			    hosts[i]->f[DMF_host_enabled].b &&
+			    sr_host_sees(hosts[i]->ref, srs, n) &&
+			    *hosts[i]->f[DMF_host_address].s)
+				addr = xstrdup(hosts[i]->f[DMF_host_address].s);
+		free(hosts);
+	}
+	db_unlock();
+	return addr;
+}

@@ -517,29 +517,9 @@ out:
 
 /* ---- where an export runs (export.ml check_vm_host_SRs) ---- */
 
-/* Whether host has a PBD of every SR in srs plugged. Read lock held. */
-static bool
-xm_host_sees(const char *host, char **srs, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct db_row *sr = db_get(DMC_SR, srs[i]);
-		const struct dm_coll *p = sr ? sr->f[DMF_SR_PBDs].c : NULL;
-		bool seen = false;
-		for (size_t k = 0; p && k < p->n && !seen; k++) {
-			const struct db_row *pbd = db_get(DMC_PBD, p->v[k].s);
-			seen = pbd && pbd->f[DMF_PBD_currently_attached].b &&
-			       strcmp(pbd->f[DMF_PBD_host].s, host) == 0;
-		}
-		if (!seen)
-			return false;
-	}
-	return true;
-}
-
 char *
 xva_export_elsewhere(const char *vm_ref)
 {
-	const char *here = sr_host;
 	char *addr = NULL, **srs = NULL;
 	size_t n = 0;
 	db_rdlock();
@@ -562,18 +542,8 @@ xva_export_elsewhere(const char *vm_ref)
 			srs[n++] = xstrdup(sr);
 		}
 	}
-	if (n && here && !xm_host_sees(here, srs, n)) {
-		size_t nh;
-		struct db_row **hosts = db_list(DMC_host, &nh);
-		for (size_t i = 0; i < nh && !addr; i++)
-			if (strcmp(hosts[i]->ref, here) != 0 &&
-			    hosts[i]->f[DMF_host_enabled].b &&
-			    xm_host_sees(hosts[i]->ref, srs, n) &&
-			    *hosts[i]->f[DMF_host_address].s)
-				addr = xstrdup(hosts[i]->f[DMF_host_address].s);
-		free(hosts);
-	}
 	db_unlock();
+	addr = sr_elsewhere((const char *const *)srs, n);
 	for (size_t i = 0; i < n; i++)
 		free(srs[i]);
 	free(srs);
