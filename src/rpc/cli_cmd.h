@@ -145,6 +145,8 @@ bool cli_user_says_yes(struct cli_ctx *ctx);
 /* Explicit command implementations (cli_cmds_*.c). */
 int cli_cmd_vm_install(struct cli_ctx *ctx);
 int cli_cmd_vm_uninstall(struct cli_ctx *ctx);
+/* snapshot-uninstall: a snapshot and the disks it owns (cli_cmds_vm2.c). */
+int cli_cmd_snapshot_uninstall(struct cli_ctx *ctx);
 int cli_cmd_vm_destroy(struct cli_ctx *ctx);
 int cli_cmd_vm_vif_list(struct cli_ctx *ctx);
 int cli_cmd_network_create(struct cli_ctx *ctx);

@@ -1,5 +1,6 @@
-/* cli_cmds_vm2: vm-uninstall and vm-vif-list (cli_operations.ml
- * vm_uninstall, vm_uninstall_common, vm_vif_list). */
+/* cli_cmds_vm2: vm-uninstall, snapshot-uninstall and vm-vif-list
+ * (cli_operations.ml vm_uninstall, snapshot_uninstall,
+ * vm_uninstall_common, vm_vif_list). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,34 +166,16 @@ cli_user_says_yes(struct cli_ctx *ctx)
 	return yes;
 }
 
-int
-cli_cmd_vm_uninstall(struct cli_ctx *ctx)
+/* vm_uninstall_common: tells what goes (the VMs all, their owned disks
+ * and suspend images), asks unless force=true, destroys. Frees all. */
+static int
+cli_uninstall_common(struct cli_ctx *ctx, char **all, size_t nall)
 {
 	struct cli_doomed *doomed = NULL;
 	struct buf lines = BUF_INIT;
-	char **vms, **all;
-	size_t n, nall = 0;
 	bool force;
 	int rc = 0;
 
-	if (cli_do_vm_select(ctx, true, NULL, &vms, &n) < 0)
-		return -1;
-	/* The VMs, then their snapshots. */
-	all = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		all[nall++] = xstrdup(vms[i]);
-	db_rdlock();
-	for (size_t i = 0; i < n; i++) {
-		const struct db_row *r = db_get(DMC_VM, vms[i]);
-		const struct dm_coll *s = r ? r->f[DMF_VM_snapshots].c : NULL;
-
-		for (size_t j = 0; s && j < s->n; j++) {
-			all = xrealloc(all, (nall + 2) * sizeof(char *));
-			all[nall++] = xstrdup(s->v[j].s);
-		}
-	}
-	db_unlock();
-	cli_refs_free(vms, n);
 	doomed = xcalloc(nall + 1, sizeof(*doomed));
 	buf_adds(&lines, "");
 	for (size_t i = 0; i < nall; i++)
@@ -220,6 +203,67 @@ cli_cmd_vm_uninstall(struct cli_ctx *ctx)
 	free(doomed);
 	buf_free(&lines);
 	return rc;
+}
+
+int
+cli_cmd_vm_uninstall(struct cli_ctx *ctx)
+{
+	char **vms, **all;
+	size_t n, nall = 0;
+
+	if (cli_do_vm_select(ctx, true, NULL, &vms, &n) < 0)
+		return -1;
+	/* The VMs, then their snapshots. */
+	all = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		all[nall++] = xstrdup(vms[i]);
+	db_rdlock();
+	for (size_t i = 0; i < n; i++) {
+		const struct db_row *r = db_get(DMC_VM, vms[i]);
+		const struct dm_coll *s = r ? r->f[DMF_VM_snapshots].c : NULL;
+
+		for (size_t j = 0; s && j < s->n; j++) {
+			all = xrealloc(all, (nall + 2) * sizeof(char *));
+			all[nall++] = xstrdup(s->v[j].s);
+		}
+	}
+	db_unlock();
+	cli_refs_free(vms, n);
+	return cli_uninstall_common(ctx, all, nall);
+}
+
+/* snapshot-uninstall snapshot-uuid= (or uuid=) [force=true]: the snapshot
+ * and the disks it owns (cli_operations.ml snapshot_uninstall). */
+int
+cli_cmd_snapshot_uninstall(struct cli_ctx *ctx)
+{
+	const char *uuid = cli_param(ctx, "snapshot-uuid");
+	char *ref, **all;
+	bool snap;
+
+	if (!uuid)
+		uuid = cli_param(ctx, "uuid");
+	if (!uuid)
+		return cli_fail_failure(
+		    ctx,
+		    "Required parameter not found: snapshot-uuid or uuid.");
+	if (!(ref = cli_ref_by_uuid(ctx, DMC_VM, uuid)))
+		return -1;
+	db_rdlock();
+	const struct db_row *r = db_get(DMC_VM, ref);
+	snap = r && r->f[DMF_VM_is_a_snapshot].b;
+	db_unlock();
+	if (!snap) {
+		free(ref);
+		return cli_fail_failure(ctx,
+		                        "This operation can only be performed "
+		                        "on a VM snapshot. %s is not a VM "
+		                        "snapshot.",
+		                        uuid);
+	}
+	all = xcalloc(2, sizeof(char *));
+	all[0] = ref;
+	return cli_uninstall_common(ctx, all, 1);
 }
 
 /* The VIF table of one VM (fields picked like <class>-list, but hidden

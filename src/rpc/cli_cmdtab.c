@@ -10,95 +10,99 @@
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct cli_cmd cli_explicit[] = {
-	{"vm-install", L("new-name-label"),
-	 L("sr-name-label", "sr-uuid", "template", "copy-bios-strings-from"),
-	 "Install a new VM from a template. The template parameter can match "
-	 "either the template name or the uuid.",
-	 cli_cmd_vm_install, CLI_CMD_STANDARD, NULL},
-	{"vm-uninstall", NULL, L("force"),
-	 "Uninstall a VM. This operation will destroy those VDIs that are "
-	 "marked RW and connected to this VM only. To simply destroy the VM "
-	 "record, use vm-destroy.",
-	 cli_cmd_vm_uninstall,
-	 CLI_CMD_STANDARD | CLI_CMD_VM_SEL | CLI_CMD_FD, NULL},
-	{"vm-destroy", L("uuid"), NULL,
-	 "Destroy a VM. This leaves the storage associated with the VM intact. "
-	 "To delete storage too, use vm-uninstall.",
-	 cli_cmd_vm_destroy, 0, NULL},
-	{"vm-vif-list", NULL, NULL, "List the VIFs present on selected VM.",
-	 cli_cmd_vm_vif_list, CLI_CMD_STANDARD | CLI_CMD_VM_SEL, NULL},
-	{"network-create", L("name-label"),
-	 L("name-description", "MTU", "bridge", "managed"),
-	 "Create a new network.", cli_cmd_network_create, 0, NULL},
-	{"network-destroy", L("uuid"), NULL, "Delete an existing network.",
-	 cli_cmd_network_destroy, 0, NULL},
-	{"message-create", L("name", "priority", "body"),
-	 L("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"),
-	 "Create a message associated with a particular API object. Note "
-	 "exactly one of the optional parameters must be supplied.",
-	 cli_cmd_message_create, 0, NULL},
-	{"message-destroy", NULL, L("uuid", "uuids"),
-	 "Destroy one existing message or many", cli_cmd_message_destroy, 0,
-	 NULL},
-	{"vdi-create", L("sr-uuid", "name-label", "virtual-size"),
-	 L("sm-config:", "sharable", "tags:", "type"),
-	 "Create a VDI. Type is 'system' 'user' 'suspend' or 'crashdump'.",
-	 cli_cmd_vdi_create, 0, NULL},
-	{"vbd-create", L("vm-uuid", "device"),
-	 L("vdi-uuid", "bootable", "type", "mode", "unpluggable"),
-	 "Create a VBD. Appropriate values for the device field are listed in "
-	 "the parameter 'allowed-VBD-devices' on the VM. If no VDI is "
-	 "specified, an empty VBD will be created. The type parameter can be "
-	 "'Disk', 'CD' or 'Floppy', and the mode is 'RO' or 'RW'.",
-	 cli_cmd_vbd_create, 0, NULL},
-	{"vif-create", L("device", "network-uuid", "vm-uuid"), L("mac"),
-	 "Create a VIF. Appropriate values for the device are listed in the "
-	 "parameter 'allowed-VIF-devices' on the VM. If specified, the MAC "
-	 "parameter is of the form aa:bb:cc:dd:ee:ff. If MAC is not specified "
-	 "the server will choose an appropriate MAC automatically.",
-	 cli_cmd_vif_create, 0, NULL},
-	{"task-cancel", L("uuid"), NULL, "Set a task to cancelling and return.",
-	 cli_cmd_task_cancel, 0, NULL},
-	{"event-wait", L("class"), NULL,
-	 "Wait for the event that satisfies the conditions given on the "
-	 "command line.",
-	 cli_cmd_event_wait, 0, NULL},
-	{"pool-dump-database", L("file-name"), NULL,
-	 "Download a dump of the pool database.", cli_cmd_pool_dump_db,
-	 CLI_CMD_FD, NULL},
-	{"pool-join", L("master-address", "master-username", "master-password"),
-	 L("force"), "Instruct host to join an existing pool.",
-	 cli_cmd_pool_join, 0, NULL},
-	{"pool-eject", L("host-uuid"), L("force"),
-	 "Instruct host to leave an existing pool.", cli_cmd_pool_eject,
-	 CLI_CMD_FD, NULL},
-	{"pool-designate-new-master", L("host-uuid"), NULL,
-	 "Request an orderly handover of the role of master to another host.",
-	 cli_cmd_pool_designate, 0, NULL},
-	{"host-forget", L("uuid"), L("force"),
-	 "Forget about the host without contacting it explicitly. WARNING: "
-	 "this call is useful if the host to 'forget' is dead; however, if the "
-	 "host is live and part of the pool, you should consider using "
-	 "pool-eject instead.",
-	 cli_cmd_host_forget, CLI_CMD_FD, NULL},
-	{"host-is-in-emergency-mode", NULL, NULL,
-	 "Query the target host to discover if it is in emergency mode.",
-	 cli_cmd_host_emergency, 0, NULL},
-	{"pool-emergency-reset-master", L("master-address"), NULL,
-	 "Instruct slave to reset master address.",
-	 cli_cmd_pool_emergency_reset, 0, NULL},
-	{"pool-emergency-transition-to-master", NULL, L("force"),
-	 "Instruct slave to become pool master. The operation will be ignored "
-	 "if this host is already master; the optional parameter '--force' "
-	 "will force the operation.",
-	 cli_cmd_pool_emergency_master, 0, NULL},
-	{"pool-recover-slaves", NULL, NULL,
-	 "Instruct master to try and reset master-address of all slaves "
-	 "currently running in emergency mode.",
-	 cli_cmd_pool_recover_slaves, 0, NULL},
-	{"pool-restore-database", L("file-name"), L("dry-run"),
-	 "Restore a dump of the pool database to the server.",
-	 cli_cmd_pool_restore_db, CLI_CMD_FD, NULL},
+    {"vm-install", L("new-name-label"),
+     L("sr-name-label", "sr-uuid", "template", "copy-bios-strings-from"),
+     "Install a new VM from a template. The template parameter can match "
+     "either the template name or the uuid.",
+     cli_cmd_vm_install, CLI_CMD_STANDARD, NULL},
+    {"vm-uninstall", NULL, L("force"),
+     "Uninstall a VM. This operation will destroy those VDIs that are "
+     "marked RW and connected to this VM only. To simply destroy the VM "
+     "record, use vm-destroy.",
+     cli_cmd_vm_uninstall, CLI_CMD_STANDARD | CLI_CMD_VM_SEL | CLI_CMD_FD,
+     NULL},
+    {"snapshot-uninstall", NULL, L("uuid", "snapshot-uuid", "force"),
+     "Uninstall a snapshot. This operation will destroy those VDIs that "
+     "are marked RW and connected to this snapshot only. To simply "
+     "destroy the VM record, use snapshot-destroy.",
+     cli_cmd_snapshot_uninstall, CLI_CMD_STANDARD | CLI_CMD_FD, NULL},
+    {"vm-destroy", L("uuid"), NULL,
+     "Destroy a VM. This leaves the storage associated with the VM intact. "
+     "To delete storage too, use vm-uninstall.",
+     cli_cmd_vm_destroy, 0, NULL},
+    {"vm-vif-list", NULL, NULL, "List the VIFs present on selected VM.",
+     cli_cmd_vm_vif_list, CLI_CMD_STANDARD | CLI_CMD_VM_SEL, NULL},
+    {"network-create", L("name-label"),
+     L("name-description", "MTU", "bridge", "managed"), "Create a new network.",
+     cli_cmd_network_create, 0, NULL},
+    {"network-destroy", L("uuid"), NULL, "Delete an existing network.",
+     cli_cmd_network_destroy, 0, NULL},
+    {"message-create", L("name", "priority", "body"),
+     L("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"),
+     "Create a message associated with a particular API object. Note "
+     "exactly one of the optional parameters must be supplied.",
+     cli_cmd_message_create, 0, NULL},
+    {"message-destroy", NULL, L("uuid", "uuids"),
+     "Destroy one existing message or many", cli_cmd_message_destroy, 0, NULL},
+    {"vdi-create", L("sr-uuid", "name-label", "virtual-size"),
+     L("sm-config:", "sharable", "tags:", "type"),
+     "Create a VDI. Type is 'system' 'user' 'suspend' or 'crashdump'.",
+     cli_cmd_vdi_create, 0, NULL},
+    {"vbd-create", L("vm-uuid", "device"),
+     L("vdi-uuid", "bootable", "type", "mode", "unpluggable"),
+     "Create a VBD. Appropriate values for the device field are listed in "
+     "the parameter 'allowed-VBD-devices' on the VM. If no VDI is "
+     "specified, an empty VBD will be created. The type parameter can be "
+     "'Disk', 'CD' or 'Floppy', and the mode is 'RO' or 'RW'.",
+     cli_cmd_vbd_create, 0, NULL},
+    {"vif-create", L("device", "network-uuid", "vm-uuid"), L("mac"),
+     "Create a VIF. Appropriate values for the device are listed in the "
+     "parameter 'allowed-VIF-devices' on the VM. If specified, the MAC "
+     "parameter is of the form aa:bb:cc:dd:ee:ff. If MAC is not specified "
+     "the server will choose an appropriate MAC automatically.",
+     cli_cmd_vif_create, 0, NULL},
+    {"task-cancel", L("uuid"), NULL, "Set a task to cancelling and return.",
+     cli_cmd_task_cancel, 0, NULL},
+    {"event-wait", L("class"), NULL,
+     "Wait for the event that satisfies the conditions given on the "
+     "command line.",
+     cli_cmd_event_wait, 0, NULL},
+    {"pool-dump-database", L("file-name"), NULL,
+     "Download a dump of the pool database.", cli_cmd_pool_dump_db, CLI_CMD_FD,
+     NULL},
+    {"pool-join", L("master-address", "master-username", "master-password"),
+     L("force"), "Instruct host to join an existing pool.", cli_cmd_pool_join,
+     0, NULL},
+    {"pool-eject", L("host-uuid"), L("force"),
+     "Instruct host to leave an existing pool.", cli_cmd_pool_eject, CLI_CMD_FD,
+     NULL},
+    {"pool-designate-new-master", L("host-uuid"), NULL,
+     "Request an orderly handover of the role of master to another host.",
+     cli_cmd_pool_designate, 0, NULL},
+    {"host-forget", L("uuid"), L("force"),
+     "Forget about the host without contacting it explicitly. WARNING: "
+     "this call is useful if the host to 'forget' is dead; however, if the "
+     "host is live and part of the pool, you should consider using "
+     "pool-eject instead.",
+     cli_cmd_host_forget, CLI_CMD_FD, NULL},
+    {"host-is-in-emergency-mode", NULL, NULL,
+     "Query the target host to discover if it is in emergency mode.",
+     cli_cmd_host_emergency, 0, NULL},
+    {"pool-emergency-reset-master", L("master-address"), NULL,
+     "Instruct slave to reset master address.", cli_cmd_pool_emergency_reset, 0,
+     NULL},
+    {"pool-emergency-transition-to-master", NULL, L("force"),
+     "Instruct slave to become pool master. The operation will be ignored "
+     "if this host is already master; the optional parameter '--force' "
+     "will force the operation.",
+     cli_cmd_pool_emergency_master, 0, NULL},
+    {"pool-recover-slaves", NULL, NULL,
+     "Instruct master to try and reset master-address of all slaves "
+     "currently running in emergency mode.",
+     cli_cmd_pool_recover_slaves, 0, NULL},
+    {"pool-restore-database", L("file-name"), L("dry-run"),
+     "Restore a dump of the pool database to the server.",
+     cli_cmd_pool_restore_db, CLI_CMD_FD, NULL},
 };
 
 #define CLI_NEXPLICIT (sizeof(cli_explicit) / sizeof(cli_explicit[0]))

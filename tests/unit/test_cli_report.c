@@ -215,16 +215,18 @@ test_cli_report_help_common(void **state)
 	list = strstr(e->out.data, "Common command list\n"
 				   "-------------------\n\n");
 	assert_non_null(list);
-	assert_non_null(strstr(list, "    host-disable, host-enable, network-list, "
-				     "snapshot-revert, sr-list\n"
-				     "    vm-cd-list, vm-checkpoint, vm-clone, vm-copy, "
-				     "vm-disk-list, vm-export\n"
-				     "    vm-import, vm-install, vm-list, vm-migrate, "
-				     "vm-pause, vm-reboot\n"
-				     "    vm-reset-powerstate, vm-resume, vm-shutdown, "
-				     "vm-snapshot, vm-start\n"
-				     "    vm-suspend, vm-uninstall, vm-unpause, "
-				     "vm-vif-list, zz-test\n"));
+	assert_non_null(
+	    strstr(list, "    host-disable, host-enable, network-list, "
+	                 "snapshot-revert\n"
+	                 "    snapshot-uninstall, sr-list, vm-cd-list, "
+	                 "vm-checkpoint, vm-clone\n"
+	                 "    vm-copy, vm-disk-list, vm-export, vm-import, "
+	                 "vm-install, vm-list\n"
+	                 "    vm-migrate, vm-pause, vm-reboot, "
+	                 "vm-reset-powerstate, vm-resume\n"
+	                 "    vm-shutdown, vm-snapshot, vm-start, vm-suspend, "
+	                 "vm-uninstall, vm-unpause\n"
+	                 "    vm-vif-list, zz-test\n"));
 }
 
 /* Fails differently per ref: an API error, a CLI failure, success. */
