@@ -2,6 +2,7 @@
 #include "storage/sr_memimg.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,6 +22,9 @@
 #include "util/xalloc.h"
 
 #define MEMIMG_CHUNK (1u << 20)
+/* Where the FIFO directories go: MEMIMG_TMP/MEMIMG_PREFIX<run tag>.XXXXXX */
+#define MEMIMG_TMP "/tmp"
+#define MEMIMG_PREFIX "xapid-mem."
 
 struct sr_memimg {
 	char *path; /* what the backend opens */
@@ -163,6 +167,29 @@ sr_memimg_path(const struct sr_memimg *m)
 	return m->path;
 }
 
+void
+sr_memimg_cleanup(void)
+{
+	DIR *d = opendir(MEMIMG_TMP);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!sr_run_tag_stale(e->d_name, MEMIMG_PREFIX))
+			continue;
+		char *dir = xasprintf(MEMIMG_TMP "/%s", e->d_name);
+		char *img = xasprintf("%s/image", dir);
+		if ((unlink(img) < 0 && errno != ENOENT) || rmdir(dir) < 0)
+			log_warn("sr", "cannot remove %s left by a crash: %s",
+			         dir, strerror(errno));
+		else
+			log_info("sr", "removed %s left by a crash", dir);
+		free(img);
+		free(dir);
+	}
+	closedir(d);
+}
+
 static void
 memimg_free(struct sr_memimg *m)
 {
@@ -189,7 +216,10 @@ static struct api_err *
 memimg_remote(struct sr_memimg *m, struct sr_call *c, const char *name)
 {
 	struct api_err *err = NULL;
-	char tmpl[] = "/tmp/xapid-mem.XXXXXX";
+	/* named after this run, so that the next finds what a crash left */
+	char tmpl[128];
+	snprintf(tmpl, sizeof(tmpl), "%s/" MEMIMG_PREFIX "%s.XXXXXX",
+	         MEMIMG_TMP, sr_run_tag());
 	if (!(m->fs = srf_open(&c->ctx, &err)))
 		return err;
 	if (!(m->file = sr_fs_file_open(m->fs, name, m->write)))

@@ -30,4 +30,9 @@ const char *sr_memimg_path(const struct sr_memimg *m);
  * !ok: the transfer is abandoned. Frees m (NULL allowed). */
 struct api_err *sr_memimg_close(struct sr_memimg *m, bool ok);
 
+/* At start: removes the FIFO directories an earlier run of this host left
+ * (a crash during a suspend or resume); those of other hosts and of this
+ * run stay. */
+void sr_memimg_cleanup(void);
+
 #endif

@@ -168,6 +168,7 @@ sr_recover_scan(void)
 void
 sr_recover(void)
 {
+	sr_memimg_cleanup();
 	char **gone = sr_recover_scan();
 	for (size_t i = 0; gone[i]; i++) {
 		struct api_err *e = sr_vdi_delete(gone[i]);
