@@ -157,4 +157,6 @@ pgate_register(void)
 	             API_NO_SESSION | API_NO_ASYNC);
 	api_register("host.is_in_emergency_mode", pgate_emergency,
 	             API_NO_ASYNC | API_READONLY);
+	/* sessions and tasks of the master used on a slave */
+	premote_start();
 }

@@ -178,7 +178,8 @@ void prole_change_unlock(void);
 
 /* ---- pool_gate.c ---- */
 
-/* Registers session.slave_login and host.is_in_emergency_mode. */
+/* Registers session.slave_login and host.is_in_emergency_mode (and starts
+ * pool_remote.c). */
 void pgate_register(void);
 
 /* ---- pool_remote.c ---- */

@@ -736,7 +736,6 @@ pool_start(const char *host_ref)
 	api_register("pool.leader", prole_api_leader,
 	             API_NO_SESSION | API_NO_ASYNC | API_READONLY);
 	pgate_register();
-	premote_start();
 	pfollow_register();
 	pwrite_register();
 	pjoin_register();
