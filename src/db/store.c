@@ -1,6 +1,7 @@
 /* store: in-memory tables, write transactions, the change window for events. */
 #include "db/store.h"
 #include "db/store_int.h"
+#include "db/persist.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -400,11 +401,11 @@ db_txn_relations(struct db_txn *t)
 	}
 }
 
-/* Slave mode: the persistent entries of t become the JSON ops for the
- * master and leave t; what remains is committed locally. NULL if there is
- * nothing to forward. */
+/* The JSON ops ({"ops":[...]}) of the changes t makes to persistent
+ * rows, NULL if none; take: the persistent entries leave t (slave mode),
+ * else t is left as it is. */
 static char *
-db_txn_take_forward(struct db_txn *t)
+db_txn_forward_ops(struct db_txn *t, bool take)
 {
 	json_t *ops = json_array();
 	size_t k = 0;
@@ -426,7 +427,10 @@ db_txn_take_forward(struct db_txn *t)
 				json_object_set_new(o, "fields", db_row_diff_json(e->row, e->old));
 			json_array_append_new(ops, o);
 		}
-		db_row_free(e->row);
+		if (take)
+			db_row_free(e->row);
+		else
+			t->ents[k++] = *e;
 	}
 	t->n = k;
 	if (json_array_size(ops)) {
@@ -440,15 +444,33 @@ db_txn_take_forward(struct db_txn *t)
 	return text;
 }
 
+/* Set while a commit is handed to the lost-lead handler: a commit made by
+ * the handler itself fails plainly. */
+static __thread bool db_in_lost_lead;
+
 int
 db_txn_commit(struct db_txn *t, char **err)
 {
-	db_forward_fn fwd = db.forward;
-	char *fwd_ops = fwd ? db_txn_take_forward(t) : NULL;
+	db_forward_fn fwd = db.forward, lost = db.lost_lead;
+	char *fwd_ops = fwd ? db_txn_forward_ops(t, true) : NULL;
+	/* the master keeps its ops in the slave's form: if the lead moves
+	 * under this commit, they go to the new master instead */
+	char *again = !fwd && lost && !db_in_lost_lead
+	                  ? db_txn_forward_ops(t, false)
+	                  : NULL;
 	int rc = db_txn_commit_local(t, err);
-	if (rc == 0 && fwd_ops)
+	if (rc == 0 && fwd_ops) {
 		rc = fwd(fwd_ops, err);
+	} else if (rc < 0 && again && *err &&
+	           strstr(*err, PERSIST_NOT_LEADER)) {
+		free(*err);
+		*err = NULL;
+		db_in_lost_lead = true;
+		rc = lost(again, err);
+		db_in_lost_lead = false;
+	}
 	free(fwd_ops);
+	free(again);
 	return rc;
 }
 

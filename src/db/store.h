@@ -98,6 +98,13 @@ int db_replace_all(struct db_row **rows, size_t n, uint64_t generation,
  * are committed here at once. NULL: master (or lone host) mode. */
 typedef int (*db_forward_fn)(const char *ops_json, char **err);
 void db_set_forward(db_forward_fn fn);
+/* Master mode: when the durable store refuses a commit because this node
+ * no longer leads (PERSIST_NOT_LEADER, the lead moved under the commit),
+ * db_txn_commit() hands the transaction's persistent changes, in the same
+ * JSON form, to fn (which sends them to the new master once it serves)
+ * and returns its result. Changes to other classes in that transaction
+ * are dropped with the failed commit. NULL: such a commit fails. */
+void db_set_lost_lead(db_forward_fn fn);
 /* Replaces the durable store (NULL: none, e.g. a slave). The previous one
  * is returned, not closed. */
 struct persist *db_swap_persist(struct persist *p);

@@ -23,6 +23,8 @@ struct db_state {
 	struct db_table tables[DMC__COUNT];
 	struct persist *persist;
 	db_forward_fn forward; /* slave mode */
+	db_forward_fn
+	    lost_lead; /* master: where a commit goes when the lead moved */
 	uint64_t generation;
 	pthread_rwlock_t rw;
 	pthread_mutex_t writer;

@@ -15,6 +15,14 @@ db_set_forward(db_forward_fn fn)
 	pthread_mutex_unlock(&db.writer);
 }
 
+void
+db_set_lost_lead(db_forward_fn fn)
+{
+	pthread_mutex_lock(&db.writer);
+	db.lost_lead = fn;
+	pthread_mutex_unlock(&db.writer);
+}
+
 struct persist *
 db_swap_persist(struct persist *p)
 {

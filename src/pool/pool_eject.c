@@ -346,6 +346,14 @@ peject_designate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 			break;
 		usleep(20 * 1000);
 	}
+	/* and once it serves: this host (now its slave) has a full copy of
+	 * the database from it, so a write made right after the hand-over
+	 * reaches a master that takes it */
+	if (pfollow_wait_initial(10.0) < 0)
+		log_warn("pool",
+		         "the new master %s does not serve the "
+		         "database yet",
+		         addr);
 	free(addr);
 	return NULL;
 }

@@ -744,6 +744,9 @@ pool_start(const char *host_ref)
 	if (pr.took_over)
 		ptake_after();
 	proute_register();
+	/* a commit on the master when the lead moves under it (a hand-over,
+	 * a failover) goes to the new master instead of failing */
+	db_set_lost_lead(pwrite_forward);
 	pthread_mutex_lock(&pr.lock);
 	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
 		pr.watching = true;

@@ -8,8 +8,10 @@
  * generation, and the commit returns once our replica has reached it, so
  * a slave reads its own writes. The master's errors come back as XenAPI
  * errors in the commit's error text. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/store.h"
 #include "pool/pool_int.h"
@@ -18,6 +20,8 @@
 
 /* How long a slave's commit waits for its change to come back. */
 #define PWRITE_WAIT_S 30.0
+/* How long a write waits for a change of master to settle. */
+#define PWRITE_SETTLE_S 10
 
 static char *
 pwrite_err_text(const struct api_err *e)
@@ -29,27 +33,84 @@ pwrite_err_text(const struct api_err *e)
 	return buf_steal(&b);
 }
 
+/* Whether a forwarded write may be sent again: the master moved (the
+ * host we asked is a slave now) or could not be reached. The ops carry
+ * whole field values, so a write applied before a lost answer is applied
+ * again to the same effect. */
+static bool
+pwrite_retryable(const struct api_err *e)
+{
+	return strcmp(e->code, xerr_code(XE_HOST_IS_SLAVE)) == 0 ||
+	       strcmp(e->code, xerr_code(XE_CANNOT_CONTACT_HOST)) == 0;
+}
+
 int
 pwrite_forward(const char *ops_json, char **err)
 {
-	char *master = prole_master();
-	xv *params, *res = NULL;
-	struct api_err *e;
+	xv *res = NULL;
+	struct api_err *e = NULL;
+	char *master = NULL;
+	struct timespec t0, now;
 
-	if (!master) {
-		*err = xstrdup("the pool master is not known (no leader)");
-		return -1;
+	/* during a change of master (a hand-over, a failover) the old
+	 * master answers HOST_IS_SLAVE and the new one may not serve yet:
+	 * wait for the change to settle instead of failing the write */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int attempt = 0;; attempt++) {
+		if (attempt) {
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		bool late = now.tv_sec - t0.tv_sec >= PWRITE_SETTLE_S;
+		if (pool_is_master()) {
+			/* this host leads (took over meanwhile, or has not
+			 * yet seen that it lost the lead): apply it here */
+			api_err_free(e);
+			xv_free(res);
+			res = NULL;
+			e = pwrite_apply_text(ops_json, &res);
+			xv_free(res);
+			res = NULL;
+			if (!e) {
+				free(master);
+				return 0;
+			}
+			if (late || !pwrite_retryable(e))
+				break;
+			continue;
+		}
+		free(master);
+		master = prole_master();
+		if (!master) {
+			if (!late)
+				continue;
+			api_err_free(e);
+			*err =
+			    xstrdup("the pool master is not known (no leader)");
+			return -1;
+		}
+		xv *params = xv_array();
+		xv_push(params, xv_str(pool_secret()));
+		xv_push(params, xv_str(ops_json));
+		api_err_free(e);
+		xv_free(res);
+		res = NULL;
+		e = plink_call(master, "pool.db_apply", params, false,
+		               POOL_CALL_TIMEOUT_MS, &res);
+		xv_free(params);
+		if (!e || late || !pwrite_retryable(e))
+			break;
+		if (attempt == 0)
+			log_info("pool",
+			         "write forwarded to %s: %s; waiting for the "
+			         "master to settle",
+			         master, e->code);
 	}
-	params = xv_array();
-	xv_push(params, xv_str(pool_secret()));
-	xv_push(params, xv_str(ops_json));
-	e = plink_call(master, "pool.db_apply", params, false,
-	               POOL_CALL_TIMEOUT_MS, &res);
-	xv_free(params);
 	if (e) {
 		*err = pwrite_err_text(e);
-		log_warn("pool", "write forwarded to %s failed: %s", master,
-		         *err);
+		log_warn("pool", "write forwarded to %s failed: %s",
+		         master ? master : "this host", *err);
 		api_err_free(e);
 		xv_free(res);
 		free(master);
@@ -104,6 +165,19 @@ pwrite_op(struct db_txn *t, json_t *o)
 	return NULL;
 }
 
+/* Whether the local node no longer leads the cluster (or cannot tell). */
+static bool
+pwrite_lost_lead(void)
+{
+	uint64_t id = 0;
+	char *addr = NULL, *err = NULL;
+	int rc = prole_leader(&id, &addr, &err);
+
+	free(addr);
+	free(err);
+	return rc < 0 || id != prole_node_id();
+}
+
 struct api_err *
 pwrite_apply_text(const char *ops_json, xv **result)
 {
@@ -125,6 +199,14 @@ pwrite_apply_text(const char *ops_json, xv **result)
 		return e;
 	}
 	e = api_commit(t);
+	if (e && pwrite_lost_lead()) {
+		/* the lead moved while we committed: the sender retries
+		 * with the new master (pwrite_retryable) */
+		api_err_free(e);
+		char *m = pool_master_address();
+		e = api_error(XE_HOST_IS_SLAVE, m ? m : "", NULL);
+		free(m);
+	}
 	if (e)
 		return e;
 	xv *st = xv_struct();
