@@ -38,6 +38,7 @@ struct sr_memimg {
 	pthread_t th;
 	char *err; /* what stopped the pump */
 	int64_t bytes;
+	bool joined; /* the pump is over (sr_memimg_commit) */
 };
 
 /* Waits until fd is ready for ev or a word comes on the wake pipe: 0 ready,
@@ -286,6 +287,43 @@ sr_memimg_open(const char *vdi_ref, bool write, struct sr_memimg **out)
 	return NULL;
 }
 
+/* Test fault point: XAPID_FIST names it (memimg.sync: the image's final
+ * sync to the SR fails), as xha's FIST points. */
+static bool
+memimg_fist(const char *point)
+{
+	const char *f = getenv("XAPID_FIST");
+	return f && strstr(f, point) != NULL;
+}
+
+/* Ends the pump: 'f' (all written, drain and sync) or 's' (abandon). */
+static void
+memimg_join(struct sr_memimg *m, char c)
+{
+	if (write(m->wake[1], &c, 1) != 1)
+		log_warn("sr", "memory image: cannot wake the pump: %s",
+		         strerror(errno));
+	pthread_join(m->th, NULL);
+	m->joined = true;
+	if (c == 'f' && !m->err && memimg_fist("memimg.sync"))
+		m->err = xstrdup("sync: fault injected (XAPID_FIST)");
+}
+
+struct api_err *
+sr_memimg_commit(struct sr_memimg *m)
+{
+	struct api_err *err = NULL;
+	if (!m || !m->write || !m->dir || m->wake[1] < 0 || m->joined)
+		return NULL;
+	memimg_join(m, 'f');
+	if (m->err) {
+		char *msg = xasprintf("memory image: %s", m->err);
+		err = sr_backend_error(1, msg, NULL);
+		free(msg);
+	}
+	return err;
+}
+
 struct api_err *
 sr_memimg_close(struct sr_memimg *m, bool ok)
 {
@@ -293,11 +331,8 @@ sr_memimg_close(struct sr_memimg *m, bool ok)
 	if (!m)
 		return NULL;
 	if (m->dir && m->wake[1] >= 0) {
-		char c = ok && m->write ? 'f' : 's';
-		if (write(m->wake[1], &c, 1) != 1)
-			log_warn("sr", "memory image: cannot wake the pump: %s",
-			         strerror(errno));
-		pthread_join(m->th, NULL);
+		if (!m->joined)
+			memimg_join(m, ok && m->write ? 'f' : 's');
 		if (ok && m->write && m->err) {
 			char *msg = xasprintf("memory image: %s", m->err);
 			err = sr_backend_error(1, msg, NULL);

@@ -25,6 +25,11 @@ struct api_err *sr_memimg_open(const char *vdi_ref, bool write,
 /* The name the backend opens (a FIFO opened there needs no fsync: the
  * image is synced by sr_memimg_close). */
 const char *sr_memimg_path(const struct sr_memimg *m);
+/* For a write: waits until the whole image the backend wrote is on the SR
+ * and synced (SR_BACKEND_FAILURE_1 if not), before the VM is stopped for
+ * good (backend.h suspend's commit). NULL when nothing is to be done (a
+ * local image: the backend syncs the file). sr_memimg_close still frees. */
+struct api_err *sr_memimg_commit(struct sr_memimg *m);
 /* Ends the transfer. ok: the backend succeeded; for a write, waits until
  * the whole image is on the SR and synced (SR_BACKEND_FAILURE_1 if not).
  * !ok: the transfer is abandoned. Frees m (NULL allowed). */

@@ -127,8 +127,14 @@ struct vm_backend_ops {
 	int (*reboot)(const char *uuid, bool hard, char **err);
 	int (*pause)(const char *uuid, char **err);
 	int (*unpause)(const char *uuid, char **err);
-	/* Saves the memory image to path and stops the VM. */
-	int (*suspend)(const char *uuid, const char *path, char **err);
+	/* Saves the memory image to path and stops the VM. Once the image is
+	 * written and before the VM is stopped for good, commit (if not
+	 * NULL) is called with arg: when it fails (the image did not reach
+	 * its storage) the VM goes on as it was and suspend fails with its
+	 * message. */
+	int (*suspend)(const char *uuid, const char *path,
+	               int (*commit)(void *arg, char **err), void *arg,
+	               char **err);
 	/* Writes the memory image of a paused VM to path as suspend does, but
 	 * the VM stays (paused; unpause continues it): VM.checkpoint. NULL:
 	 * not supported. */

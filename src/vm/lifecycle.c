@@ -273,6 +273,23 @@ vm_hard_shutdown(const char *vm)
 	return e;
 }
 
+/* backend.h suspend's commit: the image reaches the SR before the VM is
+ * stopped for good (else it runs on); the SR's error is kept. */
+struct lc_commit {
+	struct sr_memimg *img;
+	struct api_err *err;
+};
+
+static int
+lc_suspend_commit(void *arg, char **msg)
+{
+	struct lc_commit *c = arg;
+	if (!(c->err = sr_memimg_commit(c->img)))
+		return 0;
+	*msg = xstrdup(c->err->n > 1 ? c->err->params[1] : c->err->code);
+	return -1;
+}
+
 /* VM.suspend: the memory image goes to a VDI on the suspend SR. */
 static struct api_err *
 lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
@@ -296,20 +313,34 @@ lc_suspend(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	char *uuid = lc_uuid(vm);
 	struct sr_memimg *img = NULL;
 	err = sr_suspend_vdi_create(sr ? sr : DM_NULL_REF, mem, &vdi);
+	bool stopped = false;
 	if (!err && !(err = sr_memimg_open(vdi, true, &img))) {
-		int rc =
-		    vm_cfg.backend->suspend(uuid, sr_memimg_path(img), &msg);
+		struct lc_commit cm = {img, NULL};
+		int rc = vm_cfg.backend->suspend(uuid, sr_memimg_path(img),
+		                                 lc_suspend_commit, &cm, &msg);
 		struct api_err *e = sr_memimg_close(img, rc == 0);
 		if (rc < 0) {
-			err = lc_backend_err("VM suspend failed", msg);
+			err = cm.err ? cm.err
+			             : lc_backend_err("VM suspend failed", msg);
+			if (cm.err)
+				free(msg);
 			api_err_free(e);
 		} else {
+			/* the VM has stopped: whatever the image's fate, it
+			 * no longer runs */
+			stopped = true;
 			err = e;
 		}
 	}
 	if (err && vdi)
 		sr_suspend_vdi_abandon(vdi, img != NULL);
-	if (err) {
+	if (err && stopped) {
+		log_warn("vm",
+		         "VM %s stopped but its suspend image was lost: "
+		         "it is halted",
+		         uuid);
+		vm_op_end(vm, opid, "Halted");
+	} else if (err) {
 		vm_op_end(vm, opid, NULL);
 	} else {
 		lc_set_suspend_vdi(vm, vdi);

@@ -266,7 +266,8 @@ sim_unpause(const char *uuid, char **err)
 static const char sim_image_magic[] = "xapid-sim-suspend-image\n";
 
 static int
-sim_suspend(const char *uuid, const char *path, char **err)
+sim_suspend(const char *uuid, const char *path,
+            int (*commit)(void *arg, char **err), void *arg, char **err)
 {
 	struct sim_vm *v;
 	FILE *f;
@@ -281,6 +282,8 @@ sim_suspend(const char *uuid, const char *path, char **err)
 			*err = xasprintf("sim: cannot write %s: %s", path, strerror(errno));
 			if (f)
 				unlink(path);
+		} else if (commit && commit(arg, err) < 0) {
+			/* the VM runs on, as QEMU's does */
 		} else {
 			sim_forget(v);
 			rc = 0;

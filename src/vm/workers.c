@@ -50,7 +50,10 @@ WORKERS_WRAP(start, (const struct vm_spec *s, char **e), (s, e))
 WORKERS_WRAP(shutdown, (const char *u, double t, char **e), (u, t, e))
 WORKERS_WRAP(destroy, (const char *u, char **e), (u, e))
 WORKERS_WRAP(reboot, (const char *u, bool h, char **e), (u, h, e))
-WORKERS_WRAP(suspend, (const char *u, const char *p, char **e), (u, p, e))
+WORKERS_WRAP(suspend,
+             (const char *u, const char *p, int (*c)(void *, char **), void *a,
+              char **e),
+             (u, p, c, a, e))
 WORKERS_WRAP(save, (const char *u, const char *p, char **e), (u, p, e))
 WORKERS_WRAP(resume, (const struct vm_spec *s, const char *p, char **e), (s, p, e))
 WORKERS_WRAP(disk_plug, (const char *u, const struct vm_disk *d, char **e), (u, d, e))

@@ -159,7 +159,7 @@ test_suspend_resume(void **state)
 	(void)state;
 	snprintf(img, sizeof(img), "%s/u1.suspend", dir);
 	assert_int_equal(be->start(&s, &err), 0);
-	assert_int_equal(be->suspend(U1, img, &err), 0);
+	assert_int_equal(be->suspend(U1, img, NULL, NULL, &err), 0);
 	assert_int_equal(be->attach(U1), VMR_HALTED);
 	assert_int_equal(access(img, R_OK), 0);
 	assert_int_equal(be->resume(&s, img, &err), 0);

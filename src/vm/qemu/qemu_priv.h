@@ -126,7 +126,8 @@ void qemu_finish(struct qemu_vm *vm, const char *what);
 /* ---- qemu_save.c ---- */
 
 /* backend.h suspend and save. */
-int qemu_suspend(const char *uuid, const char *path, char **err);
+int qemu_suspend(const char *uuid, const char *path,
+                 int (*commit)(void *arg, char **err), void *arg, char **err);
 int qemu_save(const char *uuid, const char *path, char **err);
 /* Loads the memory image at path into a QEMU started with -incoming defer. */
 int qemu_incoming(struct qemu_vm *vm, const char *path, char **err);

@@ -116,7 +116,8 @@ qemu_save_memory(struct qemu_vm *vm, int fd, char **err)
 }
 
 int
-qemu_suspend(const char *uuid, const char *path, char **err)
+qemu_suspend(const char *uuid, const char *path,
+             int (*commit)(void *arg, char **err), void *arg, char **err)
 {
 	struct qemu_vm *vm = qemu_op_get(uuid, err);
 	double t0 = qemu_now();
@@ -139,7 +140,14 @@ qemu_suspend(const char *uuid, const char *path, char **err)
 	if (was_running && qemu_qmp(vm, "stop", NULL, NULL, QEMU_CMD_MS, err) != QMP_OK)
 		goto out;
 	qemu_set_state(vm, VMR_PAUSED);
-	if (qemu_save_memory(vm, fd, err) < 0) {
+	int saved = qemu_save_memory(vm, fd, err);
+	/* the image is on its storage before QEMU goes: else the VM runs on */
+	if (saved == 0 && commit) {
+		close(fd);
+		fd = -1;
+		saved = commit(arg, err);
+	}
+	if (saved < 0) {
 		char *e = NULL;
 		if (was_running && qemu_qmp(vm, "cont", NULL, NULL, QEMU_CMD_MS, &e) == QMP_OK)
 			qemu_set_state(vm, VMR_RUNNING);
