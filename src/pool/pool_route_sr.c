@@ -156,6 +156,16 @@ proute_sr_target(const char *method, xv *const *all, size_t nall)
 	bool vdi_op = false, vm_op = false;
 	if (nall < 2)
 		return NULL;
+	/* VM.import(url, sr, ...): a host that sees the SR fetches it */
+	if (strcmp(method, "VM.import") == 0) {
+		if (nall < 3 || all[2]->type != XV_STRING)
+			return NULL;
+		db_rdlock();
+		host = proute_sr_attached(all[2]->u.s);
+		char *r = host ? xstrdup(host) : NULL;
+		db_unlock();
+		return r;
+	}
 	for (size_t i = 0; i < sizeof(proute_sr_vm) / sizeof(proute_sr_vm[0]);
 	     i++)
 		vm_op = vm_op || strcmp(method, proute_sr_vm[i]) == 0;

@@ -146,6 +146,7 @@ api_init(void)
 	session_register();
 	task_register();
 	event_register();
+	xva_url_register();
 }
 
 /* Splits a wire name into the method entry: "VM.start", "VM_start". */

@@ -39,4 +39,7 @@ bool task_cancelling(const char *task);
 /* event.c */
 void event_register(void);
 
+/* xva_url.c: VM.import (an XVA the host fetches from a URL). */
+void xva_url_register(void);
+
 #endif

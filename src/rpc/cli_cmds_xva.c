@@ -64,16 +64,12 @@ cli_cmd_vm_export(struct cli_ctx *ctx)
 	return cli_do_vm_op(ctx, &op);
 }
 
-/* The uuids of the VM refs of an import task's result. */
+/* The uuids of VM refs (an XV_ARRAY), comma-separated. */
 static void
-cli_print_vm_uuids(struct cli_ctx *ctx, const char *result)
+cli_print_vm_refs(struct cli_ctx *ctx, const xv *v)
 {
-	xv *v = NULL;
 	struct buf b = BUF_INIT;
-	if (result && *result &&
-	    xmlrpc_parse_value(result, strlen(result), &v, NULL, 0) ==
-	        XMLRPC_OK &&
-	    v->type == XV_ARRAY) {
+	if (v && v->type == XV_ARRAY) {
 		db_rdlock();
 		for (size_t i = 0; i < v->u.a.n; i++) {
 			const xv *e = v->u.a.items[i];
@@ -88,6 +84,20 @@ cli_print_vm_uuids(struct cli_ctx *ctx, const char *result)
 	}
 	cli_out_line(ctx->out, b.data ? b.data : "");
 	buf_free(&b);
+}
+
+/* The uuids of the VM refs of an import task's result. */
+static void
+cli_print_vm_uuids(struct cli_ctx *ctx, const char *result)
+{
+	xv *v = NULL;
+	if (result && *result &&
+	    xmlrpc_parse_value(result, strlen(result), &v, NULL, 0) !=
+	        XMLRPC_OK) {
+		xv_free(v);
+		v = NULL;
+	}
+	cli_print_vm_refs(ctx, v);
 	xv_free(v);
 }
 
@@ -102,11 +112,7 @@ cli_cmd_vm_import(struct cli_ctx *ctx)
 		return cli_fail_failure(
 		    ctx, "Invalid arguments. The 'url' and 'filename' "
 		         "parameters should not both be specified.");
-	if (cli_param(ctx, "url"))
-		return cli_fail_failure(
-		    ctx, "Importing from a URL is not supported by this host; "
-		         "download the file and give filename=");
-	if (!file)
+	if (!file && !cli_param(ctx, "url"))
 		return cli_fail_kind(ctx, CLI_E_PARAM, "filename");
 	if (su && !(sr = cli_ref_by_uuid(ctx, DMC_SR, su)))
 		return -1;
@@ -122,6 +128,20 @@ cli_cmd_vm_import(struct cli_ctx *ctx)
 		if (!sr)
 			return cli_fail_failure(
 			    ctx, "No SR specified and Pool default SR is null");
+	}
+	if (cli_param(ctx, "url")) {
+		/* the host fetches it (VM.import) */
+		xv *vms = NULL;
+		int rc = cli_call(ctx, "VM.import", &vms,
+		                  xv_str(cli_param(ctx, "url")),
+		                  xv_str(sr ? sr : DM_NULL_REF),
+		                  xv_bool(cli_xva_flag(ctx, "preserve")),
+		                  xv_bool(cli_xva_flag(ctx, "force")), NULL);
+		if (rc == 0)
+			cli_print_vm_refs(ctx, vms);
+		xv_free(vms);
+		free(sr);
+		return rc;
 	}
 	/* the user named the ova.xml of an unpacked export */
 	size_t fl = strlen(file);
