@@ -164,6 +164,8 @@ struct api_err *sr_vdi_check_open(const char *vdi_ref, const char *vm_ref, bool 
  * SRs (sr_lease.c); VDI_IN_USE if another host holds one. Call without
  * locks. */
 struct api_err *sr_leases_take(const char *vm_ref);
+/* The same for one VBD of a running VM before it is hot-plugged. */
+struct api_err *sr_lease_take_vbd(const char *vm_ref, const char *vbd_ref);
 /* True if a VM has the VDI attached read-write now, i.e. its bytes are
  * changing under a reader. Call with the DB read lock held. */
 bool sr_vdi_written(const struct db_row *vdi);

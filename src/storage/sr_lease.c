@@ -109,8 +109,10 @@ lease_take(struct sr_call *c, const char *vdi_ref, const char *location,
 	return err;
 }
 
-struct api_err *
-sr_leases_take(const char *vm_ref)
+/* The leases of VM vm_ref's read-write VDIs on NFS SRs; only_vbd: of that
+ * VBD alone (a hot-plug). */
+static struct api_err *
+leases_take(const char *vm_ref, const char *only_vbd)
 {
 	struct api_err *err = NULL;
 	size_t n = 0;
@@ -120,6 +122,8 @@ sr_leases_take(const char *vm_ref)
 	const struct dm_coll *b = vm ? vm->f[DMF_VM_VBDs].c : NULL;
 	me = xstrdup(lease_host_uuid());
 	for (size_t i = 0; b && i < b->n; i++) {
+		if (only_vbd && strcmp(b->v[i].s, only_vbd) != 0)
+			continue;
 		const struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
 		const struct db_row *vdi =
 		    vbd && !vbd->f[DMF_VBD_empty].b
@@ -155,6 +159,18 @@ sr_leases_take(const char *vm_ref)
 	free(locs);
 	free(me);
 	return err;
+}
+
+struct api_err *
+sr_leases_take(const char *vm_ref)
+{
+	return leases_take(vm_ref, NULL);
+}
+
+struct api_err *
+sr_lease_take_vbd(const char *vm_ref, const char *vbd_ref)
+{
+	return leases_take(vm_ref, vbd_ref);
 }
 
 /* One pass over one NFS SR plugged here: our leases renewed for the VDIs

@@ -240,9 +240,18 @@ dev_vbd_plug(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 			d.path = sr_vdi_path(b->f[DMF_VBD_VDI].s, &fmt, &err);
 			if (d.path)
 				d.format = xstrdup(fmt);
+			/* as VM.start: a VDI another running VM has open
+			 * read-write (or that one would write under a
+			 * reader) is refused */
+			if (!err)
+				err = sr_vdi_check_open(b->f[DMF_VBD_VDI].s, vm,
+				                        !d.readonly);
 		}
 	}
 	db_unlock();
+	/* on NFS: another host (of another pool) that has it open */
+	if (!err && d.path && !d.readonly)
+		err = sr_lease_take_vbd(vm, ref);
 	if (!err && vm_cfg.backend->disk_plug(uuid, &d, &msg) < 0) {
 		err = api_internal("VBD.plug failed: %s", msg ? msg : "");
 		free(msg);
