@@ -37,7 +37,7 @@ cache=${cache:-${XAPID_GUEST_CACHE:-/var/cache/xapid/guest}}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
-MODULES="virtio_ring virtio virtio_pci virtio_blk virtio_net virtio_console evdev button ${XAPID_GUEST_EXTRA_MODULES:-}"
+MODULES="virtio_ring virtio virtio_pci virtio_blk virtio_net virtio_console virtio_balloon evdev button ${XAPID_GUEST_EXTRA_MODULES:-}"
 GUEST_PKGS="qemu-guest-agent busybox-static"
 CMDLINE="console=ttyS0 quiet"
 t0=$(date +%s.%N)

@@ -62,6 +62,8 @@ struct vm_spec {
 	size_t npcis;
 	bool start_paused;
 	bool vnc;
+	bool balloon;          /* a virtio-balloon device (memory target);
+	                        * false in specs of QEMUs from before it */
 	int hotplug_slots;     /* pcie-root-ports made at boot for hot-plug */
 	int nports;            /* all root ports, when the devices' ports are
 				* given (migration: the source's); else 0 */
@@ -208,6 +210,11 @@ struct vm_backend_ops {
 	 * with every device's root port and nports filled in: what a migration
 	 * destination must reproduce. */
 	int (*layout)(const char *uuid, struct vm_spec *out, char **err);
+	/* Sets the memory target of a running VM (bytes): the guest's balloon
+	 * driver gives back what is above it (or takes it again). Returns 0,
+	 * 1 when the VM has no balloon (its memory stays as it is), -1 with
+	 * *err. NULL: not supported. */
+	int (*balloon)(const char *uuid, int64_t target, char **err);
 	/* Runs a guest-agent command (JSON text) and returns its JSON reply. */
 	int (*agent)(const char *uuid, const char *json, char **reply,
 		     double timeout_s, char **err);

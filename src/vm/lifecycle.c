@@ -64,6 +64,7 @@ lc_start_common(const char *vm, bool paused, const char *opname)
 	}
 	vm_op_end(vm, opid, paused ? "Paused" : "Running");
 	free(opid);
+	vm_squeeze(); /* room for it, and its own target */
 	return NULL;
 fail:
 	vm_op_end(vm, opid, NULL);

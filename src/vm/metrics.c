@@ -539,6 +539,7 @@ mx_main(void *arg)
 	struct vm_stats *st = xcalloc(1, sizeof(*st));
 	for (;;) {
 		double next = mx_now() + mx_period;
+		vm_squeeze(); /* targets after stops, and retries */
 		mx_sample_all(st);
 		double wait = next - mx_now();
 		if (wait < 0.05)

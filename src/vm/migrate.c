@@ -215,6 +215,8 @@ static int
 mig_apply_layout(struct vm_spec *spec, const struct vm_spec *lay, char **err)
 {
 	spec->nports = lay->nports;
+	spec->balloon =
+	    lay->balloon; /* a source QEMU from before it has none */
 	for (size_t i = 0; i < spec->ndisks; i++) {
 		size_t k = 0;
 		while (k < lay->ndisks && strcmp(lay->disks[k].id, spec->disks[i].id) != 0)

@@ -32,6 +32,7 @@ struct sim_vm {
 	struct vm_spec spec;
 	int mig;               /* 0, SIM_MIG_IN or SIM_MIG_OUT (see below) */
 	bool mig_was_running;
+	int64_t target; /* memory target; 0: none set (all of it) */
 };
 
 static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -434,6 +435,17 @@ sim_nic_unplug(const char *uuid, const char *id, char **err)
 }
 
 static int
+sim_balloon(const char *uuid, int64_t target, char **err)
+{
+	pthread_mutex_lock(&sim_lock);
+	struct sim_vm *v = sim_get(uuid, err);
+	if (v)
+		v->target = target;
+	pthread_mutex_unlock(&sim_lock);
+	return v ? 0 : -1;
+}
+
+static int
 sim_stats(const char *uuid, struct vm_stats *out, char **err)
 {
 	struct sim_vm *v;
@@ -442,7 +454,10 @@ sim_stats(const char *uuid, struct vm_stats *out, char **err)
 	pthread_mutex_lock(&sim_lock);
 	v = sim_get(uuid, err);
 	if (v) {
-		out->memory_actual = v->spec.memory;
+		/* a simulated guest balloons at once */
+		out->memory_actual = v->target > 0 && v->target < v->spec.memory
+		                         ? v->target
+		                         : v->spec.memory;
 		for (size_t i = 0; i < v->spec.ndisks && out->ndisks < 256; i++)
 			memcpy(out->disks[out->ndisks++].id, v->spec.disks[i].id,
 			       sizeof(out->disks[0].id));
@@ -679,6 +694,7 @@ const struct vm_backend_ops vm_backend_sim = {
 	.nic_plug = sim_nic_plug,
 	.nic_unplug = sim_nic_unplug,
 	.stats = sim_stats,
+	.balloon = sim_balloon,
 	.migrate_receive = sim_migrate_receive,
 	.migrate_send = sim_migrate_send,
 	.migrate_end = sim_migrate_end,

@@ -56,9 +56,39 @@ bool vm_wants_vnc(const struct db_row *vm);
  * console records come and go with it). */
 void vm_set_power(struct db_txn *t, struct db_row *vm, const char *power_state);
 
-/* Host memory the VM needs / the host has free for new VMs (bytes). */
+/* Host memory the VM needs to start (bytes): its dynamic_min and its
+ * overhead, as xapi's Memory_check with the Dynamic_min policy (the other
+ * VMs are ballooned down to make room: vm_squeeze). */
 int64_t vm_memory_needed(const char *vm);
+/* What the host has free for new VMs: its guest memory less every VM that
+ * runs or is being started here, each with dynamic_min and overhead
+ * (xapi's host_compute_free_memory_with_maximum_compression); a VM that
+ * cannot balloon with all of its static_max. */
 int64_t vm_host_free_memory(const char *except_vm);
+/* The host's memory guests may have: MemTotal less what the host keeps
+ * for itself (a tenth, at most 1 GiB). */
+int64_t vm_host_guest_memory(void);
+/* QEMU's own memory for a VM of static_max bytes (bytes). */
+int64_t vm_memory_overhead(int64_t static_max);
+
+/* Memory targets (vm_squeeze.c). One VM's dynamic range. */
+struct vm_sq {
+	int64_t dmin, dmax;
+};
+/* The targets of n VMs sharing avail bytes as squeezed shares them: the
+ * same fraction of every dynamic range, the largest that fits (dynamic_max
+ * when all fit, dynamic_min when even those do not). Pure. */
+void vm_squeeze_targets(const struct vm_sq *v, size_t n, int64_t avail,
+                        int64_t *out);
+/* Sets the targets of the VMs running here (backend balloon, and
+ * VM.memory_target) after a change: a start, a stop, a new dynamic range.
+ * Also run by the metrics sampler, so that what failed (a VM busy in an
+ * operation) is done later. Call with no lock held. */
+void vm_squeeze(void);
+/* True when the VM runs here and cannot balloon (no balloon device). */
+bool vm_squeeze_fixed(const char *uuid);
+/* True when the VM of uuid runs (or is paused) on this host. */
+bool vm_squeeze_live(const char *uuid);
 
 /* The bridge of a network, creating the Linux bridge if missing. */
 struct api_err *vm_bridge_ensure(const char *network_ref, char **bridge);

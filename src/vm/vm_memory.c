@@ -5,7 +5,9 @@
  * running; always static_min <= dynamic_min <= dynamic_max <= static_max,
  * else MEMORY_CONSTRAINT_VIOLATION_ORDER and nothing changes. The single
  * field setters are ranges with the other end unchanged, as xapi's message
- * forwarding makes them. memory_target follows dynamic_min as in xapi. */
+ * forwarding makes them. memory_target follows dynamic_min as in xapi;
+ * on a running VM the squeeze then sets the real target (vm_squeeze.c) and
+ * a higher dynamic_min must fit the host (HOST_NOT_ENOUGH_FREE_MEMORY). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +41,17 @@ mem_apply(const char *vm, const char *op, const char *allowed, unsigned which,
 	struct api_err *err = vm_op_begin(vm, op, allowed, true, &opid);
 	if (err)
 		return err;
+	/* a running VM: what the host has left with every VM ballooned to
+	 * its dynamic_min (this one with its current one) */
+	bool live = false;
+	db_rdlock();
+	struct db_row *cur = db_get(DMC_VM, vm);
+	if (cur)
+		live =
+		    strcmp(cur->f[DMF_VM_power_state].s, "Running") == 0 &&
+		    strcmp(cur->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0;
+	db_unlock();
+	int64_t avail = live ? vm_host_free_memory(NULL) : 0;
 	struct db_txn *t = db_txn_begin();
 	struct db_row *r = db_txn_edit(t, DMC_VM, vm);
 	if (!r) {
@@ -53,8 +66,17 @@ mem_apply(const char *vm, const char *op, const char *allowed, unsigned which,
 	    which & MEM_DMAX ? c.dmax : r->f[DMF_VM_memory_dynamic_max].i,
 	    which & MEM_SMAX ? c.smax : r->f[DMF_VM_memory_static_max].i,
 	};
+	int64_t grow = n.dmin - r->f[DMF_VM_memory_dynamic_min].i;
 	if (!(n.smin <= n.dmin && n.dmin <= n.dmax && n.dmax <= n.smax)) {
 		err = api_error(XE_MEMORY_CONSTRAINT_VIOLATION_ORDER, NULL);
+		db_txn_abort(t);
+	} else if (live && avail - grow < 0) {
+		/* xapi's reserve_memory_for_dynamic_change (KiB) */
+		char need[32], have[32];
+		snprintf(need, sizeof(need), "%" PRId64, grow / 1024);
+		snprintf(have, sizeof(have), "%" PRId64, avail / 1024);
+		err =
+		    api_error(XE_HOST_NOT_ENOUGH_FREE_MEMORY, need, have, NULL);
 		db_txn_abort(t);
 	} else {
 		db_txn_set(t, r, DMF_VM_memory_static_min,
@@ -75,6 +97,8 @@ mem_apply(const char *vm, const char *op, const char *allowed, unsigned which,
 	}
 	vm_op_end(vm, opid, NULL);
 	free(opid);
+	if (!err && live)
+		vm_squeeze(); /* the new range goes to the balloons */
 	return err;
 }
 

@@ -370,6 +370,7 @@ vm_spec_build_moved(const char *vm, struct vm_spec *s, bool attached_only,
 	snprintf(s->uuid, sizeof(s->uuid), "%s", r->f[DMF_VM_uuid].s);
 	s->name = xstrdup(r->f[DMF_VM_name_label].s);
 	s->memory = r->f[DMF_VM_memory_static_max].i;
+	s->balloon = true;
 	s->vcpus_max = (int)(r->f[DMF_VM_VCPUs_max].i > 0 ? r->f[DMF_VM_VCPUs_max].i : 1);
 	s->vcpus = (int)(r->f[DMF_VM_VCPUs_at_startup].i > 0
 				 ? r->f[DMF_VM_VCPUs_at_startup].i
@@ -480,18 +481,29 @@ vm_assert_persistent_disks(const char *vm)
 	return err;
 }
 
-#define VM_OVERHEAD (16LL << 20) /* QEMU's own memory per VM, roughly */
+/* QEMU's own memory per VM: a fixed part and a part that grows with the
+ * guest's memory (its RAM bookkeeping, TCG's structures), as xapi counts a
+ * shadow overhead proportional to static_max */
+#define VM_OVERHEAD (16LL << 20)
+
+int64_t
+vm_memory_overhead(int64_t static_max)
+{
+	return VM_OVERHEAD + (static_max > 0 ? static_max / 256 : 0);
+}
 
 int64_t
 vm_memory_needed(const char *vm)
 {
-	int64_t m = 0;
+	int64_t m = 0, smax = 0;
 	db_rdlock();
 	struct db_row *r = db_get(DMC_VM, vm);
-	if (r)
-		m = r->f[DMF_VM_memory_static_max].i;
+	if (r) {
+		m = r->f[DMF_VM_memory_dynamic_min].i;
+		smax = r->f[DMF_VM_memory_static_max].i;
+	}
 	db_unlock();
-	return m + VM_OVERHEAD;
+	return m + vm_memory_overhead(smax);
 }
 
 static int64_t
@@ -509,16 +521,22 @@ vm_meminfo(const char *key)
 	return v;
 }
 
-/* As xapi accounts it: the host's memory minus what it keeps for itself,
- * minus every VM that runs here or is being started here (their full
- * static_max: TCG guests touch their memory lazily, so what the kernel
- * reports free now says nothing about what they will use). Call with no
- * lock held; the caller's VM is already scheduled here. */
 int64_t
-vm_host_free_memory(const char *except_vm)
+vm_host_guest_memory(void)
 {
 	int64_t total = vm_meminfo("MemTotal");
 	int64_t reserve = total / 10 > (1LL << 30) ? (1LL << 30) : total / 10;
+	return total - reserve;
+}
+
+/* As xapi accounts it with ballooning: every VM that runs here or is being
+ * started here counts with its dynamic_min (the squeeze balloons the
+ * others down to make room for a new one), one without a balloon with its
+ * static_max. Call with no lock held; the caller's VM is already
+ * scheduled here. */
+int64_t
+vm_host_free_memory(const char *except_vm)
+{
 	int64_t used = 0;
 	size_t n;
 	db_rdlock();
@@ -529,12 +547,18 @@ vm_host_free_memory(const char *except_vm)
 		    (except_vm && strcmp(r->ref, except_vm) == 0))
 			continue;
 		if (strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0 ||
-		    strcmp(r->f[DMF_VM_scheduled_to_be_resident_on].s, vm_cfg.host_ref) == 0)
-			used += r->f[DMF_VM_memory_static_max].i + VM_OVERHEAD;
+		    strcmp(r->f[DMF_VM_scheduled_to_be_resident_on].s,
+		           vm_cfg.host_ref) == 0) {
+			int64_t smax = r->f[DMF_VM_memory_static_max].i;
+			used += (vm_squeeze_fixed(r->f[DMF_VM_uuid].s)
+			             ? smax
+			             : r->f[DMF_VM_memory_dynamic_min].i) +
+			        vm_memory_overhead(smax);
+		}
 	}
 	free(vms);
 	db_unlock();
-	int64_t free_mem = total - reserve - used;
+	int64_t free_mem = vm_host_guest_memory() - used;
 	return free_mem > 0 ? free_mem : 0;
 }
 

@@ -126,6 +126,8 @@ vm_spec_to_json(const struct vm_spec *s)
 	vm_json_str(o, "boot_order", s->boot_order);
 	json_object_set_new(o, "start_paused", json_boolean(s->start_paused));
 	json_object_set_new(o, "vnc", json_boolean(s->vnc));
+	if (s->balloon)
+		json_object_set_new(o, "balloon", json_true());
 	json_object_set_new(o, "hotplug_slots", json_integer(s->hotplug_slots));
 	if (s->nports)
 		json_object_set_new(o, "nports", json_integer(s->nports));
@@ -211,6 +213,7 @@ vm_spec_from_json(const json_t *j, struct vm_spec *s, char **err)
 	s->boot_order = vm_json_dup(j, "boot_order");
 	s->start_paused = json_is_true(json_object_get(j, "start_paused"));
 	s->vnc = json_is_true(json_object_get(j, "vnc"));
+	s->balloon = json_is_true(json_object_get(j, "balloon"));
 	s->hotplug_slots = vm_json_int(j, "hotplug_slots");
 	s->nports = vm_json_int(j, "nports");
 	a = json_object_get(j, "disks");

@@ -182,6 +182,17 @@ test_machine(void **state)
 	assert_string_equal(jstr(p, "name"), "org.qemu.guest_agent.0");
 	assert_string_equal(jstr(p, "chardev"), "qga0");
 	json_decref(p);
+	/* no balloon unless the spec has one (a QEMU from before them) */
+	assert_null(json_arg(&f->c, "-device", "driver", "virtio-balloon-pci"));
+	f->spec.balloon = true;
+	build_ok(f);
+	p = json_arg(&f->c, "-device", "driver", "virtio-balloon-pci");
+	assert_non_null(p);
+	/* on a free ICH9 function of pcie.0: no root port moves */
+	assert_string_equal(jstr(p, "bus"), "pcie.0");
+	assert_string_equal(jstr(p, "addr"), "0x1f.4");
+	json_decref(p);
+	f->spec.balloon = false;
 
 	/* KVM, start running, memory rounded up to a MiB, odd binary */
 	f->opts.accel = "kvm";

@@ -533,6 +533,13 @@ qemu_cmdline_base(struct qemu_argv *a, const struct vm_spec *s,
 				"vser0.0", "chardev", "qga0", "name", "org.qemu.guest_agent.0"));
 	qemu_arg(a, "-device");
 	qemu_arg(a, "pvpanic");
+	if (s->balloon) /* a free function of the ICH9 slot: no root port
+	                 * moves, migration from a QEMU without it stays
+	                 * possible */
+		qemu_arg_json(a, "-device",
+		              json_pack("{s:s, s:s, s:s, s:s}", "driver",
+		                        "virtio-balloon-pci", "id", "balloon0",
+		                        "bus", "pcie.0", "addr", "0x1f.4"));
 	if (s->kernel && *s->kernel) {
 		qemu_arg(a, "-kernel");
 		qemu_arg(a, s->kernel);

@@ -8,6 +8,7 @@
  *   00.0 host bridge      01.0 VGA (only with vnc)   02.0 virtio-serial (agent)
  *   03.0 .. 1e.7 pcie-root-ports rp1, rp2, ... packed 8 functions per slot
  *   1f.x ICH9 (LPC, AHCI with the CD drives on ide.0..ide.5, SMBus)
+ *   1f.4 virtio-balloon (spec->balloon; a function ICH9 leaves free)
  * Disks: a PCIe port is a PCI bus of its own and a machine has 256 buses, so
  * XenServer's 255 disks cannot each have a port. rp1..rp9 each carry a
  * pcie-pci-bridge pb1..pb9 whose slots 1..31 take virtio-blk disks (disk
@@ -19,8 +20,8 @@
  * each disk/NIC goes in the slot/port it names (a migration destination
  * reproduces the source's layout this way). With disks_by_qmp the virtio
  * disks are not on the command line: the backend adds them over QMP while
- * the vCPUs are stopped (in parallel, see qemu.c). Disks and NICs are described in
- * JSON (-blockdev/-device/-netdev accept it), and the same JSON objects are
+ * the vCPUs are stopped (in parallel, see qemu.c). Disks and NICs are described
+ * in JSON (-blockdev/-device/-netdev accept it), and the same JSON objects are
  * what hot-plug sends over QMP (blockdev-add, device_add, netdev_add).
  */
 #ifndef XAPID_VM_QEMU_CMDLINE_H

@@ -770,6 +770,7 @@ const struct vm_backend_ops vm_backend_qemu = {
     .nic_plug = qemu_nic_plug,
     .nic_unplug = qemu_nic_unplug,
     .stats = qemu_stats,
+    .balloon = qemu_balloon,
     .mirror_start = qemu_mirror_start,
     .mirror_abort = qemu_mirror_abort,
     .mirror_serve = qemu_mirror_serve,

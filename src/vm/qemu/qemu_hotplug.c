@@ -606,3 +606,29 @@ qemu_stats(const char *uuid, struct vm_stats *out, char **err)
 	qemu_op_put(vm);
 	return rc == QMP_OK ? 0 : -1;
 }
+
+int
+qemu_balloon(const char *uuid, int64_t target, char **err)
+{
+	struct qemu_vm *vm = qemu_op_get_timed(uuid, 2000, err);
+	int rc = -1;
+
+	if (!vm)
+		return -1;
+	if (!vm->spec.balloon) {
+		qemu_op_put(vm); /* a QEMU started before xapid had balloons */
+		return 1;
+	}
+	if (target > vm->spec.memory)
+		target = vm->spec.memory;
+	if (qemu_ensure_mon(vm, err) == 0 &&
+	    qemu_qmp(vm, "balloon",
+	             json_pack("{s:I}", "value", (json_int_t)target), NULL,
+	             QEMU_HP_CMD_MS, err) == QMP_OK) {
+		log_info(QEMU_TAG, "VM %s: memory target %lld MiB (balloon)",
+		         uuid, (long long)(target >> 20));
+		rc = 0;
+	}
+	qemu_op_put(vm);
+	return rc;
+}

@@ -306,6 +306,8 @@ void qemu_disk_nodes_del(struct qemu_vm *vm, const char *id);
 
 /* Block, memory and vCPU statistics. */
 int qemu_stats(const char *uuid, struct vm_stats *out, char **err);
+/* backend.h balloon: QMP "balloon" (at most the VM's memory). */
+int qemu_balloon(const char *uuid, int64_t target, char **err);
 /* O_DIRECT works for the image at path. */
 bool qemu_direct_ok(const char *path);
 
