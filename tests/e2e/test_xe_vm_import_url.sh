@@ -48,6 +48,25 @@ new2=$($XE vm-import url="http://127.0.0.1:$WPORT/hop/5" sr-uuid="$sr" 2>&1)
 check "five redirects are followed" "src" "$($XE vm-param-get uuid="$new2" param-name=name-label 2>&1)"
 out=$($XE vm-import url="http://127.0.0.1:$WPORT/vm.xva" preserve=true 2>&1)
 check "preserve=true: the VM exists, as xapi says" "1" "$?"
+# the API itself, as a task (Async.VM.import), from an XML-RPC client
+python3 - "$PORT" "$PASSWORD" "http://127.0.0.1:$WPORT/vm.xva" <<'PY' > "$T_DIR/py.out" 2>&1
+import sys, time, xmlrpc.client
+port, pw, url = sys.argv[1:]
+x = xmlrpc.client.ServerProxy("http://127.0.0.1:%s/" % port)
+s = x.session.login_with_password("root", pw, "1.0", "test")["Value"]
+sr = x.pool.get_default_SR(s, x.pool.get_all(s)["Value"][0])["Value"]
+t = getattr(x, "Async.VM.import")(s, url, sr, False, False)["Value"]
+for i in range(1200):
+    st = x.task.get_status(s, t)["Value"]
+    if st != "pending":
+        break
+    time.sleep(0.1)
+print(st, x.task.get_progress(s, t)["Value"], "OpaqueRef:" in x.task.get_result(s, t)["Value"])
+bad = getattr(x, "VM.import")(s, url + ".nosuch", sr, False, False)
+print(bad["Status"], bad["ErrorDescription"])
+PY
+check "Async.VM.import: the task succeeds with the VM refs" "success 1.0 True" "$(sed -n 1p "$T_DIR/py.out")"
+check "VM.import of a missing file: IMPORT_ERROR" "Failure ['IMPORT_ERROR', 'HTTP status 404']" "$(sed -n 2p "$T_DIR/py.out")"
 nvms=$($XE vm-list name-label=src --minimal | tr ',' '\n' | grep -c .)
 out=$($XE vm-import url="http://127.0.0.1:$WPORT/hop/6" 2>&1)
 check "a sixth is not" "1" "$?"
@@ -64,5 +83,5 @@ check "an ftp URL is refused" "1" "$?"
 out=$($XE vm-import url="http://127.0.0.1:$WPORT/vm.xva" filename="$T_DIR/www/vm.xva" 2>&1)
 check "url= with filename= is refused" "1" "$?"
 check "no VM left by the failures" "$nvms" "$($XE vm-list name-label=src --minimal | tr ',' '\n' | grep -c .)"
-check "no disk left" 3 "$($XE vdi-list name-label=d0 --minimal | tr ',' '\n' | grep -c .)"
+check "no disk left" 4 "$($XE vdi-list name-label=d0 --minimal | tr ',' '\n' | grep -c .)"
 done_testing

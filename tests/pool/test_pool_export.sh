@@ -48,6 +48,36 @@ nvdi=$(pool_xe 1 vbd-list vm-uuid="$new" params=vdi-uuid --minimal 2>&1)
 check "the import's disk is on h2's SR" "$sr2" "$(pool_xe 1 vdi-param-get uuid="$nvdi" param-name=sr-uuid 2>&1)"
 pool_xe 1 vdi-export uuid="$nvdi" filename="$T_DIR/back2.raw" format=raw > /dev/null 2>&1
 check "with the same bytes" "$(sha256sum < "$T_DIR/pat.raw")" "$(sha256sum < "$T_DIR/back2.raw" 2>/dev/null)"
+# xe on h2's own socket: the command runs on the master, the transfer
+# comes back to h2 with the master's session (and a disk on h1's SR goes
+# from h2 to h1 by a redirect)
+rm -f "$T_DIR/vm2.xva"
+out=$(pool_local 2 vm-export vm="$vm" filename="$T_DIR/vm2.xva" 2>&1)
+check "xe vm-export on h2's socket" "0:Export succeeded" "$?:$out"
+check "the same XVA size" "$(stat -c %s "$T_DIR/vm.xva")" "$(stat -c %s "$T_DIR/vm2.xva" 2>/dev/null)"
+sr1=$(pool_xe 1 pool-list params=default-SR --minimal)
+vdi1=$(pool_xe 1 vdi-create sr-uuid="$sr1" name-label=on-h1 virtual-size=4MiB)
+out=$(pool_local 2 vdi-import uuid="$vdi1" filename="$T_DIR/pat.raw" format=raw 2>&1)
+check "xe vdi-import on h2's socket into h1's SR" "0:" "$?:$out"
+rm -f "$T_DIR/back3.raw"
+pool_local 2 vdi-export uuid="$vdi1" filename="$T_DIR/back3.raw" format=raw > /dev/null 2>&1
+check "and back" "$(sha256sum < "$T_DIR/pat.raw")" "$(sha256sum < "$T_DIR/back3.raw" 2>/dev/null)"
+
+# vm-import url= into h2's SR: the master has h2 fetch it
+WPORT=$(free_port)
+(cd "$T_DIR" && exec python3 -m http.server --bind "$POOL_NET.1" "$WPORT") > /dev/null 2>&1 &
+WWW=$!
+trap 'kill $WWW 2>/dev/null; pool_teardown; t_cleanup' EXIT
+i=0
+while ! curl -s -o /dev/null "http://$POOL_NET.1:$WPORT/vm.xva" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+new3=$(pool_xe 1 vm-import url="http://$POOL_NET.1:$WPORT/vm.xva" sr-uuid="$sr2" 2>&1)
+check "vm-import url= into h2's SR through the master" "exp-h2" "$(pool_xe 1 vm-param-get uuid="$new3" param-name=name-label 2>&1)"
+n3=$(pool_xe 1 vbd-list vm-uuid="$new3" params=vdi-uuid --minimal 2>&1)
+check "its disk is on h2's SR" "$sr2" "$(pool_xe 1 vdi-param-get uuid="$n3" param-name=sr-uuid 2>&1)"
+check "h2 fetched it" 1 "$(grep -c "import from http://$POOL_NET.1" "$T_DIR/h2.out")"
+kill $WWW 2>/dev/null
+pool_xe 1 vm-uninstall uuid="$new3" --force > /dev/null
+
 # a failure on h2 reaches the master's task and xe
 head -c 3000000 "$T_DIR/vm.xva" > "$T_DIR/cut.xva"
 out=$(pool_xe 1 vm-import filename="$T_DIR/cut.xva" sr-uuid="$sr2" 2>&1)
@@ -129,5 +159,9 @@ check "a logged-out one too" "logged out 403 SESSION_INVALID" "$(sed -n 6p "$T_D
 for p in /export /import /export_raw_vdi /import_raw_vdi; do
 	n=$(grep -c " $p redirected to $(pool_ip 2)\$" "$T_DIR/h1.out")
 	check "the master sent $p to h2" true "$([ "$n" -ge 1 ] && echo true)"
+done
+for p in /import_raw_vdi /export_raw_vdi; do
+	n=$(grep -c " $p redirected to $(pool_ip 1)\$" "$T_DIR/h2.out")
+	check "h2 sent $p to h1" true "$([ "$n" -ge 1 ] && echo true)"
 done
 done_testing
