@@ -58,6 +58,40 @@ cli_cmd_host_disable(struct cli_ctx *ctx)
 			      (void *)"host.disable");
 }
 
+/* host-compute-free-memory / host-compute-memory-overhead: one host, the
+ * number the call returns. */
+static int
+cli_host_number(struct cli_ctx *ctx, const char *host, void *arg)
+{
+	xv *res = NULL;
+
+	if (cli_call(ctx, (const char *)arg, &res, xv_str(host), NULL) < 0)
+		return -1;
+	char *text =
+	    xasprintf("%lld", res && res->type == XV_INT ? (long long)res->u.i
+	                      : res && res->type == XV_STRING
+	                          ? strtoll(res->u.s, NULL, 10)
+	                          : 0LL);
+	cli_out_line(ctx->out, text);
+	free(text);
+	xv_free(res);
+	return 0;
+}
+
+static int
+cli_cmd_host_free_memory(struct cli_ctx *ctx)
+{
+	return cli_do_host_op(ctx, false, NULL, cli_host_number,
+	                      (void *)"host.compute_free_memory");
+}
+
+static int
+cli_cmd_host_memory_overhead(struct cli_ctx *ctx)
+{
+	return cli_do_host_op(ctx, false, NULL, cli_host_number,
+	                      (void *)"host.compute_memory_overhead");
+}
+
 static int
 cli_cmd_host_enable(struct cli_ctx *ctx)
 {
@@ -420,6 +454,11 @@ const struct cli_cmd cli_host_cmds[] = {
 	 cli_cmd_host_disable, CLI_CMD_STANDARD | CLI_CMD_HOST_SEL, NULL},
 	{"host-enable", NULL, NULL, "Enable the XE host.", cli_cmd_host_enable,
 	 CLI_CMD_STANDARD | CLI_CMD_HOST_SEL, NULL},
+	{"host-compute-free-memory", NULL, NULL, "Computes the amount of free memory on the host.",
+	 cli_cmd_host_free_memory, CLI_CMD_HOST_SEL, NULL},
+	{"host-compute-memory-overhead", NULL, NULL,
+	 "Computes the virtualization memory overhead of a host.", cli_cmd_host_memory_overhead,
+	 CLI_CMD_HOST_SEL, NULL},
 	{"host-evacuate", NULL, L("network-uuid", "batch-size"), "Migrate all VMs off a host.",
 	 cli_cmd_host_evacuate, CLI_CMD_HOST_SEL, NULL},
 	{"host-get-vms-which-prevent-evacuation", L("uuid"), NULL,

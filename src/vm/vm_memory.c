@@ -16,6 +16,7 @@
 
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "vm/host_ops.h"
 #include "vm/vm_int.h"
 
 /* The memory constraints of a VM (bytes). */
@@ -184,9 +185,64 @@ MEM_SETTER(mem_set_dynamic_min, "changing_dynamic_range", "halted,running",
 MEM_SETTER(mem_set_dynamic_max, "changing_dynamic_range", "halted,running",
            MEM_DMAX, dmax)
 
+/* host.compute_free_memory(host): what the host has left with every VM
+ * there ballooned to its dynamic_min (xapi's
+ * host_compute_free_memory_with_maximum_compression). */
+static struct api_err *
+mem_host_free(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	db_rdlock();
+	bool ok = db_get(DMC_host, args[0]->u.s) != NULL;
+	db_unlock();
+	if (!ok)
+		return api_error(XE_HANDLE_INVALID, "host", args[0]->u.s, NULL);
+	*result = xv_int(host_free_memory(args[0]->u.s, NULL));
+	return NULL;
+}
+
+/* host.compute_memory_overhead(host): the host's memory_overhead. */
+static struct api_err *
+mem_host_overhead(struct api_ctx *ctx, xv *const *args, size_t nargs,
+                  xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	db_rdlock();
+	struct db_row *h = db_get(DMC_host, args[0]->u.s);
+	int64_t o = h ? h->f[DMF_host_memory_overhead].i : 0;
+	db_unlock();
+	if (!h)
+		return api_error(XE_HANDLE_INVALID, "host", args[0]->u.s, NULL);
+	*result = xv_int(o);
+	return NULL;
+}
+
+/* VM.compute_memory_overhead(vm): QEMU's own memory for it. */
+static struct api_err *
+mem_vm_overhead(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
+{
+	(void)ctx;
+	(void)nargs;
+	db_rdlock();
+	struct db_row *r = db_get(DMC_VM, args[0]->u.s);
+	int64_t smax = r ? r->f[DMF_VM_memory_static_max].i : 0;
+	db_unlock();
+	if (!r)
+		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
+	*result = xv_int(vm_memory_overhead(smax));
+	return NULL;
+}
+
 void
 vm_memory_register(void)
 {
+	api_register("host.compute_free_memory", mem_host_free, API_READONLY);
+	api_register("host.compute_memory_overhead", mem_host_overhead,
+	             API_READONLY);
+	api_register("VM.compute_memory_overhead", mem_vm_overhead,
+	             API_READONLY);
 	api_register("VM.set_memory_limits", mem_set_limits, 0);
 	api_register("VM.set_memory", mem_set, 0);
 	api_register("VM.set_memory_static_range", mem_set_static_range, 0);

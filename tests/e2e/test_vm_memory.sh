@@ -77,4 +77,8 @@ check "nothing changed" "$small $big" "$($XE vm-param-get uuid=$B param-name=mem
 check_rc "vm-shutdown the first" 0 $XE vm-shutdown uuid=$A --force
 wait_for 30 sh -c "[ \$($XE vm-param-get uuid=$B param-name=memory-target) = $big ]" \
 	&& ok "the other grows back to its dynamic-max" || not_ok "grows back" "$(tgt $B)"
+check "host-compute-free-memory: the host with every VM at its dynamic-min" \
+	$((guest - small - ov)) "$($XE host-compute-free-memory)"
+$XE host-compute-memory-overhead | grep -qx '[0-9][0-9]*' && ok "host-compute-memory-overhead prints a size" \
+	|| not_ok "host-compute-memory-overhead" "$($XE host-compute-memory-overhead 2>&1)"
 done_testing
