@@ -552,7 +552,7 @@ stage_suspend_resume(void)
 	struct vm_spec s;
 	double t0 = now();
 
-	int rc = be->suspend(UUID_A, img, E());
+	int rc = be->suspend(UUID_A, img, NULL, NULL, E());
 	ok(rc == 0, "suspend A to %s (%.0f ms)%s%s", img, (now() - t0) * 1e3, rc ? ": " : "",
 	   ES());
 	taps_now(taps, sizeof(taps));
