@@ -168,13 +168,19 @@ lc_be_clean_shutdown(const char *uuid, char **err)
 static int
 lc_be_hard_reboot(const char *uuid, char **err)
 {
-	return vm_cfg.backend->reboot(uuid, true, err);
+	int rc = vm_cfg.backend->reboot(uuid, true, err);
+	if (rc == 0)
+		vm_squeeze_forget(uuid); /* maybe a new QEMU, with a balloon */
+	return rc;
 }
 
 static int
 lc_be_clean_reboot(const char *uuid, char **err)
 {
-	return vm_cfg.backend->reboot(uuid, false, err);
+	int rc = vm_cfg.backend->reboot(uuid, false, err);
+	if (rc == 0)
+		vm_squeeze_forget(uuid);
+	return rc;
 }
 
 #define LC_HANDLER(name, op, allowed, fn, after)                               \
@@ -601,6 +607,9 @@ static void
 lc_event(const char *uuid, enum vm_run_state state, bool reboot, const char *reason)
 {
 	struct lc_event *ev = xcalloc(1, sizeof(*ev));
+	if (reboot) /* the guest starts over (maybe in a new QEMU): its
+	             * memory target is given again */
+		vm_squeeze_forget(uuid);
 	snprintf(ev->uuid, sizeof(ev->uuid), "%s", uuid);
 	ev->state = state;
 	ev->reboot = reboot;

@@ -87,6 +87,10 @@ void vm_squeeze_targets(const struct vm_sq *v, size_t n, int64_t avail,
 void vm_squeeze(void);
 /* True when the VM runs here and cannot balloon (no balloon device). */
 bool vm_squeeze_fixed(const char *uuid);
+/* Forgets what the squeeze knew of a VM (its QEMU was replaced: a reboot
+ * of an older xapid's QEMU gets one with a balloon); the next round sets
+ * its target again. */
+void vm_squeeze_forget(const char *uuid);
 /* True when the VM of uuid runs (or is paused) on this host. */
 bool vm_squeeze_live(const char *uuid);
 

@@ -87,6 +87,18 @@ vm_squeeze_fixed(const char *uuid)
 	return fixed;
 }
 
+void
+vm_squeeze_forget(const char *uuid)
+{
+	pthread_mutex_lock(&sq_tab_lock);
+	for (size_t i = 0; i < sq_nknown; i++)
+		if (strcmp(sq_known[i].uuid, uuid) == 0) {
+			sq_known[i] = sq_known[--sq_nknown];
+			break;
+		}
+	pthread_mutex_unlock(&sq_tab_lock);
+}
+
 /* A VM running here, as the squeeze sees it. */
 struct sq_vm {
 	char *ref, uuid[37];

@@ -35,6 +35,11 @@ actual() { a=$($XE vm-param-get uuid=$VM param-name=memory-actual); [ $((a / M))
 wait_for 120 actual 160 && ok "memory-actual follows (160 MiB)" \
 	|| not_ok "memory-actual follows" "$($XE vm-param-get uuid=$VM param-name=memory-actual)"
 gexec "echo ok" > /dev/null && ok "the guest lives on with less memory" || not_ok "guest alive"
+n=$(grep -c QGA-UP "$CONSOLE")
+check_rc "vm-reboot --force" 0 $XE vm-reboot uuid=$VM --force
+wait_for 120 sh -c "[ \$(grep -c QGA-UP '$CONSOLE') -gt $n ]" && ok "the guest comes back" || not_ok "guest back" "$(tail -5 "$CONSOLE")"
+wait_for 120 shrunk && ok "and is ballooned to its target again ($(memtotal) MiB)" \
+	|| not_ok "target after reboot" "$(memtotal)"
 
 check_rc "vm-memory-dynamic-range-set min=128MiB max=256MiB" 0 \
 	$XE vm-memory-dynamic-range-set uuid=$VM min=128MiB max=256MiB
