@@ -89,9 +89,10 @@ check "no task left pending on the master" "" "$(pool_xe 1 task-list status=pend
 
 # an HTTP client of its own (as backup tools are): a session made on the
 # master is good on h2; a made-up one is not, nor one logged out
-python3 - "$(pool_ip 1)" "$(pool_ip 2)" "$POOL_PW" "$vdi" "$T_DIR/pat.raw" <<'EOF' > "$T_DIR/py.out" 2>&1
-import hashlib, http.client, ssl, sys, urllib.parse, xmlrpc.client
-m, h2, pw, vdi, pat = sys.argv[1:]
+big=$(pool_xe 1 vdi-create sr-uuid="$sr2" name-label=big virtual-size=1GiB)
+python3 - "$(pool_ip 1)" "$(pool_ip 2)" "$POOL_PW" "$vdi" "$T_DIR/pat.raw" "$big" <<'EOF' > "$T_DIR/py.out" 2>&1
+import hashlib, http.client, ssl, sys, time, urllib.parse, xmlrpc.client
+m, h2, pw, vdi, pat = sys.argv[1:6]
 x = xmlrpc.client.ServerProxy("http://%s/" % m)
 s = x.session.login_with_password("root", pw, "1.0", "test")["Value"]
 vref = x.VDI.get_by_uuid(s, vdi)["Value"]
@@ -148,6 +149,34 @@ s2 = x.session.login_with_password("root", pw, "1.0", "test")["Value"]
 x.session.logout(s2)
 st, _, data = req("GET", "https://%s/export_raw_vdi?session_id=%s&vdi=%s" % (h2, s2, vref))
 print("logged out", st, data.decode().split()[0])
+
+# a task of the master cancelled while h2 serves the transfer
+big = sys.argv[6]
+bref = x.VDI.get_by_uuid(s, big)["Value"]
+size = int(x.VDI.get_virtual_size(s, bref)["Value"])
+t = x.task.create(s, "export", "")["Value"]
+st, loc, _ = req("GET", "http://%s/export_raw_vdi?session_id=%s&task_id=%s&vdi=%s" % (m, s, t, bref))
+u = urllib.parse.urlsplit(loc)
+c = http.client.HTTPSConnection(u.hostname, 443, context=ctx, timeout=120)
+c.request("GET", u.path + "?" + u.query)
+r = c.getresponse()
+got = len(r.read(1 << 20))
+x.task.cancel(s, t)
+while True:
+    try:
+        b = r.read(1 << 20)
+    except http.client.IncompleteRead as e:
+        got += len(e.partial)
+        break
+    if not b:
+        break
+    got += len(b)
+for i in range(600):
+    status = x.task.get_status(s, t)["Value"]
+    if status != "pending" and status != "cancelling":
+        break
+    time.sleep(0.1)
+print("cancel", got < size, status)
 EOF
 check "python: the master redirects GET /export_raw_vdi" "get 302 True" "$(sed -n 1p "$T_DIR/py.out")"
 check "python: h2 serves it with the master's session" "followed 200 True" "$(sed -n 2p "$T_DIR/py.out")"
@@ -155,6 +184,7 @@ check "python: PUT /import_raw_vdi redirected before the body" "put 302 True" "$
 check "python: h2 takes the upload" "put followed 200" "$(sed -n 4p "$T_DIR/py.out")"
 check "a made-up session is refused on h2" "made up 403 SESSION_INVALID" "$(sed -n 5p "$T_DIR/py.out")"
 check "a logged-out one too" "logged out 403 SESSION_INVALID" "$(sed -n 6p "$T_DIR/py.out")"
+check "cancelling the master's task stops h2's export" "cancel True failure" "$(sed -n 7p "$T_DIR/py.out")"
 [ "${t_failed:-0}" -gt 0 ] && sed 's/^/# /' "$T_DIR/py.out"
 for p in /export /import /export_raw_vdi /import_raw_vdi; do
 	n=$(grep -c " $p redirected to $(pool_ip 2)\$" "$T_DIR/h1.out")
