@@ -119,6 +119,12 @@ void pool_raft_serve(int sock);
 struct api_err *pool_call(const char *address, const char *method,
                           const xv *params, xv **result);
 
+/* pool_call with an answer awaited timeout_ms at most (CANNOT_CONTACT_HOST
+ * when none came). */
+struct api_err *pool_call_timeout(const char *address, const char *method,
+                                  const xv *params, int timeout_ms,
+                                  xv **result);
+
 /*
  * Calls method on the pool member host (a host ref) with an internal
  * session there (session.slave_login; cached, renewed when it has gone):

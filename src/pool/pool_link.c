@@ -201,6 +201,13 @@ pool_call(const char *address, const char *method, const xv *params,
 	                  result);
 }
 
+struct api_err *
+pool_call_timeout(const char *address, const char *method, const xv *params,
+                  int timeout_ms, xv **result)
+{
+	return plink_call(address, method, params, false, timeout_ms, result);
+}
+
 /* ---- relays ---- */
 
 static int

@@ -55,9 +55,6 @@
 #include "vm/migrate_int.h"
 #include "vm/vmspec.h"
 
-#define MIG_END_WAIT_S 120 /* destination: how long step 1 may still run */
-#define MIG_ABANDON_S 120  /* destination: for the source to end a received VM \
-	                    */
 #define MIG_TOKEN_S 60     /* a stream token is good for this long */
 #define MIG_REPLICA_WAIT_S 30 /* destination: for its replica to show the VM   \
 	                       */
@@ -65,41 +62,7 @@
 
 /* ---- the destination ---- */
 
-/* A VM arriving here: step 1 under way (state 0), done (1), failed or
- * abandoned (-1), being ended by VM.pool_migrate_end (2). */
-struct mig_in {
-	char uuid[37];
-	int state;
-	struct mig_in *next;
-};
-
 static pthread_mutex_t mig_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t mig_cond = PTHREAD_COND_INITIALIZER;
-static struct mig_in *mig_ins;
-
-/* The entry of uuid, or NULL. Lock held. */
-static struct mig_in *
-mig_find(const char *uuid)
-{
-	for (struct mig_in *m = mig_ins; m; m = m->next)
-		if (strcmp(m->uuid, uuid) == 0)
-			return m;
-	return NULL;
-}
-
-static void
-mig_drop(const char *uuid)
-{
-	pthread_mutex_lock(&mig_lock);
-	for (struct mig_in **p = &mig_ins; *p; p = &(*p)->next)
-		if (strcmp((*p)->uuid, uuid) == 0) {
-			struct mig_in *m = *p;
-			*p = m->next;
-			free(m);
-			break;
-		}
-	pthread_mutex_unlock(&mig_lock);
-}
 
 /* One-time tokens for POST /migrate: token -> VM, until expiry. */
 struct mig_token {
@@ -244,40 +207,6 @@ mig_apply_layout(struct vm_spec *spec, const struct vm_spec *lay, char **err)
 	return 0;
 }
 
-/* After step 1 here: the source ends the arrival (VM.pool_migrate_end). A
- * source that never does (it died, or its xapid did, after step 1) would
- * leave the VM paused here for good: after MIG_ABANDON_S it is dropped (a
- * late VM.pool_migrate_end then finds it did not arrive). */
-static void
-mig_watch(const char *uuid)
-{
-	struct timespec dl;
-	struct mig_in *m;
-	bool abandon = false;
-	char *msg = NULL;
-
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += MIG_ABANDON_S;
-	pthread_mutex_lock(&mig_lock);
-	while ((m = mig_find(uuid)) && m->state == 1 &&
-	       pthread_cond_timedwait(&mig_cond, &mig_lock, &dl) == 0)
-		;
-	if ((m = mig_find(uuid)) && m->state == 1) {
-		m->state = -1;
-		abandon = true;
-	}
-	pthread_mutex_unlock(&mig_lock);
-	if (!abandon)
-		return;
-	log_warn(
-	    "migrate",
-	    "VM %s: the source never ended its migration here (%d s): dropped",
-	    uuid, MIG_ABANDON_S);
-	if (vm_cfg.backend->migrate_end(uuid, false, false, &msg) < 0)
-		log_err("migrate", "VM %s: %s", uuid, msg);
-	free(msg);
-}
-
 /* The {old VDI: new VDI} object of a storage migration as a struct, or
  * NULL. */
 static xv *
@@ -314,17 +243,13 @@ mig_serve_disk(int sock, const char *vm, const char *id)
 		return;
 	}
 	/* the arrival (POST /migrate of the memory) must be under way */
-	int state = -1;
+	int state = MIG_IN_NONE;
 	for (int i = 0; i < (MIG_REPLICA_WAIT_S + 30) * 10; i++) {
-		pthread_mutex_lock(&mig_lock);
-		struct mig_in *m = mig_find(uuid);
-		state = m ? m->state : -2;
-		pthread_mutex_unlock(&mig_lock);
-		if (state != -2)
+		if ((state = mig_in_state(uuid)) != MIG_IN_NONE)
 			break;
 		usleep(100000);
 	}
-	if (state != 0) {
+	if (state != MIG_IN_LOADING) {
 		log_warn("migrate", "VM %s: disk %s: no arrival under way",
 		         uuid, id);
 		return;
@@ -345,7 +270,6 @@ mig_serve(int sock, const char *body, size_t len)
 	struct vm_spec spec = {0}, lay = {0};
 	struct api_err *e = NULL;
 	char *msg = NULL, uuid[37] = "";
-	struct mig_in *m;
 	xv *moved = NULL;
 	char *psk = NULL;
 	int rc = -1;
@@ -382,27 +306,15 @@ mig_serve(int sock, const char *body, size_t len)
 		log_warn("migrate", "VM %s: %s", vm, msg ? msg : "layout of another VM");
 		goto out;
 	}
-	pthread_mutex_lock(&mig_lock);
-	if ((m = mig_find(uuid))) {
-		m->state = 0;
-	} else {
-		m = xcalloc(1, sizeof(*m));
-		memcpy(m->uuid, uuid, sizeof(m->uuid));
-		m->next = mig_ins;
-		mig_ins = m;
-	}
-	pthread_mutex_unlock(&mig_lock);
+	mig_in_begin(uuid, moved);
+	moved = NULL;
 	log_info("migrate", "VM %s arriving", uuid);
 	rc = vm_cfg.backend->migrate_receive(&spec, sock, &msg);
 	if (rc < 0)
 		log_warn("migrate", "VM %s: receive failed: %s", uuid, msg);
-	pthread_mutex_lock(&mig_lock);
-	if ((m = mig_find(uuid)))
-		m->state = rc == 0 ? 1 : -1;
-	pthread_cond_broadcast(&mig_cond);
-	pthread_mutex_unlock(&mig_lock);
+	mig_in_loaded(uuid, rc == 0);
 	if (rc == 0)
-		mig_watch(uuid);
+		mig_in_watch(uuid);
 out:
 	api_err_free(e);
 	free(msg);
@@ -411,54 +323,6 @@ out:
 	vm_spec_clear(&spec);
 	vm_spec_clear(&lay);
 	json_decref(j);
-}
-
-/* VM.pool_migrate_end(session, vm, commit, was_running), internal: step 2
- * at the destination, once its step 1 is over. */
-static struct api_err *
-mig_end_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
-{
-	char uuid[37] = "", *msg = NULL;
-	struct api_err *err = NULL;
-	struct timespec dl;
-	int state = -1;
-
-	(void)ctx;
-	(void)result;
-	if (nargs != 3 || args[0]->type != XV_STRING || args[1]->type != XV_BOOL ||
-	    args[2]->type != XV_BOOL)
-		return api_error(XE_MESSAGE_PARAMETER_COUNT_MISMATCH, "VM.pool_migrate_end", "3",
-				 "?", NULL);
-	db_rdlock();
-	struct db_row *r = db_get(DMC_VM, args[0]->u.s);
-	if (r)
-		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
-	db_unlock();
-	if (!*uuid)
-		return api_error(XE_HANDLE_INVALID, "VM", args[0]->u.s, NULL);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += MIG_END_WAIT_S;
-	pthread_mutex_lock(&mig_lock);
-	struct mig_in *m;
-	while ((m = mig_find(uuid)) && m->state == 0 &&
-	       pthread_cond_timedwait(&mig_cond, &mig_lock, &dl) == 0)
-		;
-	m = mig_find(uuid);
-	state = m ? m->state : -1;
-	if (state == 1)
-		m->state = 2; /* being ended: not for mig_watch any more */
-	pthread_cond_broadcast(&mig_cond);
-	pthread_mutex_unlock(&mig_lock);
-	if (state == 1) {
-		if (vm_cfg.backend->migrate_end(uuid, args[1]->u.b, args[2]->u.b, &msg) < 0)
-			err = api_internal("VM %s: %s", uuid, msg);
-	} else if (args[1]->u.b) {
-		err = api_internal("VM %s did not arrive here", uuid);
-	}
-	if (state != 0)
-		mig_drop(uuid);
-	free(msg);
-	return err;
 }
 
 /* ---- the source ---- */
@@ -520,7 +384,8 @@ mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
 
 struct api_err *
 mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
-        const struct mig_move *mv, struct vm_migrate_stats *out)
+        const struct mig_move *mv, struct vm_migrate_stats *out,
+        enum mig_outcome *ocp)
 {
 	const struct vm_backend_ops *be = vm_cfg.backend;
 	struct vm_migrate_stats st = {0};
@@ -530,6 +395,7 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 	xv *res = NULL;
 	int fd;
 
+	*ocp = MIG_STAYS;
 	if (!be->migrate_send || !be->layout)
 		return mig_failed(vm, dest, "this host's VM backend cannot migrate");
 	if (vm_cfg.http_port <= 0)
@@ -583,33 +449,42 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 	if (rc == 0)
 		rc = be->migrate_send(uuid, fd, &o, &st, &msg);
 	close(fd);
-	xv *p = xv_array();
-	xv_push(p, xv_str(sid));
-	xv_push(p, xv_str(vm));
-	xv_push(p, xv_bool(rc == 0));
-	xv_push(p, xv_bool(true));
-	struct api_err *e2 = pool_call(addr, "VM.pool_migrate_end", p, &res);
-	xv_free(p);
-	xv_free(res);
+	enum mig_outcome oc = MIG_STAYS;
 	if (rc < 0) {
+		/* the destination drops what it got (or, unheard, gives it up
+		 * after a while by itself) */
+		xv *p = xv_array();
+		xv_push(p, xv_str(sid));
+		xv_push(p, xv_str(vm));
+		xv_push(p, xv_bool(false));
+		xv_push(p, xv_bool(true));
+		api_err_free(pool_call(addr, "VM.pool_migrate_end", p, &res));
+		xv_free(p);
+		xv_free(res);
 		if (!err)
 			err = mig_failed(vm, dest, msg);
-	} else if (e2) {
-		log_warn("migrate", "VM %s: the destination did not take it (%s): it stays here",
-			 uuid, e2->n ? e2->params[e2->n - 1] : e2->code);
+	} else if ((oc = mig_handover(vm, uuid, addr, sid, dest)) == MIG_STAYS) {
 		if (be->migrate_end(uuid, false, true, &msg) < 0)
 			log_err("migrate", "VM %s: cannot resume it here: %s", uuid, msg);
+		else
+			log_info("migrate", "VM %s: it stays here", uuid);
 		err = mig_failed(vm, dest, "the destination could not run the VM");
+	} else if (oc == MIG_UNKNOWN) {
+		err = mig_failed(vm, dest,
+		                 "the destination did not answer at the hand-over: "
+		                 "the VM is left stopped here and may run there");
 	} else if (be->migrate_end(uuid, true, true, &msg) < 0) {
 		/* it runs at the destination; the old process is the problem */
 		log_err("migrate", "VM %s: migrated, but the old QEMU: %s", uuid, msg);
 	}
+	if (oc == MIG_MOVED)
+		mig_wait_recorded(vm, dest);
+	*ocp = oc;
 	if (!err) {
 		log_info("migrate", "VM %s now runs on %s: downtime %.0f ms, %.0f ms in all",
 			 uuid, addr, st.downtime_ms, st.total_ms);
 		*out = st;
 	}
-	api_err_free(e2);
 	free(msg);
 	mig_logout(addr, sid);
 	return err;
@@ -684,18 +559,12 @@ mig_pool_migrate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	}
 	const xv *tk = args[2]->type == XV_STRUCT ? xv_get(args[2], MIG_TASK_KEY) : NULL;
 	struct vm_migrate_stats st = {0};
-	err = mig_run(vm, uuid, dest, addr, NULL, &st);
+	enum mig_outcome oc;
+	err = mig_run(vm, uuid, dest, addr, NULL, &st, &oc);
 	if (!err && tk) /* forwarded by the master, who keeps the task */
 		*result = xv_strf("%.0f %.0f", st.downtime_ms, st.total_ms);
 	else if (!err)
 		mig_note_task(ctx->task, &st);
-	if (!err) {
-		struct db_txn *t = db_txn_begin();
-		struct db_row *w = db_txn_edit(t, DMC_VM, vm);
-		if (w)
-			db_txn_set(t, w, DMF_VM_resident_on, (union dm_val){.s = xstrdup(dest)});
-		api_err_free(api_commit(t));
-	}
 	vm_op_end(vm, opid, NULL);
 	free(opid);
 	free(addr);
@@ -706,7 +575,7 @@ void
 vm_migrate_register(void)
 {
 	api_register("VM.pool_migrate", mig_pool_migrate, 0);
-	api_register("VM.pool_migrate_end", mig_end_api, API_NO_ASYNC);
+	mig_end_register();
 	api_register("VM.pool_migrate_prepare", mig_prepare_api, API_NO_ASYNC);
 	http_set_migrate_handler(mig_serve, mig_token_ok);
 	mig_send_register();

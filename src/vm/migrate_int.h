@@ -41,14 +41,53 @@ int mig_connect(const char *addr, int port, const char *token, const char *body,
 /* Records what QEMU measured on the Async task running the call. */
 void mig_note_task(const char *task, const struct vm_migrate_stats *st);
 
+/* ---- the hand-over (migrate_end.c) ---- */
+
+/* A VM arriving at the destination: nothing known of it, step 1 under way,
+ * loaded (waits for the source's word), being ended, runs here (decided),
+ * dropped (decided). */
+enum { MIG_IN_NONE = -2, MIG_IN_GONE = -1, MIG_IN_LOADING = 0, MIG_IN_LOADED = 1,
+       MIG_IN_ENDING = 2, MIG_IN_RUNS = 3 };
+
+/* Destination: uuid arrives (step 1 starts); moved ({old VDI: new VDI}, a
+ * storage migration's, or NULL) is taken. */
+void mig_in_begin(const char *uuid, xv *moved);
+/* Destination: step 1 of uuid ended, loaded (ok) or failed. */
+void mig_in_loaded(const char *uuid, bool ok);
+/* Destination: the MIG_IN_* state of uuid. */
+int mig_in_state(const char *uuid);
+/* Destination, after a load: waits for the source to end the arrival; one
+ * that never does (it died after step 1) has its VM dropped after
+ * MIG_ABANDON_S. */
+void mig_in_watch(const char *uuid);
+
+enum mig_outcome {
+	MIG_MOVED,   /* the destination runs the VM and recorded it there */
+	MIG_STAYS,   /* the destination dropped its copy: resume here */
+	MIG_UNKNOWN, /* no answer for long: do not resume (it may run there) */
+};
+/* Source, once step 1 succeeded: asks the destination (addr, session sid)
+ * to run vm (uuid); a lost answer is asked again (bounded), a never
+ * answered one settled from the database. The VM stays stopped here. */
+enum mig_outcome mig_handover(const char *vm, const char *uuid,
+                              const char *addr, const char *sid,
+                              const char *dest);
+/* Source: waits (bounded) until this host's view of the database shows vm
+ * resident on dest (the destination recorded it). */
+void mig_wait_recorded(const char *vm, const char *dest);
+/* Registers VM.pool_migrate_end. */
+void mig_end_register(void);
+
 /* Moves running VM vm (uuid) to dest (address addr): steps 1 and 2, the
  * disks in mv (may be NULL) mirrored to the VDIs made for them. The
- * operation is marked; the VM runs here. On success the VM runs at dest
- * (the caller records it); on failure it runs here as before and nothing of
- * it runs at dest. */
+ * operation is marked; the VM runs here. On success the VM runs at dest,
+ * recorded there by the destination (MIG_MOVED); on failure it runs here
+ * as before and nothing of it runs at dest (MIG_STAYS), or, when the
+ * destination never answered the hand-over, it is stopped here and may run
+ * there (MIG_UNKNOWN: nothing it may use can be removed). *oc: which. */
 struct api_err *mig_run(const char *vm, const char *uuid, const char *dest,
                         const char *addr, const struct mig_move *mv,
-                        struct vm_migrate_stats *out);
+                        struct vm_migrate_stats *out, enum mig_outcome *oc);
 
 /* Registers VM.migrate_send, Host.migrate_receive, VM.assert_can_migrate. */
 void mig_send_register(void);

@@ -344,30 +344,6 @@ msend_make_vdis(const char *addr, const char *sid, struct mig_move *mv)
 	return err;
 }
 
-/* Step 3: the VM's VBDs on the new VDIs, the VM at dest. */
-static struct api_err *
-msend_commit(const char *vm, const char *dest, const struct mig_move *mv)
-{
-	struct db_txn *t = db_txn_begin();
-	struct db_row *w = db_txn_edit(t, DMC_VM, vm);
-
-	if (w)
-		db_txn_set(t, w, DMF_VM_resident_on,
-		           (union dm_val){.s = xstrdup(dest)});
-	for (size_t i = 0; i < mv->n; i++) {
-		struct db_row *b = db_txn_edit(t, DMC_VBD, mv->d[i].vbd);
-		struct db_row *n = db_txn_edit(t, DMC_VDI, mv->d[i].new_vdi);
-		if (b)
-			db_txn_set(
-			    t, b, DMF_VBD_VDI,
-			    (union dm_val){.s = xstrdup(mv->d[i].new_vdi)});
-		if (n)
-			sr_map_put(t, n, DMF_VDI_sm_config, SR_PENDING_KEY,
-			           NULL);
-	}
-	return api_commit(t);
-}
-
 /* VM.migrate_send(vm, dest, live, vdi_map, vif_map, options, vgpu_map). */
 static struct api_err *
 msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
@@ -418,19 +394,19 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	log_info("migrate", "VM %s: storage migration to %s, %zu disk(s) move",
 	         uuid, addr, mv.n);
 	struct vm_migrate_stats st = {0};
+	enum mig_outcome oc = MIG_STAYS;
 	if (!(err = msend_make_vdis(addr, sid, &mv)))
-		err = mig_run(vm, uuid, dest, addr, &mv, &st);
+		err = mig_run(vm, uuid, dest, addr, &mv, &st, &oc);
 	if (err) {
-		msend_undo_vdis(addr, sid, &mv);
+		/* in doubt, the VM may run there on the new VDIs: they stay */
+		if (oc != MIG_UNKNOWN)
+			msend_undo_vdis(addr, sid, &mv);
 		goto end;
 	}
 	mig_note_task(ctx->task, &st);
-	if ((err = msend_commit(vm, dest, &mv)))
-		log_err("migrate",
-		        "VM %s runs on %s but the database says otherwise: %s",
-		        uuid, addr, err->code);
-	/* the source's copies go, as xapi's do */
-	for (size_t i = 0; i < mv.n && !err; i++) {
+	/* the destination recorded the VBDs on the new VDIs; the source's
+	 * copies go, as xapi's do */
+	for (size_t i = 0; i < mv.n; i++) {
 		struct api_err *e = sr_vdi_delete(mv.d[i].vdi);
 		if (e)
 			log_warn("migrate",

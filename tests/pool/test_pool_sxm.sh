@@ -4,7 +4,9 @@
 # it; xe vm-migrate vm= host=h2 vdi:<vdi>=<h2's local SR> moves it while a
 # writer in the guest keeps writing; on h2 the guest reads back (caches
 # dropped) the pattern and the writer's last record; the source VDI is gone,
-# the new one on h2's SR passes qemu-img check; refusals (VDI_NOT_IN_MAP,
+# the new one on h2's SR passes qemu-img check (the destination's answer at
+# the hand-over is lost once: the source asks again and learns that the VM
+# runs on h2, never resuming its own copy); refusals (VDI_NOT_IN_MAP,
 # VM_REQUIRES_SR for an SR h2 does not see); and the destination's QEMU
 # killed mid-mirror: VM_MIGRATE_FAILED, the VM runs on as before with its
 # data, no VDI left at the destination.
@@ -29,6 +31,10 @@ kill_qemus() {
 trap 'kill_qemus; pool_teardown; t_cleanup' EXIT
 trap 'exit 1' INT TERM
 POOL_XAPID_ARGS="--vm-backend qemu"
+# the real move below loses the destination's answer at the hand-over once
+# (the destination already runs the VM): the source must ask again and learn
+# it, not resume its own copy
+export XAPID_FIST=migrate_end_drop_reply
 if ! pool_make 2; then
 	not_ok "two hosts start"
 	done_testing
@@ -151,6 +157,7 @@ sniff_stop
 
 # the real move
 w0=$(ga 1 'cat /run/w')
+l0=$(wc -l < "$T_DIR/h1.out")
 sniff_start
 out=$(pool_xe 1 vm-migrate vm=sxm1 host=h2 vdi:"$VDI"="$sr2" 2>&1)
 rc=$?
@@ -184,8 +191,19 @@ head -c 8388608 /dev/vdb | md5sum' 2>&1)
 check "on h2, from the disk: the writer's last record" "$(echo "$out" | sed -n 1p)" "$(echo "$out" | sed -n 2p)"
 check "on h2, from the disk: the pattern" "$want  -" "$(echo "$out" | sed -n 3p)"
 grep "now runs on" "$T_DIR/h1.out" | tail -1 | sed 's/^/# /'
+# the hand-over's answer was lost once (fault point): the source asked again
+grep -q "fist: the destination's answer is dropped" "$T_DIR/h1.out" &&
+	grep -q "the destination says it runs there" "$T_DIR/h1.out" &&
+	ok "the lost answer at the hand-over: h1 asked again and learnt it runs on h2" ||
+	not_ok "the lost answer at the hand-over: h1 asked again" "$(grep -i 'hand-over\|fist' "$T_DIR/h1.out" | tail -3)"
+tail -n +"$l0" "$T_DIR/h1.out" | grep -q "migration undone" && not_ok "h1 never resumed its copy" || ok "h1 never resumed its copy"
 grep "mirrored to the destination" "$T_DIR/h1.out" | tail -1 | sed 's/^/# /'
 [ ! -f "$T_DIR/h1/vms/$VM/pid" ] && ok "no QEMU left on h1" || not_ok "no QEMU left on h1"
+n=0
+for f in "$T_DIR"/h*/vms/"$VM"/pid; do
+	[ -f "$f" ] && kill -0 "$(cut -d' ' -f1 "$f")" 2>/dev/null && n=$((n + 1))
+done
+check "the VM runs exactly once" 1 "$n"
 
 # a suspend after the (encrypted) arrival: QEMU's migration settings are
 # plain again (the memory image is not written under the migration's TLS)
