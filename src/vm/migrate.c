@@ -20,10 +20,11 @@
  * VM from its replica of the database with the source's root ports and
  * starts it with its state coming from the stream. Once all was sent (the
  * return path says the destination loaded it), the source asks the
- * destination to run the VM (internal call VM.pool_migrate_end); only then
- * does the source's QEMU quit and the VM become resident on the
- * destination. Any failure before that leaves the VM running on the source
- * and nothing on the destination: VM_MIGRATE_FAILED.
+ * destination to run the VM (internal call VM.pool_migrate_end): the
+ * destination records it resident there and runs it, and only then does the
+ * source's QEMU quit (the hand-over, migrate_end.c: a lost answer is asked
+ * for again, never guessed). Any failure before that leaves the VM running
+ * on the source and nothing on the destination: VM_MIGRATE_FAILED.
  * The downtime QEMU measured goes to the log and, for an Async call, to
  * the task's other_config (migration_downtime_ms, migration_total_ms; when
  * the master forwarded the call, the source answers it with the figures and
@@ -463,16 +464,18 @@ mig_run(const char *vm, const char *uuid, const char *dest, const char *addr,
 		xv_free(res);
 		if (!err)
 			err = mig_failed(vm, dest, msg);
-	} else if ((oc = mig_handover(vm, uuid, addr, sid, dest)) == MIG_STAYS) {
+	} else if ((oc = mig_handover(vm, uuid, addr, sid, dest)) ==
+	           MIG_STAYS) {
 		if (be->migrate_end(uuid, false, true, &msg) < 0)
 			log_err("migrate", "VM %s: cannot resume it here: %s", uuid, msg);
 		else
 			log_info("migrate", "VM %s: it stays here", uuid);
 		err = mig_failed(vm, dest, "the destination could not run the VM");
 	} else if (oc == MIG_UNKNOWN) {
-		err = mig_failed(vm, dest,
-		                 "the destination did not answer at the hand-over: "
-		                 "the VM is left stopped here and may run there");
+		err = mig_failed(
+		    vm, dest,
+		    "the destination did not answer at the hand-over: "
+		    "the VM is left stopped here and may run there");
 	} else if (be->migrate_end(uuid, true, true, &msg) < 0) {
 		/* it runs at the destination; the old process is the problem */
 		log_err("migrate", "VM %s: migrated, but the old QEMU: %s", uuid, msg);

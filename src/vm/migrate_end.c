@@ -31,9 +31,9 @@
 #include "util/xalloc.h"
 #include "vm/migrate_int.h"
 
-#define MIG_END_WAIT_S 20  /* destination: per call, for step 1 to finish */
-#define MIG_ABANDON_S 120  /* destination: for the source to end an arrival */
-#define MIG_KEEP_S 900     /* destination: how long a decision stays known */
+#define MIG_END_WAIT_S 20 /* destination: per call, for step 1 to finish */
+#define MIG_ABANDON_S 120 /* destination: for the source to end an arrival */
+#define MIG_KEEP_S 900    /* destination: how long a decision stays known */
 #define MIG_DOUBT_S (MIG_ABANDON_S + 60) /* source: asking again, at most */
 #define MIG_END_CALL_MS ((MIG_END_WAIT_S + 25) * 1000) /* one ask */
 
@@ -189,7 +189,8 @@ mend_record(const char *vm, const xv *moved, const char *host, bool back)
 		db_txn_abort(t);
 		return api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
 	}
-	db_txn_set(t, w, DMF_VM_resident_on, (union dm_val){.s = xstrdup(host)});
+	db_txn_set(t, w, DMF_VM_resident_on,
+	           (union dm_val){.s = xstrdup(host)});
 	const struct dm_coll *b = w->f[DMF_VM_VBDs].c;
 	for (size_t i = 0; b && i < b->n; i++) {
 		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
@@ -217,11 +218,11 @@ mend_recorded_here(const char *vm)
 {
 	db_rdlock();
 	struct db_row *r = db_get(DMC_VM, vm);
-	bool here = r && strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0;
+	bool here =
+	    r && strcmp(r->f[DMF_VM_resident_on].s, vm_cfg.host_ref) == 0;
 	db_unlock();
 	return here;
 }
-
 
 /* VM.pool_migrate_end(session, vm, commit, was_running), internal: the
  * hand-over at the destination. commit: run the VM here if it arrived
@@ -286,26 +287,28 @@ mend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		from = xstrdup(r->f[DMF_VM_resident_on].s);
 	db_unlock();
 	if (commit && (err = mend_record(vm, moved, vm_cfg.host_ref, false)))
-		log_warn("migrate", "VM %s: cannot record the move: %s: dropped",
-		         uuid, err->code);
+		log_warn("migrate",
+		         "VM %s: cannot record the move: %s: dropped", uuid,
+		         err->code);
 	if (commit && !err) {
 		next = MIG_IN_RUNS;
-		if (vm_cfg.backend->migrate_end(uuid, true, was_running, &msg) < 0) {
+		if (vm_cfg.backend->migrate_end(uuid, true, was_running, &msg) <
+		    0) {
 			/* it does not run here: if it is surely gone, the
 			 * source may resume it */
-			log_err("migrate", "VM %s: recorded here, but: %s", uuid,
-			        msg);
+			log_err("migrate", "VM %s: recorded here, but: %s",
+			        uuid, msg);
 			free(msg);
 			msg = NULL;
-			if (vm_cfg.backend->migrate_end(uuid, false, false, &msg) ==
-			        0 &&
-			    !(err = mend_record(vm, moved, from, true))) {
+			if (vm_cfg.backend->migrate_end(uuid, false, false,
+			                                &msg) == 0) {
+				/* (the source puts right what is left) */
+				api_err_free(
+				    mend_record(vm, moved, from, true));
 				next = MIG_IN_GONE;
-				err = api_internal("VM %s could not run here", uuid);
-			} else {
-				api_err_free(err);
-				err = NULL; /* stays recorded here, not resumed there */
-			}
+				err = api_internal("VM %s could not run here",
+				                   uuid);
+			} /* else it stays recorded here, not resumed there */
 		}
 	} else if (vm_cfg.backend->migrate_end(uuid, false, false, &msg) < 0) {
 		log_err("migrate", "VM %s: %s", uuid, msg);
@@ -330,8 +333,8 @@ mend_ask(const char *addr, const char *sid, const char *vm, bool commit)
 	xv_push(p, xv_str(vm));
 	xv_push(p, xv_bool(commit));
 	xv_push(p, xv_bool(true));
-	struct api_err *e =
-	    pool_call_timeout(addr, "VM.pool_migrate_end", p, MIG_END_CALL_MS, &res);
+	struct api_err *e = pool_call_timeout(addr, "VM.pool_migrate_end", p,
+	                                      MIG_END_CALL_MS, &res);
 	xv_free(p);
 	xv_free(res);
 	/* fault point for tests (XAPID_FIST=migrate_end_drop_reply): the
@@ -340,7 +343,8 @@ mend_ask(const char *addr, const char *sid, const char *vm, bool commit)
 	const char *f = getenv("XAPID_FIST");
 	if (!e && commit && f && strstr(f, "migrate_end_drop_reply") &&
 	    __atomic_exchange_n(&dropped, 1, __ATOMIC_SEQ_CST) == 0) {
-		log_warn("migrate", "fist: the destination's answer is dropped");
+		log_warn("migrate",
+		         "fist: the destination's answer is dropped");
 		e = api_error(XE_CANNOT_CONTACT_HOST, addr, NULL);
 	}
 	return e;
@@ -391,25 +395,30 @@ mig_handover(const char *vm, const char *uuid, const char *addr,
 		struct api_err *e = mend_ask(addr, sid, vm, true);
 		if (!e) {
 			if (doubt)
-				log_info("migrate", "VM %s: the destination says it "
-				         "runs there", uuid);
+				log_info("migrate",
+				         "VM %s: the destination says it "
+				         "runs there",
+				         uuid);
 			return MIG_MOVED;
 		}
-		bool again = strcmp(e->code, "CANNOT_CONTACT_HOST") == 0 ||
-		             strcmp(e->code, "OTHER_OPERATION_IN_PROGRESS") == 0;
+		bool again =
+		    strcmp(e->code, "CANNOT_CONTACT_HOST") == 0 ||
+		    strcmp(e->code, "OTHER_OPERATION_IN_PROGRESS") == 0;
 		if (!again) {
 			log_warn("migrate",
-			         "VM %s: the destination did not take it (%s)", uuid,
-			         e->n ? e->params[e->n - 1] : e->code);
+			         "VM %s: the destination did not take it (%s)",
+			         uuid, e->n ? e->params[e->n - 1] : e->code);
 			api_err_free(e);
 			mend_keep_here(vm);
 			return MIG_STAYS;
 		}
 		if (!doubt && strcmp(e->code, "CANNOT_CONTACT_HOST") == 0) {
 			doubt = true;
-			log_warn("migrate", "VM %s: no answer from the destination "
+			log_warn("migrate",
+			         "VM %s: no answer from the destination "
 			         "at the hand-over: asking again (the VM stays "
-			         "stopped here meanwhile)", uuid);
+			         "stopped here meanwhile)",
+			         uuid);
 		}
 		api_err_free(e);
 		if (time(NULL) >= until)
@@ -420,12 +429,16 @@ mig_handover(const char *vm, const char *uuid, const char *addr,
 	 * which when the destination took it */
 	mig_wait_recorded(vm, dest);
 	if (mend_recorded_on(vm, dest)) {
-		log_warn("migrate", "VM %s: no answer, but it is recorded on the "
-		         "destination: it runs there", uuid);
+		log_warn("migrate",
+		         "VM %s: no answer, but it is recorded on the "
+		         "destination: it runs there",
+		         uuid);
 		return MIG_MOVED;
 	}
-	log_err("migrate", "VM %s: the destination never answered the "
-	        "hand-over: left stopped here (it may run there)", uuid);
+	log_err("migrate",
+	        "VM %s: the destination never answered the "
+	        "hand-over: left stopped here (it may run there)",
+	        uuid);
 	return MIG_UNKNOWN;
 }
 

@@ -46,8 +46,14 @@ void mig_note_task(const char *task, const struct vm_migrate_stats *st);
 /* A VM arriving at the destination: nothing known of it, step 1 under way,
  * loaded (waits for the source's word), being ended, runs here (decided),
  * dropped (decided). */
-enum { MIG_IN_NONE = -2, MIG_IN_GONE = -1, MIG_IN_LOADING = 0, MIG_IN_LOADED = 1,
-       MIG_IN_ENDING = 2, MIG_IN_RUNS = 3 };
+enum {
+	MIG_IN_NONE = -2,
+	MIG_IN_GONE = -1,
+	MIG_IN_LOADING = 0,
+	MIG_IN_LOADED = 1,
+	MIG_IN_ENDING = 2,
+	MIG_IN_RUNS = 3
+};
 
 /* Destination: uuid arrives (step 1 starts); moved ({old VDI: new VDI}, a
  * storage migration's, or NULL) is taken. */

@@ -19,9 +19,10 @@
  *      VDIs, this host's QEMU mirrors each disk into them while the guest
  *      runs, then the memory goes and at the switch-over the mirrors copy
  *      what is left;
- *   3. points the VM's VBDs at the new VDIs (which lose their pending mark)
- *      and the VM at its new host in one transaction, then destroys the
- *      source VDIs (as xapi's SXM does).
+ *   3. the destination points the VM's VBDs at the new VDIs (which lose
+ *      their pending mark) and the VM at itself in one transaction before it
+ *      runs the VM (migrate_end.c); the source then destroys its VDIs (as
+ *      xapi's SXM does).
  * A failure before 3 leaves the VM running here with its disks untouched,
  * and the VDIs made in 1 are destroyed again (or, if the destination died,
  * by its recovery when it comes back): VM_MIGRATE_FAILED.
@@ -316,6 +317,31 @@ msend_undo_vdis(const char *addr, const char *sid, struct mig_move *mv)
 	}
 }
 
+/* After a failed move: VBDs the destination pointed at the new VDIs (it
+ * recorded the move, then could not run the VM) go back to the old ones,
+ * before the new ones go. */
+static void
+msend_restore_vbds(const struct mig_move *mv)
+{
+	struct db_txn *t = db_txn_begin();
+	bool any = false;
+
+	for (size_t i = 0; i < mv->n; i++) {
+		struct db_row *b = db_get(DMC_VBD, mv->d[i].vbd);
+		if (!b || !mv->d[i].new_vdi ||
+		    strcmp(b->f[DMF_VBD_VDI].s, mv->d[i].new_vdi) != 0)
+			continue;
+		b = db_txn_edit(t, DMC_VBD, mv->d[i].vbd);
+		db_txn_set(t, b, DMF_VBD_VDI,
+		           (union dm_val){.s = xstrdup(mv->d[i].vdi)});
+		any = true;
+	}
+	if (any)
+		api_err_free(api_commit(t));
+	else
+		db_txn_abort(t);
+}
+
 /* Step 1: the empty VDIs at the destination. */
 static struct api_err *
 msend_make_vdis(const char *addr, const char *sid, struct mig_move *mv)
@@ -399,8 +425,10 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		err = mig_run(vm, uuid, dest, addr, &mv, &st, &oc);
 	if (err) {
 		/* in doubt, the VM may run there on the new VDIs: they stay */
-		if (oc != MIG_UNKNOWN)
+		if (oc != MIG_UNKNOWN) {
+			msend_restore_vbds(&mv);
 			msend_undo_vdis(addr, sid, &mv);
+		}
 		goto end;
 	}
 	mig_note_task(ctx->task, &st);
