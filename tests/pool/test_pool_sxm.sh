@@ -156,7 +156,13 @@ sniff_stop
 	not_ok "the sniffer sees clear text to h2" "$SN"
 
 # the real move
-w0=$(ga 1 'cat /run/w')
+w0=""
+n=0
+while [ -z "$w0" ] && [ $n -lt 100 ]; do # (the agent can miss under load)
+	w0=$(ga 1 'cat /run/w' 2> /dev/null)
+	[ -n "$w0" ] || sleep 0.3
+	n=$((n + 1))
+done
 l0=$(wc -l < "$T_DIR/h1.out")
 sniff_start
 out=$(pool_xe 1 vm-migrate vm=sxm1 host=h2 vdi:"$VDI"="$sr2" 2>&1)
