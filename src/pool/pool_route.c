@@ -182,7 +182,10 @@ pool_call_host(const char *host, const char *method, const xv *args,
 		e = pool_call(addr, method, params, result);
 		xv_free(params);
 		free(s);
-		if (!e || strcmp(e->code, "SESSION_INVALID") != 0)
+		/* a host that restarted knows no session of ours: it takes
+		 * the call for a client's (HOST_IS_SLAVE) */
+		if (!e || (strcmp(e->code, "SESSION_INVALID") != 0 &&
+		           strcmp(e->code, "HOST_IS_SLAVE") != 0))
 			break;
 		api_err_free(e);
 		e = NULL;
