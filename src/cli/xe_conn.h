@@ -1,8 +1,10 @@
 /*
  * xe_conn: the `xe` client's byte streams to the server: HTTP over a Unix
  * socket, plain TCP or TLS (GnuTLS, certificate not verified, as xe's
- * default stunnel mode), with a read buffer so that bytes which arrive after
- * an HTTP response head stay available to the protocol that follows.
+ * default stunnel mode; xapid's links to other pool members check it against
+ * its pin afterwards, pool_cert.c), with a read buffer so that bytes which
+ * arrive after an HTTP response head stay available to the protocol that
+ * follows.
  */
 #ifndef XAPID_CLI_XE_CONN_H
 #define XAPID_CLI_XE_CONN_H

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db/store.h"
+#include "pool/pool.h"
 #include "storage/sr.h"
 #include "vm/lifecycle.h"
 #include "util/log.h"
@@ -209,7 +210,7 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 	char *uuid = bs_host_uuid(cfg->state_dir);
 	struct db_txn *t = db_txn_begin();
 	struct db_row *host = db_get_by_uuid(DMC_host, uuid);
-	char *host_ref;
+	char *host_ref, *new_pool = NULL;
 	struct utsname un;
 	uname(&un);
 
@@ -248,6 +249,7 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 			struct db_row *p = db_txn_create(t, DMC_pool, NULL, NULL);
 			db_txn_set(t, p, DMF_pool_master, bs_str(host_ref));
 			pool_ref = xstrdup(p->ref);
+			new_pool = xstrdup(p->ref);
 		}
 		free(pools);
 		sr_bootstrap(t, host_ref, cfg->state_dir, pool_ref);
@@ -281,6 +283,8 @@ bootstrap_run(const struct bootstrap_config *cfg, char **err)
 			   (union dm_val){.i = (int64_t)time(NULL)});
 	}
 	bs_templates(t, cfg->guest_cache ? cfg->guest_cache : "/var/cache/xapid/guest");
+	pool_cert_publish(t, host_ref, new_pool);
+	free(new_pool);
 	free(uuid);
 	if (db_txn_commit(t, err) < 0) {
 		free(host_ref);

@@ -190,7 +190,7 @@ main(int argc, char **argv)
 	if (pooled) {
 		const char *colon = strrchr(tls_listen, ':');
 		struct pool_config pc = {dir, mgmt, colon ? atoi(colon + 1) : 443,
-					 dbdir, dq_addr};
+					 dbdir, dq_addr, cert};
 		pool_set_argv(argv);
 		p = pool_start_node(&pc, &err);
 	} else {

@@ -6,6 +6,9 @@
  * "IP:PORT", and peers reach it through an HTTP upgrade (POST /raft) on
  * xapid's TLS listener, authenticated with the pool secret and relayed into
  * the local socket (pool_raft.c). Plain TCP between hosts is never used.
+ * Every link checks the peer's certificate against the fingerprint the pool
+ * pinned for it (xapi's host_internal certificates, pool_cert.c) before
+ * anything is sent, the pool secret included.
  *
  * Master = the dqlite leader. It holds the pool database in memory (the
  * store) and commits every write to dqlite before acknowledging. A slave
@@ -41,6 +44,7 @@ struct pool_config {
 	int tls_port;        /* xapid's TLS port (the same on every host) */
 	const char *db_dir;  /* data directory of the dqlite node */
 	const char *db_bind; /* abstract socket the node binds ("@...") */
+	const char *cert_file; /* this host's TLS certificate (PEM) */
 };
 
 /* Starts the dqlite node (as a pool member: reached over TLS) and returns
@@ -57,6 +61,18 @@ int pool_settle(struct persist *p, char **err);
 /* After bootstrap: this host's ref (for internal logins) and the
  * registration of the pool's API calls; starts the leadership watcher. */
 void pool_start(const char *host_ref);
+
+/* Records this host's certificate in the pool database (in t, at
+ * bootstrap): a Certificate row of type host_internal for host_ref, made
+ * when there is none (a pool made before pins existed) and replaced while
+ * the host is alone; in a pool, a row that differs from the certificate is
+ * kept (the other members refuse the host's links until its pinned
+ * certificate is back) and that is logged. host and pool (also new_pool,
+ * a pool row made in t, or NULL) get tls_verification_enabled. Nothing for
+ * a host without TLS. */
+struct db_txn;
+void pool_cert_publish(struct db_txn *t, const char *host_ref,
+                       const char *new_pool);
 
 /* The program's argv, for the restart after an eject. */
 void pool_set_argv(char **argv);

@@ -60,6 +60,10 @@ peject_forget_rows(const char *host)
 	}
 	if (db_get(DMC_host_metrics, h->f[DMF_host_metrics].s))
 		db_txn_destroy(t, DMC_host_metrics, h->f[DMF_host_metrics].s);
+	/* its certificate: no longer pinned (cert_distrib at eject) */
+	pcert_forget_host_rows(t, host);
+	if (h->f[DMF_host_address].s && *h->f[DMF_host_address].s)
+		pcert_forget(h->f[DMF_host_address].s);
 	struct db_row **rows = db_list(DMC_host_cpu, &n);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i]->f[DMF_host_cpu_host].s, host) == 0)
@@ -121,6 +125,7 @@ peject_reexec(void *arg)
 	p = xasprintf("%s/pool-cluster", prole_config()->state_dir);
 	unlink(p);
 	free(p);
+	pcert_forget_all();
 	log_info("pool", "ejected: restarting as a pool of my own");
 	peject_exec();
 	return NULL;

@@ -13,6 +13,7 @@
  * pool_join.c   pool.join, pool.eject, host.forget, designate_new_master.
  * pool_route.c  calls forwarded by the master to the host they concern.
  * pool_ident.c  the pool secret and the cluster id in the state dir.
+ * pool_cert.c   the pinned certificates of the members (link verification).
  * pool_takeover.c  the files of an emergency transition.
  * pool_remote.c the master's sessions and tasks seen from a slave.
  * pool_emerg.c  emergency mode, transition, reset, recover_slaves, and a
@@ -63,6 +64,27 @@ void plink_pump(int a, int b);
 /* Port of the pool's TLS listeners. */
 int plink_port(void);
 void plink_set_port(int port);
+
+/* ---- pool_cert.c ---- */
+
+/* Reads the fingerprint of this host's certificate (cert_file; NULL: no
+ * TLS) and the pins of STATE/pool-pins. 0, or -1 with *err. */
+int pcert_load(const char *cert_file, char **err);
+/* This host's fingerprint ("" without TLS). */
+const char *pcert_own(void);
+/* Checks the certificate the peer at address ("IP" or "IP:PORT")
+ * presented on c against its pin (the pool database, else STATE/pool-
+ * pins; an address never seen is pinned, and that is logged). Call before
+ * anything is sent. 0, or -1 with *err (logged). */
+int pcert_verify(struct xe_conn *c, const char *address, char **err);
+/* Pins fp (a fingerprint in any form certfp_parse takes) for ip in STATE/
+ * pool-pins; why goes to the log. */
+void pcert_pin(const char *ip, const char *fp, const char *why);
+/* Forgets the pin of ip, or every pin (leaving the pool). */
+void pcert_forget(const char *ip);
+void pcert_forget_all(void);
+/* Destroys the Certificate rows of host_ref in t (forgetting a host). */
+void pcert_forget_host_rows(struct db_txn *t, const char *host_ref);
 
 /* ---- pool_raft.c ---- */
 

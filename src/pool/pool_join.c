@@ -196,6 +196,12 @@ pjoin_records(const char *me)
 	pjoin_add(a, h);
 	if (met)
 		pjoin_add(a, met);
+	/* our certificate: the master pins it before it links to us */
+	struct db_row **rows0 = db_list(DMC_Certificate, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows0[i]->f[DMF_Certificate_host].s, me) == 0)
+			pjoin_add(a, rows0[i]);
+	free(rows0);
 	struct db_row **rows = db_list(DMC_host_cpu, &n);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i]->f[DMF_host_cpu_host].s, me) == 0)
@@ -350,6 +356,10 @@ pjoin_join(const char *master, const char *user, const char *pwd, bool force)
 	if (!pool_is_master())
 		return api_error(
 		    XE_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS, NULL);
+	/* the master is authenticated by the admin's password: its
+	 * certificate is pinned on this first call (xapi's join exchanges
+	 * certificates the same way) */
+	pcert_forget(master);
 	e = pjoin_call(
 	    master, "session.login_with_password",
 	    pjoin_args(NULL, user, pwd, "1.0", "xapid-pool-join", NULL),
@@ -493,6 +503,33 @@ pjoin_rebalance(void)
 	prole_rebalance(n);
 }
 
+/* Master: pins the joiner's certificate (its host_internal Certificate
+ * among its records) for its address (raft: "IP:PORT"), before the
+ * cluster links to it. */
+static void
+pjoin_pin_joiner(json_t *recs, const char *raft)
+{
+	char *ip = xstrndup(raft, strcspn(raft, ":"));
+
+	for (size_t i = 0; i < json_array_size(recs); i++) {
+		json_t *o = json_array_get(recs, i);
+		const char *text = json_string_value(json_object_get(o, "row"));
+		if (dm_class_find(json_string_value(
+		        json_object_get(o, "cls"))) != DMC_Certificate ||
+		    !text)
+			continue;
+		struct db_row *r = db_row_from_json(
+		    DMC_Certificate,
+		    json_string_value(json_object_get(o, "ref")), text);
+		if (r &&
+		    strcmp(r->f[DMF_Certificate_type].s, "host_internal") == 0)
+			pcert_pin(ip, r->f[DMF_Certificate_fingerprint].s,
+			          "a host joining the pool");
+		db_row_free(r);
+	}
+	free(ip);
+}
+
 /* Master: pool.join_member(session, node id, raft address, records). */
 static struct api_err *
 pjoin_member(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
@@ -520,6 +557,7 @@ pjoin_member(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		return api_internal("malformed join records");
 	}
 	uint64_t id = strtoull(args[0]->u.s, NULL, 10);
+	pjoin_pin_joiner(recs, args[1]->u.s);
 	if (prole_add_member(id, args[1]->u.s, &err) < 0) {
 		e = api_error(XE_JOINING_HOST_CONNECTION_FAILED, NULL);
 		log_warn("pool", "adding node %s at %s: %s", args[0]->u.s,

@@ -1,6 +1,7 @@
 /* pool_link: TLS links between pool members (internal calls, upgrades,
- * relays). The peer's certificate is not verified (self-signed, as xe's
- * default); the pool secret authenticates the caller. */
+ * relays). The peer's certificate is checked against its pin before
+ * anything is sent (pool_cert.c); the pool secret then authenticates the
+ * caller. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -57,6 +58,10 @@ plink_request(struct xe_conn *c, const char *address, const char *method,
 	free(host);
 	if (rc < 0) {
 		*err = xstrdup(msg);
+		return -1;
+	}
+	if (pcert_verify(c, address, err) < 0) {
+		xe_conn_close(c);
 		return -1;
 	}
 	char *head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\n"

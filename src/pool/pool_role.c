@@ -139,7 +139,8 @@ pool_start_node(const struct pool_config *cfg, char **err)
 	pr.raft_addr = xasprintf("%s:%d", cfg->address, cfg->tls_port);
 	plink_set_port(cfg->tls_port);
 	praft_set_local(cfg->db_bind);
-	if (prole_load_secret(err) < 0 || prole_load_cluster(err) < 0)
+	if (prole_load_secret(err) < 0 || prole_load_cluster(err) < 0 ||
+	    pcert_load(cfg->cert_file, err) < 0)
 		return NULL;
 	pr.persist = prole_open_node(0, err);
 	return pr.persist;

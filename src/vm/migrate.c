@@ -7,7 +7,8 @@
  * from the master when needed). The source checks the move
  * (host_assert_can_migrate: power state, PCI, the destination sees every
  * disk's SR, memory), marks the operation, gives the destination a
- * one-time token and a one-time key over the pool's TLS link (internal call
+ * one-time token and a one-time key over the pool's TLS link, whose peer
+ * certificate is checked against the destination's pin (internal call
  * VM.pool_migrate_prepare), and opens the stream: POST /migrate?token= on
  * the destination's plain HTTP listener with the VM and its device layout
  * in the body, then an HTTP upgrade, the socket going straight to QEMU on
