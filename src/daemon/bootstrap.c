@@ -205,6 +205,21 @@ bs_network(struct db_txn *t, const char *host_ref,
 }
 
 char *
+bootstrap_lookup(const struct bootstrap_config *cfg, char **err)
+{
+	char *uuid = bs_host_uuid(cfg->state_dir), *ref = NULL;
+	db_rdlock();
+	struct db_row *host = db_get_by_uuid(DMC_host, uuid);
+	if (host)
+		ref = xstrdup(host->ref);
+	else
+		*err = xasprintf("host %s is not in the database", uuid);
+	db_unlock();
+	free(uuid);
+	return ref;
+}
+
+char *
 bootstrap_run(const struct bootstrap_config *cfg, char **err)
 {
 	char *uuid = bs_host_uuid(cfg->state_dir);

@@ -18,4 +18,9 @@ struct bootstrap_config {
  * *err. */
 char *bootstrap_run(const struct bootstrap_config *cfg, char **err);
 
+/* This host's ref in the store as it is, writing nothing (a slave come up
+ * in emergency mode: no master takes writes); NULL with *err when the
+ * store has no record of it. */
+char *bootstrap_lookup(const struct bootstrap_config *cfg, char **err);
+
 #endif

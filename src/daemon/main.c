@@ -211,15 +211,24 @@ main(int argc, char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t2);
-	log_info("main", "database loaded, generation %llu (dqlite %.2f s, rows %.2f s)%s",
-		 (unsigned long long)db_generation(),
-		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-		 (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9,
-		 pooled ? (pool_is_master() ? " as pool master" : " as slave") : "");
+	log_info(
+	    "main",
+	    "database loaded, generation %llu (dqlite %.2f s, rows %.2f s)%s",
+	    (unsigned long long)db_generation(),
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    (double)(t2.tv_sec - t1.tv_sec) +
+	        (double)(t2.tv_nsec - t1.tv_nsec) / 1e9,
+	    pooled ? (pool_is_master()        ? " as pool master"
+	              : pool_boot_emergency() ? " as slave in emergency mode"
+	                                      : " as slave")
+	           : "");
 	const char *guest_cache = getenv("XAPID_GUEST_CACHE");
 	struct bootstrap_config bc = {dir, host_name, mgmt, bridge_prefix,
 				      guest_cache ? guest_cache : "/var/cache/xapid/guest"};
-	char *host_ref = bootstrap_run(&bc, &err);
+	char *host_ref = pooled && pool_boot_emergency()
+	                     ? bootstrap_lookup(&bc, &err)
+	                     : bootstrap_run(&bc, &err);
 	if (!host_ref) {
 		log_err("main", "bootstrap: %s", err ? err : "failed");
 		/* another node took the leadership while this one settled as

@@ -90,6 +90,11 @@ bool pool_is_master(void);
 /* Whether this host is a slave in emergency mode (its master has not
  * answered for the master connection timeout). */
 bool pool_emergency(void);
+/* Whether this host came up in emergency mode (a slave that found no
+ * master at start-up: pool_boot.c). Its store holds the replica it kept;
+ * its start-up writes nothing (they fail), and xapid restarts once the
+ * pool has a master again. */
+bool pool_boot_emergency(void);
 /* True once the role is settled and the store usable. */
 bool pool_ready(void);
 /* The master's management address (malloc'd; "" when unknown). */

@@ -119,6 +119,7 @@ peject_reexec(void *arg)
 	sleep(1);
 	/* a new pool of one: start afresh from an empty database and secret */
 	prole_leave();
+	pboot_drop();
 	char *p = xasprintf("%s/pool-secret", prole_config()->state_dir);
 	unlink(p);
 	free(p);

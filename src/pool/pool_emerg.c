@@ -42,7 +42,7 @@ bool
 pemerg_active(void)
 {
 	return pool_ready() && !pool_is_master() &&
-	       pfollow_lost(PEMERG_AFTER_S);
+	       (pboot_active() || pfollow_lost(PEMERG_AFTER_S));
 }
 
 bool
@@ -373,12 +373,18 @@ pemerg_reset(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	} else if (has_us == 1 && !pool_is_master()) {
 		/* xapi: "We are already a slave of X; nothing to do" */
 		char *cur = prole_master();
-		if (!cur || strcmp(cur, ip) != 0)
+		if (pboot_active())
+			peject_restart_later(); /* it settles as a slave */
+		else if (!cur || strcmp(cur, ip) != 0)
 			prole_become_slave(ip);
 		free(cur);
 	} else if (pemerg_rejoin(ip, &err) < 0) {
 		e = api_internal("%s", err);
 		free(err);
+	} else if (pboot_active()) {
+		/* come up in emergency mode: its start-up (its host's facts,
+		 * its VMs' states) is done again as the new master's slave */
+		peject_restart_later();
 	}
 	free(ip);
 	return e;

@@ -30,6 +30,8 @@ static struct {
 	char epoch[40];   /* the followed master's epoch; "" before a copy */
 	uint64_t gen;     /* its generation the replica has reached */
 	uint64_t applied; /* count of answers applied */
+	uint64_t restored; /* generation of a replica read back at start-up
+	                      (pboot), until a copy from a master */
 	bool started;
 	time_t failing_since; /* monotonic s of the first failed call in a
 				 row, 0 while calls succeed */
@@ -117,6 +119,25 @@ pfollow_full(json_t *puts, uint64_t *latest)
 	}
 }
 
+char *
+pfollow_dump(const char *epoch, uint64_t gen)
+{
+	json_t *doc = json_object(), *puts = json_array();
+	uint64_t latest;
+
+	db_rdlock();
+	pfollow_full(puts, &latest);
+	db_unlock();
+	json_object_set_new(doc, "epoch", json_string(epoch));
+	json_object_set_new(doc, "generation", json_integer((json_int_t)gen));
+	json_object_set_new(doc, "full", json_true());
+	json_object_set_new(doc, "puts", puts);
+	json_object_set_new(doc, "dels", json_array());
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return text;
+}
+
 static struct api_err *
 pfollow_serve(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
@@ -181,10 +202,11 @@ pfollow_register(void)
 
 /* ---- slave side ---- */
 
-/* Applies one answer (JSON text) from master; returns 0 or -1. Called
- * with pf.lock held, so that a change of master cannot interleave. */
+/* Applies one answer (JSON text) from master; returns 0 or -1, and *full:
+ * whether it was a full copy. Called with pf.lock held, so that a change
+ * of master cannot interleave. */
 static int
-pfollow_apply(const char *text)
+pfollow_apply(const char *text, bool *full)
 {
 	json_error_t jerr;
 	json_t *doc = json_loads(text, 0, &jerr);
@@ -223,9 +245,9 @@ pfollow_apply(const char *text)
 		dcls[kd] = c;
 		drefs[kd++] = xstrdup(ref);
 	}
-	bool full = json_is_true(json_object_get(doc, "full"));
-	if (k || kd || full)
-		db_apply_remote(rows, k, dcls, drefs, kd, full);
+	*full = json_is_true(json_object_get(doc, "full"));
+	if (k || kd || *full)
+		db_apply_remote(rows, k, dcls, drefs, kd, *full);
 	for (size_t i = 0; i < k; i++)
 		db_row_free(rows[i]);
 	for (size_t i = 0; i < kd; i++)
@@ -246,9 +268,26 @@ uint64_t
 pfollow_generation(void)
 {
 	pthread_mutex_lock(&pf.lock);
-	uint64_t g = pf.epoch[0] ? pf.gen : 0;
+	uint64_t g = pf.epoch[0] ? pf.gen : pf.restored;
 	pthread_mutex_unlock(&pf.lock);
 	return g;
+}
+
+void
+pfollow_restore(uint64_t gen)
+{
+	pthread_mutex_lock(&pf.lock);
+	pf.restored = gen;
+	pthread_mutex_unlock(&pf.lock);
+}
+
+uint64_t
+pfollow_applied(void)
+{
+	pthread_mutex_lock(&pf.lock);
+	uint64_t n = pf.applied;
+	pthread_mutex_unlock(&pf.lock);
+	return n;
 }
 
 bool
@@ -272,8 +311,9 @@ pfollow_lost(double after_s)
 int
 pfollow_apply_text(const char *text)
 {
+	bool full;
 	pthread_mutex_lock(&pf.lock);
-	int rc = pfollow_apply(text);
+	int rc = pfollow_apply(text, &full);
 	pthread_mutex_unlock(&pf.lock);
 	return rc;
 }
@@ -310,9 +350,13 @@ pfollow_main(void *arg)
 		pthread_mutex_lock(&pf.lock);
 		pf.asking_since = 0;
 		/* an answer from a master we no longer follow is dropped */
+		bool full = false;
 		if (!e && res && res->type == XV_STRING && pf.master &&
 		    strcmp(pf.master, master) == 0)
-			ok = pfollow_apply(res->u.s);
+			ok = pfollow_apply(res->u.s, &full);
+		/* kept on disk, in the same order (pool_boot.c) */
+		if (ok == 0)
+			pboot_journal(master, res->u.s, full, pf.epoch, pf.gen);
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (ok == 0)

@@ -18,6 +18,8 @@
  * pool_remote.c the master's sessions and tasks seen from a slave.
  * pool_emerg.c  emergency mode, transition, reset, recover_slaves, and a
  *               superseded master joining the new one.
+ * pool_boot.c   the replica kept on disk, and a slave starting while its
+ *               master is gone (emergency mode from that replica).
  */
 #ifndef XAPID_POOL_POOL_INT_H
 #define XAPID_POOL_POOL_INT_H
@@ -113,8 +115,16 @@ int pfollow_apply_text(const char *text);
 /* Whether the master followed has not answered for after_s seconds (or
  * none is known): a slave's emergency mode. */
 bool pfollow_lost(double after_s);
-/* The master's generation the replica has reached (0: none). */
+/* The master's generation the replica has reached (0: none; before a
+ * copy, the one restored with pfollow_restore). */
 uint64_t pfollow_generation(void);
+void pfollow_restore(uint64_t gen);
+/* How many answers the replica has applied (it grows when a master
+ * answers). */
+uint64_t pfollow_applied(void);
+/* The store's persistent rows as a full pool.db_follow answer of epoch at
+ * generation gen (JSON text, malloc'd). */
+char *pfollow_dump(const char *epoch, uint64_t gen);
 /* This master's epoch (a new one at each promotion). */
 const char *pfollow_epoch(void);
 void pfollow_new_epoch(void);
@@ -194,6 +204,9 @@ void prole_mark_live(const char *host_ref, bool live);
  * the master, every other host marked down. 0 (the restart follows), or
  * -1 with *err. */
 int prole_take_over(char **err);
+/* A slave come up in emergency mode (pboot_settle): master is the address
+ * of the master it last followed; it keeps trying it. */
+void prole_set_boot_emergency(const char *master);
 /* Holds off the leadership watcher and node restarts (recursive). */
 void prole_change_lock(void);
 void prole_change_unlock(void);
@@ -245,6 +258,35 @@ int ptake_import(struct persist *p, char **err);
 /* After such a start: the pool names this host master, the others are
  * marked down. */
 void ptake_after(void);
+
+/* ---- pool_boot.c ---- */
+
+/* A slave that finds no master for this long (s) at start-up comes up in
+ * emergency mode from the replica it keeps. */
+#define PBOOT_AFTER_S PEMERG_AFTER_S
+
+/* Keeps the answer text of the master at master, just applied to the
+ * replica (full: a full copy; epoch/gen: where the replica is now), in
+ * STATE/pool-replica.jsonl. Called by the follower with its lock held, in
+ * the order of application. A failure is logged, and the next answer
+ * rewrites the whole file. */
+void pboot_journal(const char *master, const char *text, bool full,
+                   const char *epoch, uint64_t gen);
+/* Removes the kept replica (this host is the master, or leaves the pool:
+ * it would go stale). */
+void pboot_drop(void);
+/* At start-up, no master found: when a replica is kept, fills the store
+ * with it (opened: db_open has been called) and makes this host a slave
+ * in emergency mode of the master it last followed (1). 0 when there is
+ * none (nothing changed), -1 with *err. */
+int pboot_settle(bool opened, char **err);
+/* Whether this host came up in emergency mode (until it restarts). */
+bool pboot_active(void);
+/* Whether a leader is known (the local node's or its voters'). */
+bool prole_has_leader(void);
+/* Starts the thread that restarts xapid once the pool has a master again
+ * (when pboot_active). */
+void pboot_start(void);
 
 /* ---- pool_route.c ---- */
 

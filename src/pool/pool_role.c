@@ -421,6 +421,20 @@ prole_become_slave(const char *address)
 	log_info("pool", "this host is a slave of %s", address);
 }
 
+void
+prole_set_boot_emergency(const char *master)
+{
+	pthread_mutex_lock(&pr.lock);
+	pr.master = false;
+	free(pr.master_addr);
+	pr.master_addr = xstrdup(master);
+	pr.ready = true;
+	pthread_mutex_unlock(&pr.lock);
+	db_swap_persist(NULL);
+	db_set_forward(pwrite_forward);
+	pfollow_set_master(master);
+}
+
 /* The local node leads: reload the store from dqlite and serve as master. */
 static int
 prole_promote(void)
@@ -440,6 +454,7 @@ prole_promote(void)
 		return -1;
 	}
 	pfollow_new_epoch();
+	pboot_drop();
 	pthread_mutex_lock(&pr.lock);
 	pr.master = true;
 	free(pr.master_addr);
@@ -532,7 +547,9 @@ prole_watch(void *arg)
 		if (pthread_mutex_trylock(&pr.change) != 0)
 			continue; /* a node restart (join, eject) is under way
 			           */
-		if (!pr.persist || prole_leader(&id, &addr, &err) < 0) {
+		/* come up in emergency mode: xapid restarts instead (pboot) */
+		if (!pr.persist || pboot_active() ||
+		    prole_leader(&id, &addr, &err) < 0) {
 			free(err);
 			pthread_mutex_unlock(&pr.change);
 			continue;
@@ -632,6 +649,7 @@ pool_settle(struct persist *p, char **err)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	long said = 0;
+	bool booted = false;
 	for (;;) {
 		char *e = NULL;
 		free(addr);
@@ -640,6 +658,16 @@ pool_settle(struct persist *p, char **err)
 			break;
 		free(e);
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		/* no master: emergency mode from the replica kept here, if any
+		 * (else this host waits for its peers) */
+		if (!booted && now.tv_sec - t0.tv_sec >= PBOOT_AFTER_S) {
+			booted = true;
+			int rc = pboot_settle(false, err);
+			if (rc != 0) {
+				free(addr);
+				return rc < 0 ? -1 : 0;
+			}
+		}
 		if (now.tv_sec - t0.tv_sec >= said + 5) {
 			said = now.tv_sec - t0.tv_sec;
 			log_warn("pool",
@@ -670,6 +698,7 @@ pool_settle(struct persist *p, char **err)
 			return -1;
 		pr.took_over = took > 0;
 		pfollow_new_epoch();
+		pboot_drop();
 		pthread_mutex_lock(&pr.lock);
 		pr.master = true;
 		pr.master_addr = xstrdup(pr.cfg.address);
@@ -700,6 +729,15 @@ pool_settle(struct persist *p, char **err)
 		/* the master we settled on may have lost the leadership while
 		 * it started (a whole pool starting at once) */
 		ip = prole_settle_recheck(ip);
+		/* or died, and no other can be elected */
+		if (!booted && waited >= PBOOT_AFTER_S && !prole_has_leader()) {
+			booted = true;
+			int rc = pboot_settle(true, err);
+			if (rc != 0) {
+				free(ip);
+				return rc < 0 ? -1 : 0;
+			}
+		}
 	}
 	free(ip);
 	pthread_mutex_lock(&pr.lock);
@@ -748,6 +786,7 @@ pool_start(const char *host_ref)
 	/* a commit on the master when the lead moves under it (a hand-over,
 	 * a failover) goes to the new master instead of failing */
 	db_set_lost_lead(pwrite_forward);
+	pboot_start();
 	pthread_mutex_lock(&pr.lock);
 	if (pthread_create(&pr.watcher, NULL, prole_watch, NULL) == 0)
 		pr.watching = true;

@@ -52,6 +52,13 @@ pwrite_forward(const char *ops_json, char **err)
 	char *master = NULL;
 	struct timespec t0, now;
 
+	/* come up in emergency mode (pool_boot.c): until xapid restarts
+	 * with a master, the writes of its start-up and of its VMs' states
+	 * fail at once (the master is gone; they are done again then) */
+	if (pboot_active()) {
+		*err = xstrdup("HOST_STILL_BOOTING");
+		return -1;
+	}
 	/* during a change of master (a hand-over, a failover) the old
 	 * master answers HOST_IS_SLAVE and the new one may not serve yet:
 	 * wait for the change to settle instead of failing the write */

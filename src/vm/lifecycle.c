@@ -637,7 +637,18 @@ lc_was_doing(const char *vm, const char *op)
 	return r;
 }
 
-/* After a restart: VMs the DB thinks run here are re-attached or halted. */
+/* Whether the VM row says it is resident on another host of the pool. */
+static bool
+lc_elsewhere(const struct db_row *r)
+{
+	const char *on = r->f[DMF_VM_resident_on].s;
+	return on && *on && strcmp(on, DM_NULL_REF) != 0 &&
+	       strcmp(on, vm_cfg.host_ref) != 0;
+}
+
+/* After a restart: VMs the DB thinks run here are re-attached or halted;
+ * a VM resident on another host and not found here is that host's (left
+ * alone: in a pool, every host restarting would else halt the others'). */
 static void
 lc_resync(void)
 {
@@ -645,11 +656,13 @@ lc_resync(void)
 	db_rdlock();
 	struct db_row **vms = db_list(DMC_VM, &n);
 	char **refs = xcalloc(n + 1, sizeof(char *)), **uuids = xcalloc(n + 1, sizeof(char *));
+	bool *away = xcalloc(n + 1, sizeof(bool));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct db_row *r = vms[i];
 		if (r->f[DMF_VM_is_control_domain].b || r->f[DMF_VM_is_a_template].b)
 			continue;
+		away[k] = lc_elsewhere(r);
 		refs[k] = xstrdup(r->ref);
 		uuids[k++] = xstrdup(r->f[DMF_VM_uuid].s);
 	}
@@ -657,6 +670,11 @@ lc_resync(void)
 	db_unlock();
 	for (size_t i = 0; i < k; i++) {
 		enum vm_run_state st = vm_cfg.backend->attach(uuids[i]);
+		if (st == VMR_HALTED && away[i]) {
+			free(refs[i]);
+			free(uuids[i]);
+			continue;
+		}
 		if (st == VMR_PAUSED && lc_was_doing(refs[i], "checkpoint")) {
 			/* paused by a checkpoint a crash interrupted: on again */
 			for (int tries = 0; tries < 60 && st == VMR_PAUSED; tries++) {
@@ -698,6 +716,7 @@ lc_resync(void)
 	}
 	free(refs);
 	free(uuids);
+	free(away);
 }
 
 const struct vm_backend_ops *
