@@ -48,6 +48,8 @@ static struct {
 	off_t base_size; /* the size of its full copy */
 	bool warned;     /* a failure was logged */
 	bool active;     /* came up in emergency mode */
+	bool watching, stop;
+	pthread_t watcher; /* pboot_main */
 } pb = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .fd = -1,
@@ -190,12 +192,10 @@ pool_boot_emergency(void)
 	return pboot_active();
 }
 
-/* Reads the kept replica into the store: 1 (*master, *gen set), 0 when
- * there is none or it holds no full copy, -1 with *err. */
-static int
-pboot_load(char **master, uint64_t *gen, char **err)
+int
+pboot_read(const char *path, char **master, uint64_t *gen, char **err)
 {
-	char *path = pboot_path(), *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	FILE *f = fopen(path, "re");
 	int rc = 0;
@@ -206,7 +206,6 @@ pboot_load(char **master, uint64_t *gen, char **err)
 			*err = xasprintf("%s: %s", path, strerror(errno));
 			rc = -1;
 		}
-		free(path);
 		return rc;
 	}
 	json_t *h = NULL;
@@ -239,7 +238,6 @@ pboot_load(char **master, uint64_t *gen, char **err)
 	json_decref(h);
 	free(line);
 	fclose(f);
-	free(path);
 	return rc;
 }
 
@@ -257,14 +255,23 @@ pboot_settle(bool opened, char **err)
 		free(path);
 		return 0;
 	}
-	free(path);
-	if (!opened && db_open(NULL, err) < 0)
+	if (!opened && db_open(NULL, err) < 0) {
+		free(path);
 		return -1;
+	}
 	/* answers from a master being followed would mix with the file's */
 	char *was = prole_master();
 	pfollow_set_master(NULL);
-	int rc = pboot_load(&master, &gen, err);
-	if (rc <= 0) {
+	char *e = NULL;
+	int rc = pboot_read(path, &master, &gen, &e);
+	if (rc < 0) {
+		/* not readable: this host waits for its master */
+		log_err("pool", "the replica kept here: %s", e);
+		free(e);
+		rc = 0;
+	}
+	free(path);
+	if (rc == 0) {
 		pfollow_set_master(was);
 		free(was);
 		return rc;
@@ -296,6 +303,36 @@ prole_has_leader(void)
 	return known;
 }
 
+/* Looks at the leader: another node's is followed from now on, and xapid
+ * restarts once its master answers (its start-up is over: a restart of
+ * ours earlier would disrupt its election); true when our node leads (the
+ * restart settles this host as the master). */
+static bool
+pboot_leader(void)
+{
+	uint64_t id = 0;
+	char *addr = NULL, *err = NULL;
+	bool ours = false;
+
+	if (prole_leader(&id, &addr, &err) == 0 && id != 0) {
+		ours = id == prole_node_id();
+		char *ip = xstrndup(addr, strcspn(addr, ":")),
+		     *cur = prole_master();
+		if (!ours && (!cur || strcmp(cur, ip) != 0)) {
+			log_warn("pool",
+			         "the pool's leader is now %s: waiting for its "
+			         "master to answer",
+			         addr);
+			prole_set_boot_emergency(ip);
+		}
+		free(ip);
+		free(cur);
+	}
+	free(addr);
+	free(err);
+	return ours;
+}
+
 /* Restarts xapid once the pool has a master this host can follow again. */
 static void *
 pboot_main(void *arg)
@@ -304,6 +341,11 @@ pboot_main(void *arg)
 	(void)arg;
 	for (unsigned i = 1;; i++) {
 		sleep(1);
+		pthread_mutex_lock(&pb.lock);
+		bool stop = pb.stop;
+		pthread_mutex_unlock(&pb.lock);
+		if (stop)
+			break;
 		prole_change_lock();
 		/* a transition under way (its node is closed) restarts too */
 		if (!prole_persist() || pool_is_master()) {
@@ -314,8 +356,8 @@ pboot_main(void *arg)
 		char *sup = NULL;
 		if (pfollow_applied() != base)
 			why = "the master answers again";
-		else if (prole_has_leader())
-			why = "the pool has a master again";
+		else if (pboot_leader())
+			why = "this host's node leads the pool";
 		else if (i % 5 == 0 && (sup = pemerg_superseded()))
 			why = "another master leads the pool";
 		free(sup);
@@ -329,13 +371,26 @@ pboot_main(void *arg)
 void
 pboot_start(void)
 {
-	if (!pboot_active())
-		return;
-	pthread_t th;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, pboot_main, NULL) != 0)
-		log_err("pool", "cannot start the emergency mode watcher");
-	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&pb.lock);
+	if (pb.active && !pb.watching) {
+		if (pthread_create(&pb.watcher, NULL, pboot_main, NULL) == 0)
+			pb.watching = true;
+		else
+			log_err("pool",
+			        "cannot start the emergency mode watcher");
+	}
+	pthread_mutex_unlock(&pb.lock);
+}
+
+void
+pboot_stop(void)
+{
+	pthread_mutex_lock(&pb.lock);
+	pb.stop = true;
+	bool w = pb.watching;
+	pb.watching = false;
+	pthread_mutex_unlock(&pb.lock);
+	/* not when the watcher itself restarts xapid (pool_restart) */
+	if (w && !pthread_equal(pb.watcher, pthread_self()))
+		pthread_join(pb.watcher, NULL);
 }

@@ -146,6 +146,9 @@ pool_restart(const char *why)
 {
 	log_warn("pool", "%s: restarting xapid", why);
 	pool_stop();
+	/* a master's node too (pool_stop leaves it to db_close): else its
+	 * socket outlives the exec and the new node cannot bind */
+	prole_stop_node();
 	peject_exec();
 }
 

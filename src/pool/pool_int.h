@@ -172,6 +172,9 @@ int prole_members(uint64_t **ids, char ***addrs, size_t *n, char **err);
  * fresh node with id (0: a new random id) that bootstraps nothing, or
  * (bootstrap) a one-node cluster of its own. The store is unchanged. */
 int prole_restart_node(uint64_t id, bool bootstrap, char **err);
+/* Stops the node whatever the role (the store keeps its rows, writes
+ * nothing durable any more): before xapid runs itself again. */
+void prole_stop_node(void);
 /* The dqlite backend of this host. */
 struct persist *prole_persist(void);
 /* Stops the node and wipes its data (leaving the pool for good). */
@@ -278,8 +281,14 @@ void pboot_drop(void);
 /* At start-up, no master found: when a replica is kept, fills the store
  * with it (opened: db_open has been called) and makes this host a slave
  * in emergency mode of the master it last followed (1). 0 when there is
- * none (nothing changed), -1 with *err. */
+ * none, or none readable (nothing changed: it waits for its master), -1
+ * with *err (the store cannot open). */
 int pboot_settle(bool opened, char **err);
+/* Reads a replica kept in path into the store (db_open done): 1 with
+ * *master (malloc'd) and *gen, the master's generation it reached; 0
+ * when there is no file or no full copy in it (the store unchanged), -1
+ * with *err. A torn or malformed line ends what is read. */
+int pboot_read(const char *path, char **master, uint64_t *gen, char **err);
 /* Whether this host came up in emergency mode (until it restarts). */
 bool pboot_active(void);
 /* Whether a leader is known (the local node's or its voters'). */
@@ -287,6 +296,8 @@ bool prole_has_leader(void);
 /* Starts the thread that restarts xapid once the pool has a master again
  * (when pboot_active). */
 void pboot_start(void);
+/* Stops that thread (waits for it, unless called from it). */
+void pboot_stop(void);
 
 /* ---- pool_route.c ---- */
 

@@ -307,6 +307,13 @@ prole_close_store(void)
 	persist_close(old);
 }
 
+void
+prole_stop_node(void)
+{
+	db_swap_persist(NULL);
+	prole_close_store();
+}
+
 int
 prole_restart_node(uint64_t id, bool bootstrap, char **err)
 {
@@ -756,6 +763,7 @@ pool_stop(void)
 	pthread_mutex_unlock(&pr.lock);
 	if (w)
 		pthread_join(pr.watcher, NULL);
+	pboot_stop();
 	pfollow_set_master(NULL);
 	pthread_mutex_lock(&pr.dq_lock);
 	prole_dq_close();
