@@ -235,6 +235,12 @@ main(int argc, char **argv)
 		 * the master (a whole pool starting at once): settle again */
 		if (pooled && err && strstr(err, PERSIST_NOT_LEADER))
 			pool_restart("lost the pool leadership while starting");
+		/* a slave whose master lost the leadership (to this host's
+		 * node, restarted) or died while it started: settle again */
+		if (pooled && err && !pool_is_master() &&
+		    (strstr(err, "HOST_IS_SLAVE") ||
+		     strstr(err, "CANNOT_CONTACT_HOST")))
+			pool_restart("the pool master changed while starting");
 		return 1;
 	}
 	api_init();
