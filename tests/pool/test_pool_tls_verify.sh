@@ -116,6 +116,16 @@ check "the VM runs on h2" "$u2" \
 	"$(pool_xe 1 vm-param-get uuid="$vm" param-name=resident-on)"
 pool_xe 1 vm-shutdown uuid="$vm" --force > /dev/null 2>&1
 
+# a member without its pins (a pool made before pins, a lost file): it pins
+# its master on first contact, logs it, and then follows the database's pin
+pool_stop 2
+rm -f "$T_DIR/h2/pool-pins"
+pool_start 2 || not_ok "h2 starts without its pins"
+check "h2 logged pinning its master on first contact again" 1 \
+	"$(grep -c "no certificate pinned for $(pool_ip 1) yet" "$T_DIR/h2.out")"
+check "h2's pin of its master is back" 1 \
+	"$(grep -c "^$(pool_ip 1) $fp1\$" "$T_DIR/h2/pool-pins")"
+
 # the other way: the master with a swapped certificate; the slave refuses
 # to follow it (and to send it the pool secret)
 pool_stop 1
