@@ -331,7 +331,7 @@ peject_designate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 	}
 	/* return once the new master serves (bounded) */
 	bool moved = false;
-	for (int i = 0; i < 500 && !moved; i++) {
+	for (int i = 0; i < 1000 && !moved; i++) {
 		uint64_t lid = 0;
 		char *la = NULL;
 		if (prole_leader(&lid, &la, &err) < 0) {
@@ -340,6 +340,17 @@ peject_designate(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result
 		}
 		free(la);
 		moved = lid == id;
+		/* a host that has just come back may still be catching up
+		 * with the log: raft refuses the transfer then; ask again
+		 * (every 2 s) while this node still leads */
+		if (!moved && i % 100 == 99 && lid == prole_node_id() &&
+		    prole_transfer(id, &err) < 0) {
+			log_info("pool",
+			         "leadership transfer to %s: %s (again)", addr,
+			         err);
+			free(err);
+			err = NULL;
+		}
 		if (!moved)
 			usleep(20 * 1000);
 	}
