@@ -55,9 +55,23 @@ static struct {
     .fd = -1,
 };
 
+static char *pboot_file; /* pboot_set_path */
+
+void
+pboot_set_path(const char *path)
+{
+	pthread_mutex_lock(&pb.lock);
+	free(pboot_file);
+	pboot_file = path ? xstrdup(path) : NULL;
+	pthread_mutex_unlock(&pb.lock);
+}
+
+/* Called with pb.lock held, or before any thread keeps the replica. */
 static char *
 pboot_path(void)
 {
+	if (pboot_file)
+		return xstrdup(pboot_file);
 	return xasprintf("%s/pool-replica.jsonl", prole_config()->state_dir);
 }
 

@@ -275,6 +275,9 @@ void ptake_after(void);
  * rewrites the whole file. */
 void pboot_journal(const char *master, const char *text, bool full,
                    const char *epoch, uint64_t gen);
+/* Where the replica is kept instead of STATE/pool-replica.jsonl (tests);
+ * NULL: there again. */
+void pboot_set_path(const char *path);
 /* Removes the kept replica (this host is the master, or leaves the pool:
  * it would go stale). */
 void pboot_drop(void);
