@@ -86,8 +86,7 @@ struct mig_key {
 
 static struct mig_key *mig_keys;
 
-/* Takes the key left for vm (malloc'd), or NULL. */
-static char *
+char *
 mig_key_take(const char *vm)
 {
 	char *k = NULL;
@@ -276,6 +275,11 @@ mig_serve(int sock, const char *body, size_t len)
 	char *psk = NULL;
 	int rc = -1;
 
+	if (vm && json_is_string(json_object_get(j, "copy"))) {
+		mig_serve_copy(sock, vm,
+		               json_string_value(json_object_get(j, "copy")));
+		goto out;
+	}
 	if (vm && json_is_string(json_object_get(j, "nbd"))) {
 		mig_serve_disk(sock, vm,
 		               json_string_value(json_object_get(j, "nbd")));
@@ -297,6 +301,8 @@ mig_serve(int sock, const char *body, size_t len)
 			break;
 		usleep(100000);
 	}
+	if (moved) /* read-only disks are copied first */
+		mig_copies_wait();
 	if ((e = vm_spec_build_moved(vm, &spec, true, moved))) {
 		log_warn("migrate", "VM %s cannot be built here: %s", vm, e->code);
 		goto out;
@@ -328,8 +334,7 @@ out:
 }
 
 /* ---- the source ---- */
-/* A new one-time token, given to the destination for vm (over TLS). */
-static struct api_err *
+struct api_err *
 mig_give_token(const char *addr, const char *sid, const char *vm,
                const char *dest, const char *key, char token[65])
 {
@@ -363,6 +368,8 @@ mig_mirror(const char *addr, const char *sid, const char *vm, const char *uuid,
 		return mig_failed(
 		    vm, dest, "this host's VM backend cannot copy disks live");
 	for (size_t i = 0; i < mv->n && !err; i++) {
+		if (mv->d[i].copy)
+			continue;
 		if ((err = mig_give_token(addr, sid, vm, dest, key, token)))
 			break;
 		json_t *b =

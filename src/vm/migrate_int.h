@@ -16,6 +16,9 @@ struct mig_disk {
 	char *new_vdi; /* the VDI made there (NULL until made) */
 	char id[16];   /* the disk's id at the source ("vbd<userdevice>") */
 	char *vbd;
+	bool copy;   /* copied (not in use, or read-only), not mirrored */
+	char *owner; /* the VM (or snapshot) whose VBD (vbd) or suspend image
+	              * (vbd NULL) it is */
 };
 
 struct mig_move {
@@ -40,6 +43,43 @@ int mig_connect(const char *addr, int port, const char *token, const char *body,
                 char **err);
 /* Records what QEMU measured on the Async task running the call. */
 void mig_note_task(const char *task, const struct vm_migrate_stats *st);
+
+/* ---- disks copied, not mirrored (migrate_copy.c) ---- */
+
+/* Source: copies disk d (its VDI into d->new_vdi, made at the destination
+ * addr) over a stream of its own (session sid, the migration's key). */
+struct api_err *mig_copy_disk(const char *addr, const char *sid, const char *vm,
+                              const char *dest, const char *key,
+                              const struct mig_disk *d);
+/* Destination: POST /migrate {"vm", "copy": vdi}: the copy lands in vdi
+ * (which must be pending, made for a migration) from sock. */
+void mig_serve_copy(int sock, const char *vm, const char *vdi);
+/* Destination: waits (bounded) until no copy is being received. */
+void mig_copies_wait(void);
+/* A new one-time token, given to the destination for vm (over TLS) with
+ * the stream key. */
+struct api_err *mig_give_token(const char *addr, const char *sid,
+                               const char *vm, const char *dest,
+                               const char *key, char token[65]);
+/* Destination: takes the key left for vm's next stream (malloc'd), or
+ * NULL. */
+char *mig_key_take(const char *vm);
+
+/* Does host have sr plugged? Lock held. */
+bool mig_host_sees(const char *host, const char *sr_ref);
+
+/* ---- snapshots, suspend images, halted VMs (migrate_offline.c) ---- */
+
+/* Adds to mv (copy) what moves besides vm's own disks: its snapshots' VDIs
+ * and the suspend images, with the SR each goes to on host (xapi's rules).
+ * VDI_NOT_IN_MAP, VM_REQUIRES_SR, VDI_CBT_ENABLED. */
+struct api_err *mig_offline_plan(const char *vm, const char *host,
+                                 const xv *vdi_map, struct mig_move *mv);
+/* Once the copies are made: the VBDs and suspend_VDI fields on them, their
+ * snapshot fields, suspend_SR fixed for host; all: vm's own VBDs too (not
+ * running: no destination recorded them). */
+struct api_err *mig_offline_record(const char *vm, const char *host,
+                                   const struct mig_move *mv, bool all);
 
 /* ---- the hand-over (migrate_end.c) ---- */
 

@@ -26,8 +26,16 @@
  * A failure before 3 leaves the VM running here with its disks untouched,
  * and the VDIs made in 1 are destroyed again (or, if the destination died,
  * by its recovery when it comes back): VM_MIGRATE_FAILED.
- * Not done yet: snapshots' VDIs (xapi copies them along; here they stay on
- * their SR), read-only disks, halted/suspended VMs, other pools.
+ * The VDIs of the VM's snapshots and its suspend image are copied before
+ * the move, not mirrored, as xapi does (migrate_copy.c), and so is every
+ * disk of a halted or suspended VM, which does not move itself
+ * (migrate_offline.c: xapi's rules for where each goes, and the records
+ * after). A halted VM's copies are made by a member that sees the VDIs
+ * (the call goes there).
+ * Not done yet: read-only disks of a running VM (xapi copies them; the
+ * copy works, but the source QEMU aborted at the switch-over once with
+ * one attached: refused until understood), other pools; CDs are left in
+ * (xapi ejects the moving ones).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,6 +51,8 @@
 #include "vm/migrate_int.h"
 
 #define MSEND_PENDING "migrate"
+/* xapi_vm_lifecycle.ml: migrate_send -> [Halted; Suspended; Running] */
+#define MSEND_STATES "halted,suspended,running"
 
 static void
 msend_move_clear(struct mig_move *mv)
@@ -52,6 +62,7 @@ msend_move_clear(struct mig_move *mv)
 		free(mv->d[i].sr);
 		free(mv->d[i].new_vdi);
 		free(mv->d[i].vbd);
+		free(mv->d[i].owner);
 	}
 	free(mv->d);
 	mv->d = NULL;
@@ -59,8 +70,8 @@ msend_move_clear(struct mig_move *mv)
 }
 
 /* True when host has sr plugged. Lock held. */
-static bool
-msend_host_sees(const char *host, const char *sr_ref)
+bool
+mig_host_sees(const char *host, const char *sr_ref)
 {
 	struct db_row *sr = db_get(DMC_SR, sr_ref);
 	const struct dm_coll *p = sr ? sr->f[DMF_SR_PBDs].c : NULL;
@@ -124,8 +135,12 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 	const struct dm_coll *b = r ? r->f[DMF_VM_VBDs].c : NULL;
 	if (!r)
 		err = api_error(XE_HANDLE_INVALID, "VM", vm, NULL);
-	else if (strcmp(r->f[DMF_VM_power_state].s, "Running") != 0)
-		err = vm_bad_power_state(vm, "running", r->f[DMF_VM_power_state].s);
+	else if (strcmp(r->f[DMF_VM_power_state].s, "Running") != 0 &&
+	         strcmp(r->f[DMF_VM_power_state].s, "Halted") != 0 &&
+	         strcmp(r->f[DMF_VM_power_state].s, "Suspended") != 0)
+		err = vm_bad_power_state(vm, MSEND_STATES,
+		                         r->f[DMF_VM_power_state].s);
+	bool running = r && strcmp(r->f[DMF_VM_power_state].s, "Running") == 0;
 	mv->d = xcalloc((b ? b->n : 0) + 1, sizeof(*mv->d));
 	for (size_t i = 0; b && i < b->n && !err; i++) {
 		struct db_row *vbd = db_get(DMC_VBD, b->v[i].s);
@@ -154,7 +169,7 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 		if (strcmp(to->u.s, vdi->f[DMF_VDI_SR].s) == 0)
 			continue; /* stays: the destination must see it (below)
 			           */
-		if (!msend_host_sees(host, to->u.s)) {
+		if (!mig_host_sees(host, to->u.s)) {
 			err = api_error(XE_VM_REQUIRES_SR, vm, to->u.s, NULL);
 			break;
 		}
@@ -162,7 +177,10 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 			err = api_error(XE_VDI_CBT_ENABLED, vdi->ref, NULL);
 			break;
 		}
-		if (strcmp(vbd->f[DMF_VBD_mode].s, "RO") == 0) {
+		/* xapi copies a running VM's read-only disks instead of
+		 * mirroring them; here the source QEMU aborted at the
+		 * switch-over once with one attached: still refused */
+		if (running && strcmp(vbd->f[DMF_VBD_mode].s, "RO") == 0) {
 			err = api_error(XE_OPERATION_NOT_ALLOWED,
 			                "read-only disks cannot move with a "
 			                "storage migration",
@@ -170,6 +188,8 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 			break;
 		}
 		struct mig_disk *d = &mv->d[mv->n++];
+		d->copy = !running;
+		d->owner = xstrdup(vm);
 		d->vdi = xstrdup(vdi->ref);
 		d->sr = xstrdup(to->u.s);
 		d->vbd = xstrdup(vbd->ref);
@@ -179,7 +199,14 @@ msend_plan(const char *vm, const char *host, const xv *vdi_map,
 	}
 	db_unlock();
 	if (!err)
-		err = host_assert_can_migrate(vm, host, skip);
+		err = mig_offline_plan(vm, host, vdi_map, mv);
+	for (size_t i = 0; !err && i < mv->n; i++)
+		xv_set(skip, mv->d[i].vdi, xv_str(mv->d[i].sr));
+	/* xapi: assert_can_boot_here whatever the power state; the checks of
+	 * a live move for a running VM */
+	if (!err)
+		err = running ? host_assert_can_migrate(vm, host, skip)
+		              : host_assert_can_boot_here(vm, host, skip, true);
 	xv_free(skip);
 	if (err)
 		msend_move_clear(mv);
@@ -370,17 +397,83 @@ msend_make_vdis(const char *addr, const char *sid, struct mig_move *mv)
 	return err;
 }
 
+/* The disks copied (read-only ones, snapshots', suspend images, all of a
+ * halted VM's), before a live move, each under a key of its own. */
+static struct api_err *
+msend_copy_ro(const char *addr, const char *sid, const char *vm,
+              const char *dest, const struct mig_move *mv)
+{
+	struct api_err *err = NULL;
+	char key[65];
+
+	for (size_t i = 0; i < mv->n && !err; i++) {
+		if (!mv->d[i].copy)
+			continue;
+		if (mig_new_token(key) < 0)
+			return mig_failed(vm, dest, "no random key");
+		err = mig_copy_disk(addr, sid, vm, dest, key, &mv->d[i]);
+	}
+	return err;
+}
+
+/* A halted or suspended VM's copies are read where the VDIs that move are
+ * seen: this host if it sees them all, else an enabled member that does
+ * (malloc'd), or NULL: none does. */
+static char *
+msend_reader(const struct mig_move *mv)
+{
+	size_t nh;
+	char *pick = NULL;
+
+	db_rdlock();
+	struct db_row **hosts = db_list(DMC_host, &nh);
+	for (size_t k = 0; k <= nh && !pick; k++) {
+		/* this host first */
+		const char *h = k == 0 ? vm_cfg.host_ref : hosts[k - 1]->ref;
+		struct db_row *hr = db_get(DMC_host, h);
+		bool all = hr && (k == 0 || hr->f[DMF_host_enabled].b);
+		for (size_t i = 0; all && i < mv->n; i++) {
+			struct db_row *v = db_get(DMC_VDI, mv->d[i].vdi);
+			all = v && mig_host_sees(h, v->f[DMF_VDI_SR].s);
+		}
+		if (all)
+			pick = xstrdup(h);
+	}
+	free(hosts);
+	db_unlock();
+	return pick;
+}
+
+/* Removes the source's VDIs of what moved (as xapi's SXM does); own: only
+ * the VM's own disks (its snapshots' VBDs still point at theirs). */
+static void
+msend_drop_old(const char *vm, const char *uuid, const struct mig_move *mv,
+               bool own)
+{
+	for (size_t i = 0; i < mv->n; i++) {
+		if (own && (!mv->d[i].vbd || strcmp(mv->d[i].owner, vm) != 0))
+			continue;
+		struct api_err *e = sr_vdi_delete(mv->d[i].vdi);
+		if (e)
+			log_warn("migrate",
+			         "VM %s: cannot remove the old VDI %s: %s",
+			         uuid, mv->d[i].vdi,
+			         e->n > 1 ? e->params[1] : e->code);
+		api_err_free(e);
+	}
+}
+
 /* VM.migrate_send(vm, dest, live, vdi_map, vif_map, options, vgpu_map). */
 static struct api_err *
 msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 {
 	const char *vm = args[0]->u.s;
 	char uuid[37] = "", *here = NULL, *dest, *addr = NULL, *opid = NULL,
-	     *sid = NULL;
+	     *sid = NULL, *reader = NULL;
 	struct api_err *err = NULL;
 	struct mig_move mv = {0};
+	bool running = false;
 
-	(void)nargs;
 	if (!(dest = msend_dest_host(args[1], &err)))
 		return err;
 	db_rdlock();
@@ -388,6 +481,7 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	if (r) {
 		here = xstrdup(r->f[DMF_VM_resident_on].s);
 		snprintf(uuid, sizeof(uuid), "%s", r->f[DMF_VM_uuid].s);
+		running = strcmp(r->f[DMF_VM_power_state].s, "Running") == 0;
 	}
 	db_unlock();
 	if (!r) {
@@ -396,24 +490,40 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	}
 	if ((err = msend_plan(vm, dest, args[3], args[4], args[5], &mv)))
 		goto out;
-	if (strcmp(here, vm_cfg.host_ref) != 0) {
+	if (running && strcmp(here, vm_cfg.host_ref) != 0) {
 		/* pool_route.c sends it where the VM runs; it does not run here
 		 */
 		err = api_error(XE_VM_NOT_RESIDENT_HERE, vm, vm_cfg.host_ref,
 		                NULL);
 		goto out;
 	}
-	if (strcmp(dest, vm_cfg.host_ref) == 0) {
+	if (running && strcmp(dest, vm_cfg.host_ref) == 0) {
 		err = mig_failed(
 		    vm, dest,
 		    "storage migration to the same host is not supported");
+		goto out;
+	}
+	if (!running && !(reader = msend_reader(&mv))) {
+		err = api_error(XE_VM_REQUIRES_SR, vm,
+		                mv.n ? mv.d[0].sr : DM_NULL_REF, NULL);
+		goto out;
+	}
+	if (reader && strcmp(reader, vm_cfg.host_ref) != 0) {
+		/* another member reads the VDIs that move */
+		xv *a = xv_array();
+		for (size_t i = 0; i < nargs; i++)
+			xv_push(a, xv_dup(args[i]));
+		err = pool_call_host(reader, "VM.migrate_send", a, result);
+		xv_free(a);
 		goto out;
 	}
 	if (!(addr = mig_host_address(dest))) {
 		err = api_error(XE_HOST_OFFLINE, dest, NULL);
 		goto out;
 	}
-	if ((err = vm_op_begin(vm, "migrate_send", "running", false, &opid)))
+	if ((err = vm_op_begin(vm, "migrate_send",
+	                       running ? "running" : "halted,suspended", false,
+	                       &opid)))
 		goto out;
 	if (!(sid = mig_session(addr, dest, &err)))
 		goto end;
@@ -422,7 +532,11 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 	struct vm_migrate_stats st = {0};
 	enum mig_outcome oc = MIG_STAYS;
 	if (!(err = msend_make_vdis(addr, sid, &mv)))
+		err = msend_copy_ro(addr, sid, vm, dest, &mv);
+	if (!err && running)
 		err = mig_run(vm, uuid, dest, addr, &mv, &st, &oc);
+	else if (!err)
+		err = mig_offline_record(vm, dest, &mv, true);
 	if (err) {
 		/* in doubt, the VM may run there on the new VDIs: they stay */
 		if (oc != MIG_UNKNOWN) {
@@ -431,25 +545,27 @@ msend_api(struct api_ctx *ctx, xv *const *args, size_t nargs, xv **result)
 		}
 		goto end;
 	}
-	mig_note_task(ctx->task, &st);
-	/* the destination recorded the VBDs on the new VDIs; the source's
-	 * copies go, as xapi's do */
-	for (size_t i = 0; i < mv.n; i++) {
-		struct api_err *e = sr_vdi_delete(mv.d[i].vdi);
+	if (running) {
+		mig_note_task(ctx->task, &st);
+		/* the destination recorded the VM's own VBDs on the new VDIs;
+		 * its snapshots' and suspend images' records here */
+		struct api_err *e = mig_offline_record(vm, dest, &mv, false);
 		if (e)
-			log_warn("migrate",
-			         "VM %s: cannot remove the old VDI %s: %s",
-			         uuid, mv.d[i].vdi,
-			         e->n > 1 ? e->params[1] : e->code);
+			log_err("migrate",
+			        "VM %s: its snapshots' VDIs stay: %s", uuid,
+			        e->code);
+		msend_drop_old(vm, uuid, &mv, e != NULL);
 		api_err_free(e);
+	} else {
+		msend_drop_old(vm, uuid, &mv, false);
 	}
-	if (!err)
-		*result = xv_str(vm);
+	*result = xv_str(vm);
 end:
 	vm_op_end(vm, opid, NULL);
 out:
 	mig_logout(addr, sid);
 	msend_move_clear(&mv);
+	free(reader);
 	free(opid);
 	free(addr);
 	free(here);

@@ -413,7 +413,8 @@ vm_spec_build_moved(const char *vm, struct vm_spec *s, bool attached_only,
 			if (to && to->type == XV_STRING) {
 				vdi = to->u.s; /* the copy a storage migration
 				                  makes here */
-				d->mirror_in = true;
+				/* (read-only disks are copied before) */
+				d->mirror_in = !d->readonly;
 			}
 			d->path = sr_vdi_path(vdi, &fmt, &err);
 			if (!d->path) {

@@ -4,7 +4,9 @@
 # it; xe vm-migrate vm= host=h2 vdi:<vdi>=<h2's local SR> moves it while a
 # writer in the guest keeps writing; on h2 the guest reads back (caches
 # dropped) the pattern and the writer's last record; the source VDI is gone,
-# the new one on h2's SR passes qemu-img check (the destination's answer at
+# the new one on h2's SR passes qemu-img check; the VDIs of a snapshot of
+# the VM move along (copied first); then the halted VM moves back to h1's
+# SR and boots there; (the destination's answer at
 # the hand-over is lost once: the source asks again and learns that the VM
 # runs on h2, never resuming its own copy); refusals (VDI_NOT_IN_MAP,
 # VM_REQUIRES_SR for an SR h2 does not see); and the destination's QEMU
@@ -69,6 +71,11 @@ pool_xe 1 vbd-create vm-uuid="$VM" vdi-uuid="$VDI" device=1 > /dev/null
 # that copying the disk takes a while
 img1=$(ls "$T_DIR"/h1/sr-local/*"$VDI"* 2>/dev/null | head -1)
 check_rc "200 MiB written into the disk's image" 0 qemu-io -f qcow2 -c 'write -q -P 0x42 32M 200M' "$img1"
+# a snapshot of the VM: its VDIs move along (to where their snapshot_of go)
+SNAP=$(pool_xe 1 vm-snapshot vm=sxm1 new-name-label=sxm-snap)
+SVDI=$(pool_xe 1 vbd-list vm-uuid="$SNAP" userdevice=1 params=vdi-uuid --minimal)
+check "the snapshot's VDI is a snapshot of the disk" "$VDI" \
+	"$(pool_xe 1 vdi-param-get uuid="$SVDI" param-name=snapshot-of)"
 check_rc "vm-start on h1" 0 pool_xe 1 vm-start vm=sxm1 on=h1
 check "resident on h1" "$u1" "$(pool_xe 1 vm-param-get uuid="$VM" param-name=resident-on)"
 tick() { grep -q '^TICK' "$T_DIR/h$1/vms/$VM/console.log" 2>/dev/null; }
@@ -77,12 +84,16 @@ wait_for 240 tick 1 && ok "the guest boots on h1" || not_ok "the guest boots on 
 ga() { # host command
 	python3 "$TOP/tests/pool/qga.py" "$T_DIR/h$1/vms/$VM/qga.sock" "$2"
 }
+# the guest's name of the disk (by size: 256 MiB)
+dev_of() { ga 1 "for d in /sys/block/vd*; do [ \"\$(cat \$d/size)\" = $1 ] && echo /dev/\${d##*/}; done"; }
+DEV=$(dev_of 524288)
+[ -n "$DEV" ] && ok "the guest sees its disk ($DEV)" || not_ok "the guest sees its disk"
 # 8 MiB of a pattern at the start of the disk, its md5 as the host computes it
-want=$(python3 -c 'import hashlib,sys; p=b"XAPIDSXM\n"*1000000; print(hashlib.md5(p[:8388608]).hexdigest())')
-out=$(ga 1 'yes XAPIDSXM | head -c 8388608 > /dev/vdb && sync && echo 3 > /proc/sys/vm/drop_caches && head -c 8388608 /dev/vdb | md5sum' 2>&1)
-check "the guest writes the pattern on h1" "$want  -" "$out"
+pat_md5=$(python3 -c 'import hashlib,sys; p=b"XAPIDSXM\n"*1000000; print(hashlib.md5(p[:8388608]).hexdigest())')
+out=$(ga 1 'yes XAPIDSXM | head -c 8388608 > '"$DEV"' && sync && echo 3 > /proc/sys/vm/drop_caches && head -c 8388608 '"$DEV"' | md5sum' 2>&1)
+check "the guest writes the pattern on h1" "$pat_md5  -" "$out"
 # a writer that goes on during the migration: record n at 16 MiB, n in /run/w
-ga 1 '(i=0; while [ ! -e /run/stop ]; do echo "W$i" | dd of=/dev/vdb bs=512 seek=32768 conv=notrunc,fsync 2>/dev/null; echo $i > /run/w; i=$((i+1)); done; touch /run/stopped) > /dev/null 2>&1 &
+ga 1 '(i=0; while [ ! -e /run/stop ]; do echo "W$i" | dd of='"$DEV"' bs=512 seek=32768 conv=notrunc,fsync 2>/dev/null; echo $i > /run/w; i=$((i+1)); done; touch /run/stopped) > /dev/null 2>&1 &
 echo started' > /dev/null 2>&1
 
 # refusals first: nothing may change
@@ -109,9 +120,14 @@ check "... still on h1" "$u1" "$(pool_xe 1 vm-param-get uuid="$VM" param-name=re
 # the destination's QEMU dies mid-mirror: the VM stays on h1 with its disk
 nvdi2=$(pool_xe 1 vdi-list sr-uuid="$sr2" --minimal | tr ',' '\n' | grep -c .)
 # (killed once the copy on h2's SR holds more than 32 MiB of the 208 MiB)
+# (the copies made before, the snapshot's 200 MiB, are already there: only
+# a file that grows once h2's QEMU runs counts)
 ( n=0
-  while [ $n -lt 6000 ]; do
-	big=$(find "$T_DIR/h2/sr-local" -name '*.qcow2' -size +32M 2>/dev/null | head -1)
+  while [ $n -lt 6000 ] && [ ! -f "$T_DIR/h2/vms/$VM/pid" ]; do sleep 0.01; n=$((n + 1)); done
+  before=$(find "$T_DIR/h2/sr-local" -name '*.qcow2' -size +32M 2>/dev/null)
+  while [ $n -lt 12000 ]; do
+	big=$(find "$T_DIR/h2/sr-local" -name '*.qcow2' -size +32M 2>/dev/null |
+		while read -r f; do echo "$before" | grep -qxF "$f" || echo "$f"; done | head -1)
 	[ -n "$big" ] && break
 	sleep 0.01
 	n=$((n + 1))
@@ -131,8 +147,8 @@ check "... its disk is still the VDI on h1" "$VDI" "$(pool_xe 1 vbd-list vm-uuid
 gone_on_h2() { [ "$(pool_xe 1 vdi-list sr-uuid="$sr2" --minimal | tr ',' '\n' | grep -c .)" = "$nvdi2" ]; }
 wait_for 60 gone_on_h2 && ok "... no VDI left on h2's SR" ||
 	not_ok "... no VDI left on h2's SR" "$(pool_xe 1 vdi-list sr-uuid="$sr2" params=uuid,name-label)"
-out=$(ga 1 'echo 3 > /proc/sys/vm/drop_caches; head -c 8388608 /dev/vdb | md5sum' 2>&1)
-check "... the guest still reads its pattern on h1" "$want  -" "$out"
+out=$(ga 1 'echo 3 > /proc/sys/vm/drop_caches; head -c 8388608 '"$DEV"' | md5sum' 2>&1)
+check "... the guest still reads its pattern on h1" "$pat_md5  -" "$out"
 wait_for 60 sh -c "! test -f '$T_DIR/h2/vms/$VM/pid'" && ok "... no QEMU left on h2" ||
 	not_ok "... no QEMU left on h2"
 
@@ -184,6 +200,16 @@ check "... and size" "$(python3 -c 'print(256<<20)')" "$(pool_xe 1 vdi-param-get
 check "... not pending any more" "" "$(pool_xe 1 vdi-param-get uuid="$NEW" param-name=sm-config)"
 out=$(pool_xe 1 vdi-list uuid="$VDI" --minimal 2>&1)
 check "the source VDI is gone" "" "$out"
+NSVDI=$(pool_xe 1 vbd-list vm-uuid="$SNAP" userdevice=1 params=vdi-uuid --minimal)
+[ -n "$NSVDI" ] && [ "$NSVDI" != "$SVDI" ] && ok "the snapshot's VBD uses a copy of its VDI" ||
+	not_ok "the snapshot's VBD uses a copy of its VDI" "$NSVDI"
+check "... on h2's SR" "$sr2" "$(pool_xe 1 vdi-param-get uuid="$NSVDI" param-name=sr-uuid)"
+check "... a snapshot of the moved disk" "$NEW" "$(pool_xe 1 vdi-param-get uuid="$NSVDI" param-name=snapshot-of)"
+check "... is-a-snapshot" true "$(pool_xe 1 vdi-param-get uuid="$NSVDI" param-name=is-a-snapshot)"
+check "... the old one is gone" "" "$(pool_xe 1 vdi-list uuid="$SVDI" --minimal 2>&1)"
+fs=$(ls "$T_DIR"/h2/sr-local/*"$NSVDI"* 2>/dev/null | head -1)
+out=$(qemu-io -r -U -f qcow2 -c 'read -P 0x42 32M 200M' "$fs" 2>&1 | grep -c '^read ')
+check "... with the disk's data as it was at the snapshot" 1 "$out"
 [ -z "$(ls "$T_DIR/h1/sr-local/" 2>/dev/null | grep "$VDI")" ] && ok "... and its file" ||
 	not_ok "... and its file" "$(ls "$T_DIR/h1/sr-local/")"
 grep -q GUEST-UP "$T_DIR/h2/vms/$VM/console.log" && not_ok "no reboot on h2" || ok "no reboot on h2"
@@ -192,10 +218,10 @@ w1=$(ga 2 'cat /run/w')
 	not_ok "the writer went on across the move" "$w0 -> $w1"
 out=$(ga 2 'touch /run/stop; n=0; while [ ! -e /run/stopped ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
 sync; echo 3 > /proc/sys/vm/drop_caches
-echo "W$(cat /run/w)"; dd if=/dev/vdb bs=512 skip=32768 count=1 2>/dev/null | head -1
-head -c 8388608 /dev/vdb | md5sum' 2>&1)
+echo "W$(cat /run/w)"; dd if='"$DEV"' bs=512 skip=32768 count=1 2>/dev/null | head -1
+head -c 8388608 '"$DEV"' | md5sum' 2>&1)
 check "on h2, from the disk: the writer's last record" "$(echo "$out" | sed -n 1p)" "$(echo "$out" | sed -n 2p)"
-check "on h2, from the disk: the pattern" "$want  -" "$(echo "$out" | sed -n 3p)"
+check "on h2, from the disk: the pattern" "$pat_md5  -" "$(echo "$out" | sed -n 3p)"
 grep "now runs on" "$T_DIR/h1.out" | tail -1 | sed 's/^/# /'
 # the hand-over's answer was lost once (fault point): the source asked again
 grep -q "fist: the destination's answer is dropped" "$T_DIR/h1.out" &&
@@ -231,5 +257,28 @@ if [ -n "$f" ]; then
 else
 	not_ok "the new VDI's file is on h2's SR" "$(ls "$T_DIR/h2/sr-local/")"
 fi
+
+# a halted VM moves too (xapi: migrate_send of a halted VM copies its disks;
+# the call goes to h2, which reads them): back to h1's SR, the snapshot's
+# VDIs along
+out=$(pool_xe 1 vm-migrate vm=sxm1 host=h1 vdi:"$NEW"="$sr1" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "xe vm-migrate of the halted VM back to h1's SR" 0 "$rc"
+check "... still halted" halted "$(pool_xe 1 vm-param-get uuid="$VM" param-name=power-state)"
+B=$(pool_xe 1 vbd-list vm-uuid="$VM" userdevice=1 params=vdi-uuid --minimal)
+check "... its disk on h1's SR" "$sr1" "$(pool_xe 1 vdi-param-get uuid="$B" param-name=sr-uuid)"
+BS=$(pool_xe 1 vbd-list vm-uuid="$SNAP" userdevice=1 params=vdi-uuid --minimal)
+check "... the snapshot's VDI too" "$sr1" "$(pool_xe 1 vdi-param-get uuid="$BS" param-name=sr-uuid)"
+check "... still a snapshot of the disk" "$B" "$(pool_xe 1 vdi-param-get uuid="$BS" param-name=snapshot-of)"
+check "... nothing of it left on h2's SR" "" "$(pool_xe 1 vdi-list uuid="$NEW" --minimal 2>&1)$(pool_xe 1 vdi-list uuid="$NSVDI" --minimal 2>&1)"
+fb=$(ls "$T_DIR"/h1/sr-local/*"$B"* 2>/dev/null | head -1)
+out=$(qemu-io -r -U -f qcow2 -c 'read -P 0x58 0 1' -c 'read -P 0x42 32M 200M' "$fb" 2>&1 | grep -c '^read ')
+check "... the data came along" 2 "$out"
+check_rc "vm-start on h1 after" 0 pool_xe 1 vm-start vm=sxm1 on=h1
+wait_for 240 ga 1 true && ok "... it boots on h1" || not_ok "... it boots on h1"
+out=$(ga 1 'head -c 8388608 '"$(dev_of 524288)"' | md5sum' 2>&1)
+check "... and reads its pattern" "$pat_md5  -" "$out"
+check_rc "vm-shutdown --force" 0 pool_xe 1 vm-shutdown vm=sxm1 --force
 
 done_testing
